@@ -1,0 +1,58 @@
+"""Audio decoding: any file libsndfile reads (wav, flac, ogg, mp3) to a fixed-length mono clip."""
+
+import math
+
+import numpy as np
+from scipy import signal
+import soundfile as sf
+
+
+class AudioError(ValueError):
+  """An audio file that cannot become a training clip; the message names the file."""
+
+
+def probe(path, min_seconds):
+  """Checks a file's header cheaply; returns its duration in seconds."""
+  try:
+    info = sf.info(path)
+  except (sf.LibsndfileError, RuntimeError, OSError) as e:
+    raise AudioError(f'{path}: cannot decode audio ({e})') from e
+  if info.samplerate <= 0 or info.frames <= 0:
+    raise AudioError(f'{path}: no audio frames')
+  seconds = info.frames / info.samplerate
+  if seconds < min_seconds:
+    raise AudioError(
+        f'{path}: too short ({seconds:.2f} s < minimum {min_seconds:.2f} s)')
+  return seconds
+
+
+def load(path, sample_rate):
+  """Decodes to mono float32 at sample_rate, resampling with a polyphase filter."""
+  try:
+    wave, native_rate = sf.read(path, dtype='float32', always_2d=True)
+  except (sf.LibsndfileError, RuntimeError, OSError) as e:
+    raise AudioError(f'{path}: cannot decode audio ({e})') from e
+  wave = wave.mean(axis=1)
+  if not np.all(np.isfinite(wave)):
+    raise AudioError(f'{path}: decoded audio contains NaN or Inf samples')
+  if native_rate != sample_rate:
+    g = math.gcd(native_rate, sample_rate)
+    wave = signal.resample_poly(wave, sample_rate // g, native_rate // g)
+  return wave.astype(np.float32)
+
+
+def fix_length(wave, num_samples):
+  """Centre-crops long clips and zero-pads short ones to num_samples."""
+  if wave.shape[0] >= num_samples:
+    start = (wave.shape[0] - num_samples) // 2
+    return wave[start:start + num_samples]
+  return np.pad(wave, (0, num_samples - wave.shape[0]))
+
+
+def load_clip(path, sample_rate, clip_seconds, min_seconds):
+  """The clip the model sees: decoded, resampled, length-checked, fixed length."""
+  wave = load(path, sample_rate)
+  if wave.shape[0] < min_seconds * sample_rate:
+    raise AudioError(f'{path}: too short ({wave.shape[0] / sample_rate:.2f} s '
+                     f'< minimum {min_seconds:.2f} s)')
+  return fix_length(wave, int(round(clip_seconds * sample_rate)))

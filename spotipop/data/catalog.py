@@ -1,0 +1,178 @@
+"""TFDS builder: a CSV manifest plus a folder of audio -> array_record splits.
+
+The built dataset carries everything training needs in its metadata: feature
+normalisation statistics computed on the train split only, class counts per
+split, and a build report listing every manifest row that was skipped and why.
+"""
+
+import dataclasses
+import hashlib
+import importlib.resources
+import json
+import os
+
+from absl import logging
+import numpy as np
+import tensorflow_datasets as tfds
+
+from spotipop import audio
+from spotipop.config import DataConfig
+from spotipop.data import manifest
+
+SPLITS = ('train', 'validation', 'test')
+LABEL_NAMES = ('not_popular', 'popular')
+
+
+def demo_manifest():
+  """Path of the embedded demo catalogue's manifest."""
+  return str(importlib.resources.files('spotipop.data') / 'demo' /
+             'manifest.csv')
+
+
+def num_samples(data: DataConfig):
+  return int(round(data.clip_seconds * data.sample_rate))
+
+
+@dataclasses.dataclass(eq=False)
+class CatalogConfig(tfds.core.BuilderConfig):
+  data: DataConfig | None = None
+
+
+def builder_config(data: DataConfig):
+  """A builder config whose name changes whenever the built data would."""
+  path = data.manifest or demo_manifest()
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    digest.update(f.read())
+  settings = dataclasses.asdict(data)
+  del settings['data_dir']  # Where the data lives does not change it.
+  settings['manifest'] = os.path.abspath(path)
+  digest.update(json.dumps(settings, sort_keys=True).encode())
+  stem = os.path.splitext(os.path.basename(path))[0]
+  name = f'{stem}_{digest.hexdigest()[:12]}'
+  return CatalogConfig(name=name, data=dataclasses.replace(data, manifest=path))
+
+
+def assign_splits(tracks, data: DataConfig):
+  """Random split, or a time split that holds out the newest releases."""
+  if data.split == 'time':
+    order = sorted(range(len(tracks)),
+                   key=lambda i: (tracks[i].release_year, tracks[i].track_id))
+  else:
+    order = np.random.default_rng(data.split_seed).permutation(len(tracks))
+  n_train = int(round(data.split_fractions[0] * len(tracks)))
+  n_val = int(round(data.split_fractions[1] * len(tracks)))
+  bounds = (0, n_train, n_train + n_val, len(tracks))
+  splits = {name: [tracks[i] for i in order[lo:hi]]
+            for name, lo, hi in zip(SPLITS, bounds, bounds[1:])}
+  for name, members in splits.items():
+    if not members:
+      raise ValueError(f'--split_fractions={data.split_fractions} leaves the '
+                       f'{name} split of {len(tracks)} tracks empty')
+  return splits
+
+
+def feature_stats(train_tracks, data: DataConfig):
+  """Mean and std of the (log1p where configured) features, train split only."""
+  log1p = np.array([c in data.log1p_columns for c in data.feature_columns])
+  x = np.array([t.features for t in train_tracks], np.float64)
+  if np.any(x[:, log1p] <= -1):
+    bad = [c for c, on in zip(data.feature_columns, log1p)
+           if on and np.any(x[:, data.feature_columns.index(c)] <= -1)]
+    raise ValueError(f'--log1p_columns: {bad} have values <= -1')
+  x[:, log1p] = np.log1p(x[:, log1p])
+  std = x.std(axis=0)
+  return {'columns': list(data.feature_columns), 'log1p': log1p.tolist(),
+          'mean': x.mean(axis=0).tolist(),
+          'std': np.where(std > 0, std, 1.0).tolist()}
+
+
+class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
+  """Music tracks with audio clips, Spotify features and popularity labels."""
+
+  VERSION = tfds.core.Version('1.0.0')
+
+  def _info(self):
+    data = self.builder_config.data
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=self.__doc__,
+        features=tfds.features.FeaturesDict({
+            'track_id': tfds.features.Text(),
+            'audio': tfds.features.Tensor(shape=(num_samples(data),),
+                                          dtype=np.float32),
+            'features': tfds.features.Tensor(
+                shape=(len(data.feature_columns),), dtype=np.float32),
+            'label': tfds.features.ClassLabel(names=LABEL_NAMES),
+            'popularity': np.float32,
+            'genre': tfds.features.Text(),
+            'release_year': np.int32,
+        }),
+        metadata=tfds.core.MetadataDict(),
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager
+    data = self.builder_config.data
+    tracks = manifest.read(data.manifest, data.feature_columns,
+                           data.audio_dir or None)
+    kept, skipped = [], []
+    for track in tracks:
+      try:
+        audio.probe(track.audio_path, data.min_clip_seconds)
+        kept.append(track)
+      except audio.AudioError as e:
+        skipped.append({'row': track.row, 'track_id': track.track_id,
+                        'reason': str(e)})
+    for s in skipped:
+      logging.warning('Skipping manifest line %d (%s): %s', s['row'],
+                      s['track_id'], s['reason'])
+    if not kept:
+      raise ValueError(f'{data.manifest}: none of the {len(tracks)} tracks has '
+                       'usable audio; see the warnings above')
+    splits = assign_splits(kept, data)
+    self.info.metadata.update({
+        'feature_stats': feature_stats(splits['train'], data),
+        'class_counts': {
+            name: [sum(self._label(t) == c for t in members) for c in (0, 1)]
+            for name, members in splits.items()},
+        'build_report': {'manifest': data.manifest, 'rows': len(tracks),
+                         'kept': len(kept), 'skipped': skipped},
+    })
+    logging.info('Catalogue %s: %d rows, %d kept, %d skipped; splits %s',
+                 data.manifest, len(tracks), len(kept), len(skipped),
+                 {k: len(v) for k, v in splits.items()})
+    return {name: self._generate_examples(members)
+            for name, members in splits.items()}
+
+  def _label(self, track):
+    return int(track.popularity >= self.builder_config.data.popularity_threshold)
+
+  def _generate_examples(self, tracks):
+    data = self.builder_config.data
+    for track in tracks:
+      clip = audio.load_clip(track.audio_path, data.sample_rate,
+                             data.clip_seconds, data.min_clip_seconds)
+      yield track.track_id, {
+          'track_id': track.track_id,
+          'audio': clip,
+          'features': np.asarray(track.features, np.float32),
+          'label': self._label(track),
+          'popularity': np.float32(track.popularity),
+          'genre': track.genre,
+          'release_year': np.int32(track.release_year),
+      }
+
+
+def build(data: DataConfig):
+  """Builds the dataset if it is not on disk yet; returns the builder."""
+  builder = SpotipopCatalog(config=builder_config(data),
+                            data_dir=os.path.expanduser(data.data_dir),
+                            file_format='array_record')
+  builder.download_and_prepare()
+  return builder
+
+
+def load(data_dir):
+  """Reads a built dataset from its folder (as recorded in a workdir)."""
+  return tfds.builder_from_directory(data_dir)

@@ -1,0 +1,105 @@
+"""Input pipeline: TFDS data source -> device-shaped numpy batches.
+
+The order of an epoch is a pure function of (seed, epoch), so a run resumed at
+step s reads exactly the batches an uninterrupted run would have. Batches come
+shaped [local_devices, per_device, ...] for pmap; each host reads only its own
+slice of every global batch.
+"""
+
+import math
+import queue
+import threading
+
+import numpy as np
+
+
+def standardize(features, stats):
+  """Applies the train-split log1p + z-score transform to raw feature rows."""
+  x = np.asarray(features, np.float64)
+  log1p = np.asarray(stats['log1p'], bool)
+  x = np.where(log1p, np.log1p(np.maximum(x, -1 + 1e-12)), x)
+  return ((x - np.asarray(stats['mean'])) / np.asarray(stats['std'])).astype(
+      np.float32)
+
+
+class Batches:
+  """Batches of one split for one host.
+
+  Training batches drop the remainder (every step has the full batch);
+  evaluation batches keep every example and pad the last batch, marking padding
+  with mask == 0 so metrics count each example exactly once.
+  """
+
+  def __init__(self, source, stats, global_batch_size, num_local_devices, *,
+               train, seed=0, process_index=0, process_count=1):
+    devices = num_local_devices * process_count
+    if global_batch_size % devices:
+      raise ValueError(f'--batch_size={global_batch_size} is not divisible by '
+                       f'the {devices} devices ({process_count} host(s) x '
+                       f'{num_local_devices})')
+    if train and len(source) < global_batch_size:
+      raise ValueError(f'--batch_size={global_batch_size} exceeds the '
+                       f'{len(source)} training examples')
+    self._source, self._stats = source, stats
+    self._global = global_batch_size
+    self._local = global_batch_size // process_count
+    self._devices = num_local_devices
+    self._train, self._seed = train, seed
+    self._process_index = process_index
+
+  def __len__(self):
+    """Steps per epoch."""
+    n = len(self._source)
+    return n // self._global if self._train else math.ceil(n / self._global)
+
+  def epoch(self, epoch=0, start_step=0):
+    """Yields the batches of `epoch`, starting at step `start_step` of it."""
+    n = len(self._source)
+    order = (np.random.default_rng([self._seed, epoch]).permutation(n)
+             if self._train else np.arange(n))
+    for step in range(start_step, len(self)):
+      rows = order[step * self._global:(step + 1) * self._global]
+      rows = rows[self._process_index * self._local:
+                  (self._process_index + 1) * self._local]
+      yield self._read(rows)
+
+  def _read(self, rows):
+    mask = np.zeros(self._local, np.float32)
+    mask[:len(rows)] = 1
+    records = self._source.__getitems__([int(i) for i in rows])
+    records += records[:1] * (self._local - len(records))  # Padding, masked.
+    batch = {
+        'audio': np.stack([r['audio'] for r in records]),
+        'features': standardize([r['features'] for r in records], self._stats),
+        'label': np.array([r['label'] for r in records], np.int32),
+        'popularity': np.array([r['popularity'] for r in records], np.float32),
+        'mask': mask,
+    }
+    batch = {k: v.reshape(self._devices, -1, *v.shape[1:])
+             for k, v in batch.items()}
+    batch['meta'] = {
+        'track_id': [r['track_id'].decode() for r in records],
+        'genre': [r['genre'].decode() for r in records],
+        'release_year': np.array([r['release_year'] for r in records]),
+    }
+    return batch
+
+
+def prefetch(iterator, size=2):
+  """Reads ahead in a background thread so the device never waits on the host."""
+  items = queue.Queue(maxsize=size)
+  done = object()
+
+  def produce():
+    try:
+      for item in iterator:
+        items.put(item)
+      items.put(done)
+    except BaseException as e:  # Re-raised in the consumer.
+      items.put(e)
+
+  threading.Thread(target=produce, daemon=True).start()
+  while (item := items.get()) is not done:
+    if isinstance(item, BaseException):
+      raise item
+    yield item

@@ -1,0 +1,51 @@
+"""Builds the dataset, trains, and evaluates the best checkpoint on the test split.
+
+  python -m spotipop.main --flagfile=experiments/default.flags --workdir=runs/default
+
+Re-running with the same --workdir resumes from its latest checkpoint. Set
+SPOTIPOP_DISTRIBUTED=1 (launch.sh does) to call jax.distributed.initialize()
+for multi-host runs; its coordinator settings come from the environment
+(TPU pods and SLURM are detected automatically).
+"""
+
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+
+from spotipop import config as config_lib
+from spotipop import evaluate
+from spotipop import train
+
+flags.DEFINE_string('workdir', None, 'Run directory: config, checkpoints, '
+                    'metrics and evaluation reports.')
+flags.mark_flag_as_required('workdir')
+config_lib.define_flags()
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  if os.environ.get('SPOTIPOP_DISTRIBUTED') == '1':
+    jax.distributed.initialize()
+  try:
+    config = config_lib.from_flags()
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
+  workdir = os.path.abspath(os.path.expanduser(flags.FLAGS.workdir))
+  logging.info('spotipop on %d process(es), devices: %s', jax.process_count(),
+               jax.devices())
+  progress = train.train_and_evaluate(config, workdir)
+  if jax.process_index() == 0 and progress['best_step'] is not None:
+    summary = evaluate.evaluate(workdir, 'test')
+    overall = summary['overall']
+    print(f"test: F1 {overall['f1']:.3f}, ROC-AUC {overall['roc_auc']:.3f}, "
+          f"accuracy {overall['accuracy']:.3f} (best val F1 "
+          f"{progress['best_val_f1']:.3f} at step {progress['best_step']}); "
+          f'report in {workdir}/eval/test-best')
+
+
+if __name__ == '__main__':
+  app.run(main)

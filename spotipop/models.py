@@ -1,0 +1,86 @@
+"""The two-tower popularity network: conv tower on audio, dense tower on features."""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from spotipop import spectrogram
+from spotipop.config import Config
+
+
+class ConvTower(nn.Module):
+  """Conv blocks over a [frames, bins] log-spectrogram -> an embedding."""
+  channels: Sequence[int]
+  dropout: float
+
+  @nn.compact
+  def __call__(self, spec, train):
+    # Per-clip standardisation: loudness is a tabular feature already, and it
+    # keeps the conv input well scaled without batch statistics across devices.
+    x = (spec - spec.mean(axis=(-2, -1), keepdims=True)) / (
+        spec.std(axis=(-2, -1), keepdims=True) + 1e-5)
+    x = x[..., None]
+    for c in self.channels:
+      x = nn.Conv(c, (3, 3))(x)
+      x = nn.GroupNorm(num_groups=min(8, c))(x)
+      x = nn.gelu(x)
+      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    x = jnp.concatenate([x.mean(axis=(1, 2)), x.max(axis=(1, 2))], axis=-1)
+    return nn.Dropout(self.dropout, deterministic=not train)(x)
+
+
+class DenseTower(nn.Module):
+  """MLP over standardised tabular features -> an embedding."""
+  features: Sequence[int]
+  dropout: float
+
+  @nn.compact
+  def __call__(self, x, train):
+    for width in self.features:
+      x = nn.gelu(nn.Dense(width)(x))
+      x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    return x
+
+
+class PopularityNet(nn.Module):
+  """Fuses the towers; returns (popular logit, popularity score in [0, 1]).
+
+  `towers` selects the ablation: both towers, audio only or tabular only. The
+  spectrogram is computed here, so it runs wherever the model runs.
+  """
+  towers: str
+  sample_rate: int
+  n_fft: int
+  hop_length: int
+  n_mels: int
+  conv_channels: Sequence[int]
+  dense_features: Sequence[int]
+  fusion_features: int
+  dropout: float
+
+  @nn.compact
+  def __call__(self, audio, features, train=False):
+    embeddings = []
+    if self.towers in ('two_tower', 'audio_only'):
+      spec = spectrogram.log_spectrogram(audio, self.sample_rate, self.n_fft,
+                                         self.hop_length, self.n_mels)
+      embeddings.append(ConvTower(self.conv_channels, self.dropout)(spec, train))
+    if self.towers in ('two_tower', 'tabular_only'):
+      embeddings.append(
+          DenseTower(self.dense_features, self.dropout)(features, train))
+    x = jnp.concatenate(embeddings, axis=-1)
+    x = nn.gelu(nn.Dense(self.fusion_features)(x))
+    x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    logit = nn.Dense(1)(x)[..., 0]
+    score = nn.sigmoid(nn.Dense(1)(x)[..., 0])
+    return logit, score
+
+
+def create(config: Config):
+  m = config.model
+  return PopularityNet(
+      towers=m.towers, sample_rate=config.data.sample_rate, n_fft=m.n_fft,
+      hop_length=m.hop_length, n_mels=m.n_mels, conv_channels=m.conv_channels,
+      dense_features=m.dense_features, fusion_features=m.fusion_features,
+      dropout=m.dropout)

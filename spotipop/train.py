@@ -1,0 +1,249 @@
+"""Data-parallel training with jax.pmap, early stopping on validation F1.
+
+The train state is passed to pmap unreplicated (in_axes=None, out_axes=None):
+every device sees the same state, gradients are pmean'd over the 'batch' axis,
+so the updated state is identical everywhere and comes back as one array.
+"""
+
+import functools
+import json
+import os
+import time
+
+from absl import logging
+import flax.training.train_state
+import jax
+from jax.experimental import multihost_utils
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from spotipop import checkpointing
+from spotipop import metrics
+from spotipop import models
+from spotipop.config import Config
+from spotipop.data import catalog
+from spotipop.data import pipeline
+
+AXIS = 'batch'
+DEVICE_KEYS = ('audio', 'features', 'label', 'popularity', 'mask')
+TrainState = flax.training.train_state.TrainState
+
+
+def prepare_dataset(config: Config):
+  """Builds the dataset on host 0 while the others wait; returns the builder."""
+  if jax.process_index() == 0:
+    builder = catalog.build(config.data)
+  multihost_utils.sync_global_devices('spotipop_dataset_built')
+  return builder if jax.process_index() == 0 else catalog.build(config.data)
+
+
+def create_train_state(config: Config, model, key, steps_per_epoch):
+  audio = jnp.zeros((1, catalog.num_samples(config.data)), jnp.float32)
+  features = jnp.zeros((1, len(config.data.feature_columns)), jnp.float32)
+  params = jax.jit(model.init)({'params': key}, audio, features)['params']
+  t = config.train
+  total_steps = max(t.num_epochs * steps_per_epoch, 1)
+  warmup_steps = min(int(t.warmup_epochs * steps_per_epoch), total_steps - 1)
+  schedule = optax.warmup_cosine_decay_schedule(
+      0.0, t.learning_rate, warmup_steps, total_steps,
+      end_value=t.learning_rate * 0.01)
+  tx = optax.chain(optax.clip_by_global_norm(t.grad_clip_norm),
+                   optax.adamw(schedule, weight_decay=t.weight_decay))
+  return TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+
+
+def loss_fn(params, apply_fn, batch, dropout_key, pos_weight, regression_weight):
+  """Class-weighted BCE on the popular label + MSE on the popularity score."""
+  logit, score = apply_fn({'params': params}, batch['audio'], batch['features'],
+                          train=True, rngs={'dropout': dropout_key})
+  label = batch['label'].astype(jnp.float32)
+  weight = batch['mask'] * jnp.where(label == 1, pos_weight, 1.0)
+  bce = optax.sigmoid_binary_cross_entropy(logit, label)
+  classification = jnp.sum(weight * bce) / jnp.maximum(weight.sum(), 1e-9)
+  mse = (score - batch['popularity'] / 100.0) ** 2
+  regression = jnp.sum(batch['mask'] * mse) / jnp.maximum(
+      batch['mask'].sum(), 1e-9)
+  correct = batch['mask'] * ((logit > 0) == (label == 1))
+  return classification + regression_weight * regression, {
+      'bce': classification, 'mse': regression, 'correct': correct.sum(),
+      'count': batch['mask'].sum()}
+
+
+def train_step(state, batch, key, pos_weight, regression_weight):
+  """One SGD step on this device's shard; gradients averaged across devices."""
+  key = jax.random.fold_in(jax.random.fold_in(key, state.step),
+                           jax.lax.axis_index(AXIS))
+  (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params, state.apply_fn, batch, key, pos_weight, regression_weight)
+  grads = jax.lax.pmean(grads, AXIS)
+  state = state.apply_gradients(grads=grads)
+  totals = jax.lax.psum({'correct': aux['correct'], 'count': aux['count']}, AXIS)
+  return state, {'loss': jax.lax.pmean(loss, AXIS),
+                 'bce': jax.lax.pmean(aux['bce'], AXIS),
+                 'mse': jax.lax.pmean(aux['mse'], AXIS),
+                 'accuracy': totals['correct'] / totals['count']}
+
+
+def make_train_step(pos_weight, regression_weight):
+  step = functools.partial(train_step, pos_weight=pos_weight,
+                           regression_weight=regression_weight)
+  return jax.pmap(step, axis_name=AXIS, in_axes=(None, 0, None),
+                  out_axes=(None, None))
+
+
+def make_predict_step(model):
+  """pmapped (params, batch) -> popularity probability and score (0-100)."""
+  def predict_step(params, batch):
+    logit, score = model.apply({'params': params}, batch['audio'],
+                               batch['features'])
+    return jax.nn.sigmoid(logit), score * 100.0
+  return jax.pmap(predict_step, axis_name=AXIS, in_axes=(None, 0))
+
+
+def predict_split(p_predict, params, batches):
+  """Runs the model over a whole split; returns per-example numpy arrays."""
+  parts = {k: [] for k in ('probability', 'score', 'label', 'popularity',
+                           'track_id', 'genre', 'release_year')}
+  for batch in pipeline.prefetch(batches.epoch()):
+    probability, score = p_predict(
+        params, {k: batch[k] for k in DEVICE_KEYS})
+    keep = batch['mask'].reshape(-1) > 0
+    parts['probability'].append(np.asarray(probability).reshape(-1)[keep])
+    parts['score'].append(np.asarray(score).reshape(-1)[keep])
+    parts['label'].append(batch['label'].reshape(-1)[keep])
+    parts['popularity'].append(batch['popularity'].reshape(-1)[keep])
+    for k in ('track_id', 'genre', 'release_year'):
+      parts[k].append(np.asarray(batch['meta'][k])[keep])
+  return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def split_batches(builder, config: Config, split, train):
+  """Batches of a split for this host; evaluation reads the whole split."""
+  return pipeline.Batches(
+      builder.as_data_source()[split], builder.info.metadata['feature_stats'],
+      config.train.batch_size, jax.local_device_count(), train=train,
+      seed=config.train.seed,
+      process_index=jax.process_index() if train else 0,
+      process_count=jax.process_count() if train else 1)
+
+
+def write_run_files(workdir, config: Config, builder):
+  """The resolved config and dataset pointer that evaluation/prediction read."""
+  if jax.process_index():
+    return
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    f.write(config.to_json())
+  with open(os.path.join(workdir, 'dataset.json'), 'w') as f:
+    json.dump({'data_dir': os.fspath(builder.data_dir),
+               'feature_stats': builder.info.metadata['feature_stats'],
+               'class_counts': builder.info.metadata['class_counts'],
+               'build_report': builder.info.metadata['build_report']},
+              f, indent=2)
+
+
+def _write_history(workdir, history):
+  if jax.process_index():
+    return
+  with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
+    for record in history:
+      f.write(json.dumps(record) + '\n')
+
+
+def train_and_evaluate(config: Config, workdir):
+  """Trains until num_epochs or early stopping; resumes from workdir if possible.
+
+  Returns the run's progress record (best validation F1, history, ...).
+  """
+  builder = prepare_dataset(config)
+  write_run_files(workdir, config, builder)
+  train_batches = split_batches(builder, config, 'train', train=True)
+  val_batches = split_batches(builder, config, 'validation', train=False)
+  steps_per_epoch = len(train_batches)
+  model = models.create(config)
+  key = jax.random.key(config.train.seed)
+  state = create_train_state(config, model, jax.random.fold_in(key, 0),
+                             steps_per_epoch)
+  logging.info('Model: %s towers, %d parameters; %d devices (%d local), '
+               '%d steps per epoch', config.model.towers,
+               sum(x.size for x in jax.tree.leaves(state.params)),
+               jax.device_count(), jax.local_device_count(), steps_per_epoch)
+
+  ckpts = checkpointing.Checkpoints(workdir, config.train.keep_checkpoints)
+  restored = ckpts.restore(checkpointing.LATEST, state)
+  if restored:
+    state, progress = restored
+    logging.info('Resumed from step %d of %s', int(state.step), workdir)
+  else:
+    progress = {'best_val_f1': -1.0, 'best_step': None,
+                'epochs_without_improvement': 0, 'stopped': None,
+                'history': []}
+  if progress['stopped']:
+    logging.info('Run in %s already finished (%s)', workdir,
+                 progress['stopped'])
+    ckpts.close()
+    return progress
+
+  negatives, positives = builder.info.metadata['class_counts']['train']
+  pos_weight = (negatives / max(positives, 1)
+                if config.train.class_weighting else 1.0)
+  p_train = make_train_step(pos_weight, config.train.regression_weight)
+  p_predict = make_predict_step(model)
+  dropout_key = jax.random.fold_in(key, 1)
+  step = int(state.step)
+  first_epoch, first_step = divmod(step, steps_per_epoch)
+
+  for epoch in range(first_epoch, config.train.num_epochs):
+    start, losses = time.time(), []
+    batches = train_batches.epoch(epoch, first_step if epoch == first_epoch else 0)
+    for batch in pipeline.prefetch(batches):
+      state, step_metrics = p_train(state, {k: batch[k] for k in DEVICE_KEYS},
+                                    dropout_key)
+      step += 1
+      losses.append(step_metrics['loss'])
+      if step % config.train.log_every_steps == 0:
+        logging.info('step %d (epoch %d): loss %.4f, accuracy %.3f', step,
+                     epoch + 1, float(step_metrics['loss']),
+                     float(step_metrics['accuracy']))
+      every = config.train.checkpoint_every_steps
+      if every and step % every == 0 and step % steps_per_epoch:
+        ckpts.save(checkpointing.LATEST, step, state, progress)
+
+    val = predict_split(p_predict, state.params, val_batches)
+    val_metrics = metrics.binary_metrics(val['label'], val['probability'])
+    improved = val_metrics['f1'] > progress['best_val_f1']
+    if improved:
+      progress.update(best_val_f1=val_metrics['f1'], best_step=step,
+                      epochs_without_improvement=0)
+    else:
+      progress['epochs_without_improvement'] += 1
+    elapsed = time.time() - start
+    progress['history'].append({
+        'epoch': epoch + 1, 'step': step,
+        'train_loss': float(np.mean(jax.device_get(losses))) if losses else None,
+        'examples_per_second': len(losses) * config.train.batch_size / elapsed,
+        **{f'val_{k}': v for k, v in val_metrics.items()}})
+    if progress['epochs_without_improvement'] >= config.train.early_stopping_patience:
+      progress['stopped'] = 'early_stopping'
+    elif epoch + 1 == config.train.num_epochs:
+      progress['stopped'] = 'num_epochs'
+    logging.info('epoch %d/%d: train loss %s, val F1 %.3f (best %.3f), '
+                 'val AUC %.3f, %.1f examples/s', epoch + 1,
+                 config.train.num_epochs, progress['history'][-1]['train_loss'],
+                 val_metrics['f1'], progress['best_val_f1'],
+                 val_metrics['roc_auc'],
+                 progress['history'][-1]['examples_per_second'])
+    if improved:
+      ckpts.save(checkpointing.BEST, step, state, progress,
+                 metrics={'val_f1': val_metrics['f1']})
+    ckpts.save(checkpointing.LATEST, step, state, progress)
+    _write_history(workdir, progress['history'])
+    if progress['stopped']:
+      break
+
+  ckpts.close()
+  logging.info('Training stopped (%s); best val F1 %.3f at step %s',
+               progress['stopped'], progress['best_val_f1'],
+               progress['best_step'])
+  return progress
