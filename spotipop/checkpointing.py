@@ -21,19 +21,26 @@ class Checkpoints:
 
   def __init__(self, workdir, keep=2):
     root = os.path.join(os.path.abspath(workdir), 'checkpoints')
+    # Single host: write in the background while training goes on. Multi-host:
+    # write synchronously, since orbax's async commit barrier times out there.
+    common = dict(create=True,
+                  enable_async_checkpointing=jax.process_count() == 1)
     self._managers = {
         LATEST: ocp.CheckpointManager(
             os.path.join(root, LATEST),
-            options=ocp.CheckpointManagerOptions(max_to_keep=keep,
-                                                 create=True)),
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, **common)),
         BEST: ocp.CheckpointManager(
             os.path.join(root, BEST),
             options=ocp.CheckpointManagerOptions(
                 max_to_keep=1, best_fn=lambda m: m['val_f1'], best_mode='max',
-                create=True)),
+                **common)),
     }
 
   def save(self, which, step, state, progress, metrics=None):
+    if jax.process_count() > 1:
+      # pmap outputs are host-local; orbax writes global arrays across hosts.
+      state = jax.tree.map(
+          ocp.utils.fully_replicated_host_local_array_to_global_array, state)
     self._managers[which].save(
         step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                       progress=ocp.args.JsonSave(progress)),

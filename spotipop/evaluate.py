@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from spotipop import checkpointing
+from spotipop import logs
 from spotipop import metrics
 from spotipop import models
 from spotipop import train
@@ -97,7 +98,10 @@ def plot(predictions, summary, out_dir):
 
 
 def evaluate(workdir, split='test', checkpoint=checkpointing.BEST):
-  """Evaluates a checkpoint on a split, writes the report files; returns the report."""
+  """Evaluates a checkpoint on a split, writes the report files; returns the report.
+
+  Every host runs it (checkpoint restores are collective); host 0 writes.
+  """
   if split not in catalog.SPLITS:
     raise ValueError(f'--split={split}: use one of {catalog.SPLITS}')
   config, dataset, model, state = restore_run(workdir, checkpoint)
@@ -108,6 +112,8 @@ def evaluate(workdir, split='test', checkpoint=checkpointing.BEST):
   summary = {'split': split, 'checkpoint': str(checkpoint),
              'step': int(state.step), **report(predictions)}
   out_dir = os.path.join(workdir, 'eval', f'{split}-{checkpoint}')
+  if jax.process_index():
+    return summary
   os.makedirs(out_dir, exist_ok=True)
   with open(os.path.join(out_dir, 'report.json'), 'w') as f:
     json.dump(summary, f, indent=2)
@@ -132,6 +138,7 @@ def evaluate(workdir, split='test', checkpoint=checkpointing.BEST):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  logs.quiet_libraries()
   summary = evaluate(flags.FLAGS.workdir, flags.FLAGS.split,
                      flags.FLAGS.checkpoint)
   print(json.dumps(summary['overall'], indent=2))

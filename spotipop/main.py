@@ -3,9 +3,8 @@
   python -m spotipop.main --flagfile=experiments/default.flags --workdir=runs/default
 
 Re-running with the same --workdir resumes from its latest checkpoint. Set
-SPOTIPOP_DISTRIBUTED=1 (launch.sh does) to call jax.distributed.initialize()
-for multi-host runs; its coordinator settings come from the environment
-(TPU pods and SLURM are detected automatically).
+SPOTIPOP_DISTRIBUTED=1 (launch.sh multihost does) to call
+jax.distributed.initialize() for multi-host runs.
 """
 
 import os
@@ -17,6 +16,7 @@ import jax
 
 from spotipop import config as config_lib
 from spotipop import evaluate
+from spotipop import logs
 from spotipop import train
 
 flags.DEFINE_string('workdir', None, 'Run directory: config, checkpoints, '
@@ -25,11 +25,23 @@ flags.mark_flag_as_required('workdir')
 config_lib.define_flags()
 
 
+def initialize_distributed():
+  """Joins the other hosts; TPU pods and SLURM need no settings.
+
+  Elsewhere set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID.
+  """
+  kwargs = {name: int(os.environ[var]) for name, var in (
+      ('num_processes', 'JAX_NUM_PROCESSES'), ('process_id', 'JAX_PROCESS_ID'))
+            if var in os.environ}
+  jax.distributed.initialize(**kwargs)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  logs.quiet_libraries()
   if os.environ.get('SPOTIPOP_DISTRIBUTED') == '1':
-    jax.distributed.initialize()
+    initialize_distributed()
   try:
     config = config_lib.from_flags()
   except ValueError as e:
@@ -38,8 +50,10 @@ def main(argv):
   logging.info('spotipop on %d process(es), devices: %s', jax.process_count(),
                jax.devices())
   progress = train.train_and_evaluate(config, workdir)
-  if jax.process_index() == 0 and progress['best_step'] is not None:
-    summary = evaluate.evaluate(workdir, 'test')
+  if progress['best_step'] is None:
+    return
+  summary = evaluate.evaluate(workdir, 'test')
+  if jax.process_index() == 0:
     overall = summary['overall']
     print(f"test: F1 {overall['f1']:.3f}, ROC-AUC {overall['roc_auc']:.3f}, "
           f"accuracy {overall['accuracy']:.3f} (best val F1 "

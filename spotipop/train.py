@@ -228,9 +228,10 @@ def train_and_evaluate(config: Config, workdir):
       progress['stopped'] = 'early_stopping'
     elif epoch + 1 == config.train.num_epochs:
       progress['stopped'] = 'num_epochs'
-    logging.info('epoch %d/%d: train loss %s, val F1 %.3f (best %.3f), '
+    logging.info('epoch %d/%d: train loss %.4f, val F1 %.3f (best %.3f), '
                  'val AUC %.3f, %.1f examples/s', epoch + 1,
-                 config.train.num_epochs, progress['history'][-1]['train_loss'],
+                 config.train.num_epochs,
+                 progress['history'][-1]['train_loss'] or float('nan'),
                  val_metrics['f1'], progress['best_val_f1'],
                  val_metrics['roc_auc'],
                  progress['history'][-1]['examples_per_second'])

@@ -7,6 +7,8 @@ import os
 
 REQUIRED_COLUMNS = ('track_id', 'audio_path', 'popularity', 'genre',
                     'release_year')
+# Tracks to score need no popularity (that is what is predicted).
+UNLABELLED_COLUMNS = ('track_id', 'audio_path')
 
 
 class ManifestError(ValueError):
@@ -18,7 +20,7 @@ class Track:
   row: int  # Line number in the CSV (the header is line 1).
   track_id: str
   audio_path: str  # Absolute.
-  popularity: float
+  popularity: float  # NaN for unlabelled tracks.
   genre: str
   release_year: int
   features: tuple[float, ...]
@@ -35,10 +37,11 @@ def _number(path, row, column, text):
   return value
 
 
-def read(path, feature_columns, audio_dir=None):
+def read(path, feature_columns, audio_dir=None, labelled=True):
   """Parses and validates the manifest; audio paths resolve against audio_dir.
 
-  audio_dir defaults to the manifest's own folder. Every problem is an error:
+  audio_dir defaults to the manifest's own folder. Unlabelled manifests (tracks
+  to score) need only track_id, audio_path and the feature columns. Every problem is an error:
   a popularity model trained on silently dropped or imputed rows is not the
   model the user asked for.
   """
@@ -50,8 +53,8 @@ def read(path, feature_columns, audio_dir=None):
   with f:
     reader = csv.DictReader(f)
     header = reader.fieldnames or []
-    missing = [c for c in (*REQUIRED_COLUMNS, *feature_columns)
-               if c not in header]
+    required = REQUIRED_COLUMNS if labelled else UNLABELLED_COLUMNS
+    missing = [c for c in (*required, *feature_columns) if c not in header]
     if missing:
       raise ManifestError(f'{path}: missing column(s) {missing}; '
                           f'the header has {header}')
@@ -64,17 +67,19 @@ def read(path, feature_columns, audio_dir=None):
         raise ManifestError(f'{path}:{row}: track_id {track_id!r} repeats '
                             f'line {seen[track_id]}')
       seen[track_id] = row
-      popularity = _number(path, row, 'popularity', record['popularity'])
-      if not 0 <= popularity <= 100:
-        raise ManifestError(
-            f'{path}:{row}: popularity {popularity} is outside [0, 100]')
-      year = _number(path, row, 'release_year', record['release_year'])
+      popularity, year = math.nan, 0
+      if labelled:
+        popularity = _number(path, row, 'popularity', record['popularity'])
+        if not 0 <= popularity <= 100:
+          raise ManifestError(
+              f'{path}:{row}: popularity {popularity} is outside [0, 100]')
+        year = _number(path, row, 'release_year', record['release_year'])
       tracks.append(Track(
           row=row,
           track_id=track_id,
           audio_path=os.path.join(audio_dir, record['audio_path']),
           popularity=popularity,
-          genre=(record['genre'] or 'unknown').strip(),
+          genre=(record.get('genre') or 'unknown').strip(),
           release_year=int(year),
           features=tuple(_number(path, row, c, record[c])
                          for c in feature_columns)))

@@ -1,0 +1,109 @@
+"""Scores new tracks with a trained run's best checkpoint.
+
+One track, features as name=value pairs:
+
+  python -m spotipop.predict --workdir=runs/default --audio=song.mp3 \\
+      --features=danceability=0.71,energy=0.64,...
+
+Many tracks, from a CSV with track_id, audio_path and the feature columns:
+
+  python -m spotipop.predict --workdir=runs/default --tracks=new_tracks.csv
+
+Prints one line per track: the probability that it is popular and the
+predicted popularity score (0-100).
+"""
+
+import math
+
+from absl import app
+from absl import flags
+import jax
+import numpy as np
+
+from spotipop import audio
+from spotipop import evaluate
+from spotipop import logs
+from spotipop.data import manifest
+from spotipop.data import pipeline
+
+
+def parse_features(text, columns):
+  """'name=value,...' -> values ordered as columns; errors name the feature."""
+  values = {}
+  for item in filter(None, (part.strip() for part in text.split(','))):
+    name, sep, value = item.partition('=')
+    if not sep:
+      raise ValueError(f'--features: {item!r} is not name=value')
+    if name not in columns:
+      raise ValueError(f'--features: unknown feature {name!r}; the model '
+                       f'uses {list(columns)}')
+    try:
+      values[name] = float(value)
+    except ValueError:
+      raise ValueError(f'--features: {name}={value!r} is not a number') from None
+    if not math.isfinite(values[name]):
+      raise ValueError(f'--features: {name} is {value!r} (NaN/Inf)')
+  missing = [c for c in columns if c not in values]
+  if missing:
+    raise ValueError(f'--features: missing {missing}')
+  return tuple(values[c] for c in columns)
+
+
+class Predictor:
+  """A restored model with its input transform, ready to score tracks."""
+
+  def __init__(self, workdir, checkpoint='best'):
+    self.config, dataset, model, state = evaluate.restore_run(workdir, checkpoint)
+    self._stats = dataset['feature_stats']
+    self._params = state.params
+    self._apply = jax.jit(lambda p, a, f: model.apply({'params': p}, a, f))
+
+  @property
+  def feature_columns(self):
+    return self.config.data.feature_columns
+
+  def __call__(self, audio_paths, features):
+    """(probability popular, popularity score 0-100) arrays for the tracks."""
+    data = self.config.data
+    clips = np.stack([audio.load_clip(p, data.sample_rate, data.clip_seconds,
+                                      data.min_clip_seconds)
+                      for p in audio_paths])
+    logit, score = self._apply(self._params, clips,
+                               pipeline.standardize(features, self._stats))
+    return np.asarray(jax.nn.sigmoid(logit)), np.asarray(score) * 100.0
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  logs.quiet_libraries()
+  f = flags.FLAGS
+  if bool(f.audio) == bool(f.tracks):
+    raise app.UsageError('give either --audio (with --features) or --tracks')
+  predictor = Predictor(f.workdir, f.checkpoint)
+  try:
+    if f.tracks:
+      tracks = manifest.read(f.tracks, predictor.feature_columns,
+                             labelled=False)
+      ids = [t.track_id for t in tracks]
+      paths = [t.audio_path for t in tracks]
+      features = [t.features for t in tracks]
+    else:
+      ids, paths = [f.audio], [f.audio]
+      features = [parse_features(f.features or '', predictor.feature_columns)]
+    probability, score = predictor(paths, features)
+  except (ValueError, audio.AudioError) as e:
+    raise app.UsageError(str(e)) from None
+  for track_id, p, s in zip(ids, probability, score):
+    print(f'{track_id}\tP(popular)={p:.3f}\tpredicted popularity={s:.1f}')
+
+
+if __name__ == '__main__':
+  flags.DEFINE_string('workdir', None, 'Run directory written by spotipop.main.')
+  flags.DEFINE_string('checkpoint', 'best', "'best', 'latest' or a step number.")
+  flags.DEFINE_string('audio', None, 'Audio file of one track.')
+  flags.DEFINE_string('features', None, 'That track\'s features: name=value,...')
+  flags.DEFINE_string('tracks', None, 'CSV of tracks: track_id, audio_path and '
+                      'the feature columns.')
+  flags.mark_flag_as_required('workdir')
+  app.run(main)
