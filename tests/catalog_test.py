@@ -1,0 +1,105 @@
+"""The TFDS builder on real audio files, bad ones included."""
+
+import csv
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import small_config
+from spotipop.data import catalog
+from spotipop.data import manifest
+
+
+@pytest.fixture(scope='module')
+def dirty_catalogue(catalogue, tmp_path_factory):
+  """The session catalogue plus a corrupt, a too-short and a missing clip."""
+  source_manifest, source_dir = catalogue
+  folder = tmp_path_factory.mktemp('dirty')
+  shutil.copytree(source_dir / 'audio', folder / 'audio')
+  with open(source_manifest) as f:
+    rows = list(csv.DictReader(f))
+  (folder / 'audio' / 'corrupt.mp3').write_bytes(b'\x00garbage' * 500)
+  sf.write(folder / 'audio' / 'short.wav',
+           np.zeros(800, np.float32), 8000)  # 0.1 s.
+  for name in ('corrupt.mp3', 'short.wav', 'missing.ogg'):
+    rows.append({**rows[0], 'track_id': f'bad-{name}',
+                 'audio_path': f'audio/{name}'})
+  path = folder / 'manifest.csv'
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  return str(path)
+
+
+@pytest.fixture(scope='module')
+def built(dirty_catalogue, tmp_path_factory):
+  config = small_config(dirty_catalogue, tmp_path_factory.mktemp('tfds'))
+  return config, catalog.build(config.data)
+
+
+def test_bad_audio_is_skipped_and_reported_by_line(built):
+  _, builder = built
+  report = builder.info.metadata['build_report']
+  assert report['rows'] == 51 and report['kept'] == 48
+  skipped = {s['track_id']: s for s in report['skipped']}
+  assert set(skipped) == {'bad-corrupt.mp3', 'bad-short.wav', 'bad-missing.ogg'}
+  assert 'too short' in skipped['bad-short.wav']['reason']
+  assert skipped['bad-corrupt.mp3']['row'] == 50  # Header is line 1.
+  assert sum(builder.info.splits[s].num_examples for s in catalog.SPLITS) == 48
+
+
+def test_examples_are_fixed_length_clips_with_labels(built):
+  config, builder = built
+  source = builder.as_data_source()['train']
+  example = source[0]
+  assert example['audio'].shape == (8000,) and example['audio'].dtype == np.float32
+  assert np.abs(example['audio']).max() > 0
+  assert example['label'] == int(example['popularity'] >= 50)
+  assert example['features'].shape == (len(config.data.feature_columns),)
+
+
+def test_feature_stats_come_from_the_train_split_only(built, dirty_catalogue):
+  config, builder = built
+  train_ids = {r['track_id'].decode()
+               for r in builder.as_data_source()['train']}
+  tracks = {t.track_id: t for t in manifest.read(
+      dirty_catalogue, config.data.feature_columns)}
+  x = np.array([tracks[i].features for i in sorted(train_ids)])
+  log1p = [c in config.data.log1p_columns for c in config.data.feature_columns]
+  x[:, log1p] = np.log1p(x[:, log1p])
+  stats = builder.info.metadata['feature_stats']
+  np.testing.assert_allclose(stats['mean'], x.mean(axis=0), rtol=1e-9)
+  np.testing.assert_allclose(stats['std'], x.std(axis=0), rtol=1e-9)
+  counts = builder.info.metadata['class_counts']['train']
+  assert sum(counts) == len(train_ids)
+
+
+def test_time_split_holds_out_the_newest_releases(catalogue, tmp_path):
+  config = small_config(catalogue[0], tmp_path, split='time')
+  sources = catalog.build(config.data).as_data_source()
+  years = {s: [int(r['release_year']) for r in sources[s]]
+           for s in catalog.SPLITS}
+  assert max(years['train']) <= min(years['validation'])
+  assert max(years['validation']) <= min(years['test'])
+
+
+def test_settings_that_change_the_data_change_the_dataset_name(catalogue, tmp_path):
+  config = small_config(catalogue[0], tmp_path)
+  same = catalog.builder_config(dataclasses.replace(config.data,
+                                                    data_dir='/elsewhere'))
+  other = catalog.builder_config(dataclasses.replace(config.data,
+                                                     popularity_threshold=70))
+  assert catalog.builder_config(config.data).name == same.name
+  assert catalog.builder_config(config.data).name != other.name
+
+
+def test_embedded_demo_catalogue_builds_clean(tmp_path):
+  config = small_config('', tmp_path, sample_rate=16_000, clip_seconds=4.0)
+  builder = catalog.build(config.data)
+  report = builder.info.metadata['build_report']
+  assert report['rows'] == 200 and report['kept'] == 200
+  assert builder.info.splits['train'].num_examples == 140

@@ -1,0 +1,66 @@
+"""Shared fixtures. Tests run on 8 simulated CPU devices so pmap really splits."""
+
+import dataclasses
+import os
+import sys
+
+os.environ['XLA_FLAGS'] = ('--xla_force_host_platform_device_count=8 ' +
+                           os.environ.get('XLA_FLAGS', ''))
+
+import pytest  # pylint: disable=g-import-not-at-top
+
+from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
+from spotipop.data import demo_catalogue  # pylint: disable=g-import-not-at-top
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='session')
+def catalogue(tmp_path_factory):
+  """A 48-track catalogue at 8 kHz: (manifest path, folder)."""
+  folder = tmp_path_factory.mktemp('catalogue')
+  return demo_catalogue.write_catalogue(str(folder), num_tracks=48,
+                                        sample_rate=8000, seed=1), folder
+
+
+def small_config(manifest, data_dir, **overrides):
+  """A Config that trains in seconds; overrides are field=value of any section."""
+  sections = {
+      'data': dict(manifest=manifest, data_dir=str(data_dir), sample_rate=8000,
+                   clip_seconds=1.0, min_clip_seconds=0.5),
+      'model': dict(n_fft=256, hop_length=128, n_mels=32, conv_channels=(8, 16),
+                    dense_features=(16,), fusion_features=16),
+      'train': dict(batch_size=16, num_epochs=2, log_every_steps=1,
+                    warmup_epochs=0.5),
+  }
+  classes = {'data': config_lib.DataConfig, 'model': config_lib.ModelConfig,
+             'train': config_lib.TrainConfig}
+  for key, value in overrides.items():
+    section = next(name for name, cls in classes.items()
+                   if key in {f.name for f in dataclasses.fields(cls)})
+    sections[section][key] = value
+  return config_lib.Config(**{name: classes[name](**kwargs)
+                              for name, kwargs in sections.items()}).validate()
+
+
+def small_flags(manifest, data_dir):
+  """small_config as command-line flags, for the CLI tests."""
+  return [f'--manifest={manifest}', f'--data_dir={data_dir}',
+          '--sample_rate=8000', '--clip_seconds=1.0', '--min_clip_seconds=0.5',
+          '--n_fft=256', '--hop_length=128', '--n_mels=32',
+          '--conv_channels=8,16', '--dense_features=16', '--fusion_features=16',
+          '--batch_size=16', '--num_epochs=2', '--log_every_steps=1',
+          '--warmup_epochs=0.5']
+
+
+def run_module(module, *args, env=None, check=True, timeout=600):
+  """Runs `python -m module args` from the repo root; returns CompletedProcess."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  full_env = {**os.environ, **(env or {})}
+  result = subprocess.run([sys.executable, '-m', module, *args], cwd=REPO,
+                          env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+  if check and result.returncode:
+    raise AssertionError(f'{module} failed ({result.returncode}):\n'
+                         f'{result.stderr[-4000:]}')
+  return result

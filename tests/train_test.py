@@ -1,0 +1,88 @@
+"""pmap training on 8 CPU devices: correctness of the data-parallel step and loop."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import small_config
+from spotipop import models
+from spotipop import train
+from spotipop.data import catalog
+
+
+@pytest.fixture(scope='module')
+def setup(catalogue, tmp_path_factory):
+  config = small_config(catalogue[0], tmp_path_factory.mktemp('tfds'),
+                        dropout=0.0)
+  builder = catalog.build(config.data)
+  batches = train.split_batches(builder, config, 'train', train=True)
+  batch = next(batches.epoch(0))
+  return config, {k: batch[k] for k in train.DEVICE_KEYS}
+
+
+def _state(config, steps_per_epoch=2):
+  return train.create_train_state(config, models.create(config),
+                                  jax.random.key(0), steps_per_epoch)
+
+
+def test_eight_device_step_equals_one_device_step_on_the_whole_batch(setup):
+  config, batch = setup
+  assert jax.local_device_count() == 8
+  key = jax.random.key(1)
+  sharded, _ = train.make_train_step(1.0, 0.5)(_state(config), batch, key)
+  whole = {k: v.reshape(1, -1, *v.shape[2:]) for k, v in batch.items()}
+  one_device = jax.pmap(
+      lambda s, b, k: train.train_step(s, b, k, 1.0, 0.5), axis_name=train.AXIS,
+      in_axes=(None, 0, None), out_axes=(None, None),
+      devices=jax.local_devices()[:1])
+  single, _ = one_device(_state(config), whole, key)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4,
+                                                       atol=2e-6),
+               sharded.params, single.params)
+
+
+def test_state_stays_unreplicated_and_loss_falls(setup):
+  config, batch = setup
+  state = _state(config, steps_per_epoch=25)  # Learning rate stays up.
+  shapes = jax.tree.map(np.shape, state.params)
+  p_train = train.make_train_step(1.0, 0.5)
+  losses = []
+  for _ in range(25):
+    state, step_metrics = p_train(state, batch, jax.random.key(0))
+    losses.append(float(step_metrics['loss']))
+  assert jax.tree.map(np.shape, state.params) == shapes
+  assert int(state.step) == 25
+  assert losses[-1] < 0.7 * losses[0], losses
+
+
+@pytest.mark.parametrize('towers,present,absent', [
+    ('audio_only', 'ConvTower_0', 'DenseTower_0'),
+    ('tabular_only', 'DenseTower_0', 'ConvTower_0'),
+])
+def test_ablations_train_one_tower(catalogue, tmp_path, towers, present, absent):
+  config = small_config(catalogue[0], tmp_path / 'tfds', towers=towers,
+                        num_epochs=1)
+  progress = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert progress['stopped'] == 'num_epochs' and len(progress['history']) == 1
+  state = _state(config)
+  assert present in state.params and absent not in state.params
+
+
+def test_early_stopping_on_validation_f1(catalogue, tmp_path):
+  # With a zero learning rate validation F1 cannot improve after epoch 1.
+  config = small_config(catalogue[0], tmp_path / 'tfds', learning_rate=0.0,
+                        num_epochs=6, early_stopping_patience=2)
+  workdir = str(tmp_path / 'run')
+  progress = train.train_and_evaluate(config, workdir)
+  assert progress['stopped'] == 'early_stopping'
+  assert len(progress['history']) == 3
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    lines = [json.loads(line) for line in f]
+  assert [line['epoch'] for line in lines] == [1, 2, 3]
+  assert {'val_f1', 'val_roc_auc', 'train_loss'} <= set(lines[0])
+  # A finished run is not trained again.
+  again = train.train_and_evaluate(config, workdir)
+  assert len(again['history']) == 3
