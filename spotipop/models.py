@@ -22,7 +22,9 @@ class ConvTower(nn.Module):
         spec.std(axis=(-2, -1), keepdims=True) + 1e-5)
     x = x[..., None]
     for c in self.channels:
-      x = nn.Conv(c, (3, 3))(x)
+      # No bias: GroupNorm removes it, and Adam would turn its zero gradient's
+      # rounding noise into real updates.
+      x = nn.Conv(c, (3, 3), use_bias=False)(x)
       x = nn.GroupNorm(num_groups=min(8, c))(x)
       x = nn.gelu(x)
       x = nn.max_pool(x, (2, 2), strides=(2, 2))

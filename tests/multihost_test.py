@@ -1,0 +1,50 @@
+"""Two processes x 4 CPU devices, joined by jax.distributed, train like one x 8."""
+
+import socket
+import subprocess
+import sys
+
+import jax
+import numpy as np
+
+from conftest import REPO
+from conftest import run_module
+from conftest import small_flags
+from spotipop import evaluate
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+def test_two_hosts_match_one_host(catalogue, tmp_path):
+  flags = [*small_flags(catalogue[0], tmp_path / 'tfds'), '--dropout=0']
+  single = tmp_path / 'single'
+  run_module('spotipop.main', *flags, f'--workdir={single}')
+
+  multi = tmp_path / 'multi'
+  port = _free_port()
+  processes = [
+      subprocess.Popen(
+          ['bash', 'launch.sh', 'multihost', 'default', *flags,
+           f'--workdir={multi}'],
+          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+          env={'PATH': '/usr/bin:/bin', 'PYTHON': sys.executable,
+               'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
+               'JAX_COORDINATOR_ADDRESS': f'localhost:{port}',
+               'JAX_NUM_PROCESSES': '2', 'JAX_PROCESS_ID': str(i)})
+      for i in range(2)]
+  outputs = [p.communicate(timeout=600)[0] for p in processes]
+  for p, out in zip(processes, outputs):
+    assert p.returncode == 0, out[-4000:]
+  assert 'spotipop on 2 process(es)' in outputs[0]
+  assert 'test: F1' in outputs[0]  # Host 0 reports.
+
+  _, _, _, expected = evaluate.restore_run(str(single), 'latest')
+  _, _, _, actual = evaluate.restore_run(str(multi), 'latest')
+  assert int(actual.step) == int(expected.step)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4,
+                                                       atol=1e-6),
+               actual.params, expected.params)
