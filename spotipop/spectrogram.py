@@ -17,36 +17,62 @@ def hann_window(n_fft):
   return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
 
 
-def num_frames(num_samples, n_fft, hop_length, center=True):
-  padded = num_samples + (2 * (n_fft // 2) if center else 0)
-  return 1 + (padded - n_fft) // hop_length
+def num_frames(num_samples, n_fft, hop_length):
+  """Frames of a centred STFT (the signal reflect-padded by n_fft // 2)."""
+  return 1 + (num_samples + 2 * (n_fft // 2) - n_fft) // hop_length
 
 
-def stft(wave, n_fft, hop_length, center=True):
+def _gather_frames(padded, n_fft, hop_length, count):
+  index = np.arange(count)[:, None] * hop_length + np.arange(n_fft)[None, :]
+  return padded[..., index]
+
+
+def _centred_frames(wave, n_fft, hop_length):
+  """[..., frames, n_fft] frames of the reflect-padded wave, padding only the edges.
+
+  Interior frames never touch the padding. When hop divides n_fft they are R =
+  n_fft / hop interleaved sets of back-to-back frames, each a plain reshape of
+  the unpadded signal, so the only full-size copy is the interleave itself.
+  Only the few edge frames are cut from small reflect-padded pieces.
+  """
+  half, samples = n_fft // 2, wave.shape[-1]
+  count = num_frames(samples, n_fft, hop_length)
+  phases = n_fft // hop_length
+  first = -(-half // hop_length)  # First frame clear of the left padding.
+  offset = first * hop_length - half
+  interior = max(0, (samples - n_fft - offset) // hop_length + 1)
+  groups = interior // phases
+  tail_start = first + groups * phases
+  head_samples = (first - 1) * hop_length + n_fft - half
+  if (n_fft % hop_length or groups == 0 or head_samples <= half
+      or samples + half - tail_start * hop_length <= half):
+    padded = jnp.pad(wave, [(0, 0)] * (wave.ndim - 1) + [(half, half)],
+                     mode='reflect')
+    return _gather_frames(padded, n_fft, hop_length, count)
+  batch = wave.shape[:-1]
+  sets = [wave[..., offset + r * hop_length:
+               offset + r * hop_length + groups * n_fft].reshape(
+                   *batch, groups, n_fft) for r in range(phases)]
+  middle = jnp.stack(sets, axis=-2).reshape(*batch, groups * phases, n_fft)
+  no_pad = [(0, 0)] * (wave.ndim - 1)
+  head = jnp.pad(wave[..., :head_samples], no_pad + [(half, 0)], mode='reflect')
+  tail = jnp.pad(wave[..., tail_start * hop_length - half:],
+                 no_pad + [(0, half)], mode='reflect')
+  return jnp.concatenate(
+      [_gather_frames(head, n_fft, hop_length, first), middle,
+       _gather_frames(tail, n_fft, hop_length, count - tail_start)], axis=-2)
+
+
+def stft(wave, n_fft, hop_length):
   """Complex STFT of wave[..., samples] -> [..., frames, n_fft // 2 + 1].
 
-  With center=True the signal is reflect-padded by n_fft // 2 on both sides, as
-  librosa.stft and torch.stft(center=True) do, so frame t is centred on sample
-  t * hop_length.
+  Frames are centred: the signal is reflect-padded by n_fft // 2 on both
+  sides, as librosa.stft(pad_mode='reflect') and torch.stft(center=True) do,
+  so frame t is centred on sample t * hop_length.
   """
-  if center:
-    pad = [(0, 0)] * (wave.ndim - 1) + [(n_fft // 2, n_fft // 2)]
-    wave = jnp.pad(wave, pad, mode='reflect')
-  frames = num_frames(wave.shape[-1], n_fft, hop_length, center=False)
-  if n_fft % hop_length == 0:
-    # Frames as strided views: n_fft / hop overlapping slices of hop-sized
-    # blocks. Cheaper than a gather, and it lowers to plain slices.
-    blocks = wave[..., :(frames - 1 + n_fft // hop_length) * hop_length]
-    blocks = blocks.reshape(*wave.shape[:-1], -1, hop_length)
-    framed = jnp.concatenate(
-        [blocks[..., k:k + frames, :] for k in range(n_fft // hop_length)],
-        axis=-1)
-  else:
-    index = (np.arange(frames)[:, None] * hop_length +
-             np.arange(n_fft)[None, :])
-    framed = wave[..., index]
   window = jnp.asarray(hann_window(n_fft), wave.dtype)
-  return jnp.fft.rfft(framed * window, axis=-1)
+  return jnp.fft.rfft(_centred_frames(wave, n_fft, hop_length) * window,
+                      axis=-1)
 
 
 def _hz_to_mel(hz):

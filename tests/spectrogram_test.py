@@ -20,17 +20,20 @@ def _relative_error(ours, reference):
   return np.max(np.abs(ours - reference)) / np.max(np.abs(reference))
 
 
-@pytest.mark.parametrize('n_fft,hop', [(512, 256), (2048, 512), (400, 160)])
-def test_stft_matches_librosa(n_fft, hop):
-  # (400, 160) takes the gather path: n_fft is not a multiple of hop.
-  wave = _signal(3, 16_000)
+@pytest.mark.parametrize('samples,n_fft,hop', [
+    (16_000, 512, 256), (16_000, 2048, 512), (12_345, 1024, 256),
+    (5_000, 512, 512),
+    # Gather path: n_fft not a multiple of hop, or too short for the interleave.
+    (16_000, 400, 160), (300, 256, 128), (257, 256, 128)])
+def test_stft_matches_librosa(samples, n_fft, hop):
+  wave = _signal(3, samples)
   ours = np.asarray(jax.jit(spectrogram.stft, static_argnums=(1, 2))(
       wave, n_fft, hop))
   reference = librosa.stft(wave, n_fft=n_fft, hop_length=hop, window='hann',
                            center=True, pad_mode='reflect')
   reference = np.swapaxes(reference, -1, -2)  # librosa: [..., bins, frames].
   assert ours.shape == reference.shape
-  assert ours.shape[-2] == spectrogram.num_frames(16_000, n_fft, hop)
+  assert ours.shape[-2] == spectrogram.num_frames(samples, n_fft, hop)
   assert _relative_error(ours, reference) < 1e-4
 
 
