@@ -7,6 +7,7 @@ Each checkpoint holds the train state and the run's progress (early-stopping
 counters and per-epoch history) so a resumed run continues bit for bit.
 """
 
+import json
 import os
 
 import jax
@@ -41,6 +42,9 @@ class Checkpoints:
       # pmap outputs are host-local; orbax writes global arrays across hosts.
       state = jax.tree.map(
           ocp.utils.fully_replicated_host_local_array_to_global_array, state)
+    # A snapshot: the save may finish in the background while training goes
+    # on and the caller updates its progress record.
+    progress = json.loads(json.dumps(progress))
     self._managers[which].save(
         step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                       progress=ocp.args.JsonSave(progress)),

@@ -151,6 +151,27 @@ def _write_history(workdir, history):
       f.write(json.dumps(record) + '\n')
 
 
+def record_epoch(progress, config: Config, epoch, step, losses, seconds,
+                 val_metrics):
+  """Adds an epoch to the progress record, updates early stopping; True if best."""
+  improved = val_metrics['f1'] > progress['best_val_f1']
+  if improved:
+    progress.update(best_val_f1=val_metrics['f1'], best_step=step,
+                    epochs_without_improvement=0)
+  else:
+    progress['epochs_without_improvement'] += 1
+  progress['history'].append({
+      'epoch': epoch + 1, 'step': step,
+      'train_loss': float(np.mean(jax.device_get(losses))) if losses else None,
+      'examples_per_second': len(losses) * config.train.batch_size / seconds,
+      **{f'val_{k}': v for k, v in val_metrics.items()}})
+  if progress['epochs_without_improvement'] >= config.train.early_stopping_patience:
+    progress['stopped'] = 'early_stopping'
+  elif epoch + 1 == config.train.num_epochs:
+    progress['stopped'] = 'num_epochs'
+  return improved
+
+
 def train_and_evaluate(config: Config, workdir):
   """Trains until num_epochs or early stopping; resumes from workdir if possible.
 
@@ -212,22 +233,8 @@ def train_and_evaluate(config: Config, workdir):
 
     val = predict_split(p_predict, state.params, val_batches)
     val_metrics = metrics.binary_metrics(val['label'], val['probability'])
-    improved = val_metrics['f1'] > progress['best_val_f1']
-    if improved:
-      progress.update(best_val_f1=val_metrics['f1'], best_step=step,
-                      epochs_without_improvement=0)
-    else:
-      progress['epochs_without_improvement'] += 1
-    elapsed = time.time() - start
-    progress['history'].append({
-        'epoch': epoch + 1, 'step': step,
-        'train_loss': float(np.mean(jax.device_get(losses))) if losses else None,
-        'examples_per_second': len(losses) * config.train.batch_size / elapsed,
-        **{f'val_{k}': v for k, v in val_metrics.items()}})
-    if progress['epochs_without_improvement'] >= config.train.early_stopping_patience:
-      progress['stopped'] = 'early_stopping'
-    elif epoch + 1 == config.train.num_epochs:
-      progress['stopped'] = 'num_epochs'
+    improved = record_epoch(progress, config, epoch, step, losses,
+                            time.time() - start, val_metrics)
     logging.info('epoch %d/%d: train loss %.4f, val F1 %.3f (best %.3f), '
                  'val AUC %.3f, %.1f examples/s', epoch + 1,
                  config.train.num_epochs,
