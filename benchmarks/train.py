@@ -39,8 +39,9 @@ def _worker(args):
       examples += batch['label'].size
   pipeline_rate = examples / (time.perf_counter() - start)
 
-  state = train.create_train_state(config, models.create(config),
-                                   jax.random.key(0), len(batches))
+  model = models.create(config, len(builder.info.metadata['genre_vocab']))
+  state = train.create_train_state(config, model, jax.random.key(0),
+                                   len(batches))
   p_train = train.make_train_step(1.0, config.train.regression_weight)
   # Host numpy batch, as in training: the timing includes the transfer.
   batch = {k: v for k, v in next(batches.epoch(0)).items()

@@ -62,6 +62,8 @@ class ModelConfig:
                                           'Channels of the conv tower blocks.')
   dense_features: tuple[int, ...] = _field((64, 64),
                                            'Widths of the tabular tower.')
+  genre_embedding: int = _field(
+      8, 'Genre embedding width in the tabular tower; 0 leaves genre out.')
   fusion_features: int = _field(64, 'Width of the fused head.')
   dropout: float = _field(0.2, 'Dropout rate in the towers and head.')
 

@@ -40,7 +40,7 @@ def restore_run(workdir, checkpoint=checkpointing.BEST):
     config = Config.from_json(f.read())
   with open(os.path.join(workdir, 'dataset.json')) as f:
     dataset = json.load(f)
-  model = models.create(config)
+  model = models.create(config, len(dataset['genre_vocab']))
   like = train.create_train_state(config, model, jax.random.key(0),
                                   steps_per_epoch=1)
   which, step = ((checkpointing.LATEST, int(checkpoint))

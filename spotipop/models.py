@@ -33,12 +33,18 @@ class ConvTower(nn.Module):
 
 
 class DenseTower(nn.Module):
-  """MLP over standardised tabular features -> an embedding."""
+  """MLP over standardised tabular features and a genre embedding."""
   features: Sequence[int]
   dropout: float
+  num_genres: int
+  genre_embedding: int
 
   @nn.compact
-  def __call__(self, x, train):
+  def __call__(self, x, genre_id, train):
+    if self.genre_embedding:
+      # One extra row for genres not seen in training.
+      genre = nn.Embed(self.num_genres + 1, self.genre_embedding)(genre_id)
+      x = jnp.concatenate([x, genre], axis=-1)
     for width in self.features:
       x = nn.gelu(nn.Dense(width)(x))
       x = nn.Dropout(self.dropout, deterministic=not train)(x)
@@ -60,17 +66,20 @@ class PopularityNet(nn.Module):
   dense_features: Sequence[int]
   fusion_features: int
   dropout: float
+  num_genres: int
+  genre_embedding: int
 
   @nn.compact
-  def __call__(self, audio, features, train=False):
+  def __call__(self, audio, features, genre_id, train=False):
     embeddings = []
     if self.towers in ('two_tower', 'audio_only'):
       spec = spectrogram.log_spectrogram(audio, self.sample_rate, self.n_fft,
                                          self.hop_length, self.n_mels)
       embeddings.append(ConvTower(self.conv_channels, self.dropout)(spec, train))
     if self.towers in ('two_tower', 'tabular_only'):
-      embeddings.append(
-          DenseTower(self.dense_features, self.dropout)(features, train))
+      embeddings.append(DenseTower(
+          self.dense_features, self.dropout, self.num_genres,
+          self.genre_embedding)(features, genre_id, train))
     x = jnp.concatenate(embeddings, axis=-1)
     x = nn.gelu(nn.Dense(self.fusion_features)(x))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
@@ -79,10 +88,12 @@ class PopularityNet(nn.Module):
     return logit, score
 
 
-def create(config: Config):
+def create(config: Config, num_genres):
+  """The configured network; num_genres is the train-split vocabulary size."""
   m = config.model
   return PopularityNet(
       towers=m.towers, sample_rate=config.data.sample_rate, n_fft=m.n_fft,
       hop_length=m.hop_length, n_mels=m.n_mels, conv_channels=m.conv_channels,
       dense_features=m.dense_features, fusion_features=m.fusion_features,
-      dropout=m.dropout)
+      dropout=m.dropout, num_genres=num_genres,
+      genre_embedding=m.genre_embedding)

@@ -3,9 +3,10 @@
 One track, features as name=value pairs:
 
   python -m spotipop.predict --workdir=runs/default --audio=song.mp3 \\
-      --features=danceability=0.71,energy=0.64,...
+      --genre=pop --features=danceability=0.71,energy=0.64,...
 
-Many tracks, from a CSV with track_id, audio_path and the feature columns:
+Many tracks, from a CSV with track_id, audio_path, the feature columns and
+(optionally) genre:
 
   python -m spotipop.predict --workdir=runs/default --tracks=new_tracks.csv
 
@@ -53,23 +54,25 @@ class Predictor:
   """A restored model with its input transform, ready to score tracks."""
 
   def __init__(self, workdir, checkpoint='best'):
-    self.config, dataset, model, state = evaluate.restore_run(workdir, checkpoint)
-    self._stats = dataset['feature_stats']
+    self.config, self._dataset, model, state = evaluate.restore_run(
+        workdir, checkpoint)
     self._params = state.params
-    self._apply = jax.jit(lambda p, a, f: model.apply({'params': p}, a, f))
+    self._apply = jax.jit(
+        lambda p, a, f, g: model.apply({'params': p}, a, f, g))
 
   @property
   def feature_columns(self):
     return self.config.data.feature_columns
 
-  def __call__(self, audio_paths, features):
+  def __call__(self, audio_paths, features, genres):
     """(probability popular, popularity score 0-100) arrays for the tracks."""
     data = self.config.data
     clips = np.stack([audio.load_clip(p, data.sample_rate, data.clip_seconds,
                                       data.min_clip_seconds)
                       for p in audio_paths])
-    logit, score = self._apply(self._params, clips,
-                               pipeline.standardize(features, self._stats))
+    logit, score = self._apply(
+        self._params, clips,
+        *pipeline.model_inputs(features, genres, self._dataset))
     return np.asarray(jax.nn.sigmoid(logit)), np.asarray(score) * 100.0
 
 
@@ -88,10 +91,11 @@ def main(argv):
       ids = [t.track_id for t in tracks]
       paths = [t.audio_path for t in tracks]
       features = [t.features for t in tracks]
+      genres = [t.genre for t in tracks]
     else:
-      ids, paths = [f.audio], [f.audio]
+      ids, paths, genres = [f.audio], [f.audio], [f.genre]
       features = [parse_features(f.features or '', predictor.feature_columns)]
-    probability, score = predictor(paths, features)
+    probability, score = predictor(paths, features, genres)
   except (ValueError, audio.AudioError) as e:
     raise app.UsageError(str(e)) from None
   for track_id, p, s in zip(ids, probability, score):
@@ -103,7 +107,8 @@ if __name__ == '__main__':
   flags.DEFINE_string('checkpoint', 'best', "'best', 'latest' or a step number.")
   flags.DEFINE_string('audio', None, 'Audio file of one track.')
   flags.DEFINE_string('features', None, 'That track\'s features: name=value,...')
-  flags.DEFINE_string('tracks', None, 'CSV of tracks: track_id, audio_path and '
-                      'the feature columns.')
+  flags.DEFINE_string('genre', 'unknown', 'That track\'s genre.')
+  flags.DEFINE_string('tracks', None, 'CSV of tracks: track_id, audio_path, '
+                      'the feature columns and optionally genre.')
   flags.mark_flag_as_required('workdir')
   app.run(main)

@@ -26,7 +26,7 @@ from spotipop.data import catalog
 from spotipop.data import pipeline
 
 AXIS = 'batch'
-DEVICE_KEYS = ('audio', 'features', 'label', 'popularity', 'mask')
+DEVICE_KEYS = ('audio', 'features', 'genre_id', 'label', 'popularity', 'mask')
 TrainState = flax.training.train_state.TrainState
 
 
@@ -41,7 +41,9 @@ def prepare_dataset(config: Config):
 def create_train_state(config: Config, model, key, steps_per_epoch):
   audio = jnp.zeros((1, catalog.num_samples(config.data)), jnp.float32)
   features = jnp.zeros((1, len(config.data.feature_columns)), jnp.float32)
-  params = jax.jit(model.init)({'params': key}, audio, features)['params']
+  genre_id = jnp.zeros((1,), jnp.int32)
+  params = jax.jit(model.init)({'params': key}, audio, features,
+                               genre_id)['params']
   t = config.train
   total_steps = max(t.num_epochs * steps_per_epoch, 1)
   warmup_steps = min(int(t.warmup_epochs * steps_per_epoch), total_steps - 1)
@@ -56,7 +58,8 @@ def create_train_state(config: Config, model, key, steps_per_epoch):
 def loss_fn(params, apply_fn, batch, dropout_key, pos_weight, regression_weight):
   """Class-weighted BCE on the popular label + MSE on the popularity score."""
   logit, score = apply_fn({'params': params}, batch['audio'], batch['features'],
-                          train=True, rngs={'dropout': dropout_key})
+                          batch['genre_id'], train=True,
+                          rngs={'dropout': dropout_key})
   label = batch['label'].astype(jnp.float32)
   weight = batch['mask'] * jnp.where(label == 1, pos_weight, 1.0)
   bce = optax.sigmoid_binary_cross_entropy(logit, label)
@@ -96,7 +99,7 @@ def make_predict_step(model):
   """pmapped (params, batch) -> popularity probability and score (0-100)."""
   def predict_step(params, batch):
     logit, score = model.apply({'params': params}, batch['audio'],
-                               batch['features'])
+                               batch['features'], batch['genre_id'])
     return jax.nn.sigmoid(logit), score * 100.0
   return jax.pmap(predict_step, axis_name=AXIS, in_axes=(None, 0))
 
@@ -121,7 +124,7 @@ def predict_split(p_predict, params, batches):
 def split_batches(builder, config: Config, split, train):
   """Batches of a split for this host; evaluation reads the whole split."""
   return pipeline.Batches(
-      builder.as_data_source()[split], builder.info.metadata['feature_stats'],
+      builder.as_data_source()[split], builder.info.metadata,
       config.train.batch_size, jax.local_device_count(), train=train,
       seed=config.train.seed,
       process_index=jax.process_index() if train else 0,
@@ -138,6 +141,7 @@ def write_run_files(workdir, config: Config, builder):
   with open(os.path.join(workdir, 'dataset.json'), 'w') as f:
     json.dump({'data_dir': os.fspath(builder.data_dir),
                'feature_stats': builder.info.metadata['feature_stats'],
+               'genre_vocab': builder.info.metadata['genre_vocab'],
                'class_counts': builder.info.metadata['class_counts'],
                'build_report': builder.info.metadata['build_report']},
               f, indent=2)
@@ -182,7 +186,7 @@ def train_and_evaluate(config: Config, workdir):
   train_batches = split_batches(builder, config, 'train', train=True)
   val_batches = split_batches(builder, config, 'validation', train=False)
   steps_per_epoch = len(train_batches)
-  model = models.create(config)
+  model = models.create(config, len(builder.info.metadata['genre_vocab']))
   key = jax.random.key(config.train.seed)
   state = create_train_state(config, model, jax.random.fold_in(key, 0),
                              steps_per_epoch)

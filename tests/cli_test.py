@@ -65,7 +65,8 @@ def test_predict_scores_new_tracks(trained, catalogue):
   features = ','.join(f'{c}=1' for c in columns)
   audio = folder / 'audio' / 'demo0000.wav'
   single = run_module('spotipop.predict', f'--workdir={workdir}',
-                      f'--audio={audio}', f'--features={features}')
+                      f'--audio={audio}', '--genre=jazz',
+                      f'--features={features}')
   assert 'P(popular)=' in single.stdout
   bad = run_module('spotipop.predict', f'--workdir={workdir}',
                    f'--audio={audio}', f'--features={features},energy=nan',

@@ -12,7 +12,7 @@ from spotipop.data import pipeline
 def dataset(catalogue, tmp_path_factory):
   config = small_config(catalogue[0], tmp_path_factory.mktemp('tfds'))
   builder = catalog.build(config.data)
-  return builder.as_data_source(), builder.info.metadata['feature_stats']
+  return builder.as_data_source(), builder.info.metadata
 
 
 def _ids(batches):
@@ -20,8 +20,8 @@ def _ids(batches):
 
 
 def test_train_batches_are_device_shaped(dataset):
-  sources, stats = dataset
-  batches = pipeline.Batches(sources['train'], stats, 16, 8, train=True)
+  sources, metadata = dataset
+  batches = pipeline.Batches(sources['train'], metadata, 16, 8, train=True)
   batch = next(batches.epoch(0))
   assert batch['audio'].shape == (8, 2, 8000)
   assert batch['features'].shape[:2] == (8, 2)
@@ -29,26 +29,26 @@ def test_train_batches_are_device_shaped(dataset):
 
 
 def test_order_is_a_function_of_seed_and_epoch(dataset):
-  sources, stats = dataset
-  batches = pipeline.Batches(sources['train'], stats, 8, 8, train=True, seed=3)
+  sources, metadata = dataset
+  batches = pipeline.Batches(sources['train'], metadata, 8, 8, train=True, seed=3)
   assert _ids(batches.epoch(1)) == _ids(batches.epoch(1))
   assert _ids(batches.epoch(1)) != _ids(batches.epoch(2))
   assert _ids(batches.epoch(1, start_step=2)) == _ids(batches.epoch(1))[2:]
 
 
 def test_hosts_read_disjoint_halves_of_each_global_batch(dataset):
-  sources, stats = dataset
-  hosts = [pipeline.Batches(sources['train'], stats, 16, 4, train=True,
+  sources, metadata = dataset
+  hosts = [pipeline.Batches(sources['train'], metadata, 16, 4, train=True,
                             process_index=i, process_count=2) for i in (0, 1)]
-  single = pipeline.Batches(sources['train'], stats, 16, 8, train=True)
+  single = pipeline.Batches(sources['train'], metadata, 16, 8, train=True)
   for a, b, whole in zip(hosts[0].epoch(0), hosts[1].epoch(0), single.epoch(0)):
     assert a['meta']['track_id'] + b['meta']['track_id'] == whole['meta']['track_id']
 
 
 def test_evaluation_covers_every_example_once(dataset):
-  sources, stats = dataset
+  sources, metadata = dataset
   split = sources['validation']
-  batches = pipeline.Batches(split, stats, 16, 8, train=False)
+  batches = pipeline.Batches(split, metadata, 16, 8, train=False)
   seen = []
   for batch in batches.epoch():
     keep = batch['mask'].reshape(-1) > 0
@@ -57,18 +57,31 @@ def test_evaluation_covers_every_example_once(dataset):
 
 
 def test_features_are_standardised_with_train_stats(dataset):
-  sources, stats = dataset
-  batches = pipeline.Batches(sources['train'], stats, 16, 8, train=True)
-  features = np.concatenate([b['features'].reshape(-1, len(stats['mean']))
+  sources, metadata = dataset
+  batches = pipeline.Batches(sources['train'], metadata, 16, 8, train=True)
+  width = len(metadata['feature_stats']['mean'])
+  features = np.concatenate([b['features'].reshape(-1, width)
                              for b in batches.epoch(0)])
   assert np.all(np.abs(features.mean(axis=0)) < 0.5)
   assert np.all(np.isfinite(features))
 
 
+def test_genres_map_to_train_vocabulary_with_an_unknown_bucket(dataset):
+  sources, metadata = dataset
+  vocab = metadata['genre_vocab']
+  assert vocab == sorted(set(vocab)) and 'pop' in vocab
+  ids = pipeline.genre_ids(['pop', 'polka', vocab[0]], vocab)
+  assert ids.tolist() == [vocab.index('pop'), len(vocab), 0]
+  batch = next(pipeline.Batches(sources['train'], metadata, 16, 8,
+                                train=True).epoch(0))
+  assert batch['genre_id'].shape == (8, 2)
+  assert [vocab[i] for i in batch['genre_id'].reshape(-1)] == batch['meta']['genre']
+
+
 def test_batch_not_divisible_by_devices_names_the_flag(dataset):
-  sources, stats = dataset
+  sources, metadata = dataset
   with pytest.raises(ValueError, match=r'--batch_size=12 is not divisible by the 8 devices'):
-    pipeline.Batches(sources['train'], stats, 12, 8, train=True)
+    pipeline.Batches(sources['train'], metadata, 12, 8, train=True)
 
 
 def test_prefetch_reraises_reader_errors():

@@ -1,5 +1,6 @@
 """pmap training on 8 CPU devices: correctness of the data-parallel step and loop."""
 
+import dataclasses
 import json
 import os
 
@@ -24,7 +25,7 @@ def setup(catalogue, tmp_path_factory):
 
 
 def _state(config, steps_per_epoch=2):
-  return train.create_train_state(config, models.create(config),
+  return train.create_train_state(config, models.create(config, num_genres=6),
                                   jax.random.key(0), steps_per_epoch)
 
 
@@ -56,6 +57,14 @@ def test_state_stays_unreplicated_and_loss_falls(setup):
   assert jax.tree.map(np.shape, state.params) == shapes
   assert int(state.step) == 25
   assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_genre_embedding_can_be_left_out(setup):
+  config, _ = setup
+  without = dataclasses.replace(
+      config, model=dataclasses.replace(config.model, genre_embedding=0))
+  assert 'Embed_0' in _state(config).params['DenseTower_0']
+  assert 'Embed_0' not in _state(without).params['DenseTower_0']
 
 
 @pytest.mark.parametrize('towers,present,absent', [

@@ -1,8 +1,9 @@
 """TFDS builder: a CSV manifest plus a folder of audio -> array_record splits.
 
 The built dataset carries everything training needs in its metadata: feature
-normalisation statistics computed on the train split only, class counts per
-split, and a build report listing every manifest row that was skipped and why.
+normalisation statistics and the genre vocabulary, both from the train split
+only, class counts per split, and a build report listing every manifest row
+that was skipped and why.
 """
 
 import dataclasses
@@ -90,7 +91,8 @@ def feature_stats(train_tracks, data: DataConfig):
 class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
   """Music tracks with audio clips, Spotify features and popularity labels."""
 
-  VERSION = tfds.core.Version('1.0.0')
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {'1.1.0': 'Genre vocabulary in the metadata.'}
 
   def _info(self):
     data = self.builder_config.data
@@ -133,6 +135,8 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
     splits = assign_splits(kept, data)
     self.info.metadata.update({
         'feature_stats': feature_stats(splits['train'], data),
+        # Genres unseen in training map to one extra 'unknown' id.
+        'genre_vocab': sorted({t.genre for t in splits['train']}),
         'class_counts': {
             name: [sum(self._label(t) == c for t in members) for c in (0, 1)]
             for name, members in splits.items()},

@@ -22,6 +22,18 @@ def standardize(features, stats):
       np.float32)
 
 
+def genre_ids(genres, vocab):
+  """Index in the train-split vocabulary; unseen genres get len(vocab)."""
+  index = {g: i for i, g in enumerate(vocab)}
+  return np.array([index.get(g, len(vocab)) for g in genres], np.int32)
+
+
+def model_inputs(features, genres, metadata):
+  """(standardised features, genre ids) with the dataset's train-split transform."""
+  return (standardize(features, metadata['feature_stats']),
+          genre_ids(genres, metadata['genre_vocab']))
+
+
 class Batches:
   """Batches of one split for one host.
 
@@ -30,7 +42,7 @@ class Batches:
   with mask == 0 so metrics count each example exactly once.
   """
 
-  def __init__(self, source, stats, global_batch_size, num_local_devices, *,
+  def __init__(self, source, metadata, global_batch_size, num_local_devices, *,
                train, seed=0, process_index=0, process_count=1):
     devices = num_local_devices * process_count
     if global_batch_size % devices:
@@ -40,7 +52,7 @@ class Batches:
     if train and len(source) < global_batch_size:
       raise ValueError(f'--batch_size={global_batch_size} exceeds the '
                        f'{len(source)} training examples')
-    self._source, self._stats = source, stats
+    self._source, self._metadata = source, metadata
     self._global = global_batch_size
     self._local = global_batch_size // process_count
     self._devices = num_local_devices
@@ -68,9 +80,13 @@ class Batches:
     mask[:len(rows)] = 1
     records = self._source.__getitems__([int(i) for i in rows])
     records += records[:1] * (self._local - len(records))  # Padding, masked.
+    genres = [r['genre'].decode() for r in records]
+    features, genre = model_inputs([r['features'] for r in records], genres,
+                                   self._metadata)
     batch = {
         'audio': np.stack([r['audio'] for r in records]),
-        'features': standardize([r['features'] for r in records], self._stats),
+        'features': features,
+        'genre_id': genre,
         'label': np.array([r['label'] for r in records], np.int32),
         'popularity': np.array([r['popularity'] for r in records], np.float32),
         'mask': mask,
@@ -79,7 +95,7 @@ class Batches:
              for k, v in batch.items()}
     batch['meta'] = {
         'track_id': [r['track_id'].decode() for r in records],
-        'genre': [r['genre'].decode() for r in records],
+        'genre': genres,
         'release_year': np.array([r['release_year'] for r in records]),
     }
     return batch
