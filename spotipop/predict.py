@@ -18,6 +18,7 @@ import math
 
 from absl import app
 from absl import flags
+from absl import logging
 import jax
 import numpy as np
 
@@ -64,16 +65,31 @@ class Predictor:
   def feature_columns(self):
     return self.config.data.feature_columns
 
-  def __call__(self, audio_paths, features, genres):
-    """(probability popular, popularity score 0-100) arrays for the tracks."""
+  def __call__(self, audio_paths, features, genres, chunk=32):
+    """(probability popular, popularity score 0-100) arrays for the tracks.
+
+    Tracks are decoded and scored `chunk` at a time; the last chunk is padded
+    so every call runs the same compiled shape.
+    """
     data = self.config.data
-    clips = np.stack([audio.load_clip(p, data.sample_rate, data.clip_seconds,
-                                      data.min_clip_seconds)
-                      for p in audio_paths])
-    logit, score = self._apply(
-        self._params, clips,
-        *pipeline.model_inputs(features, genres, self._dataset))
-    return np.asarray(jax.nn.sigmoid(logit)), np.asarray(score) * 100.0
+    probabilities, scores = [], []
+    for start in range(0, len(audio_paths), chunk):
+      paths = audio_paths[start:start + chunk]
+      clips = np.stack([audio.load_clip(p, data.sample_rate, data.clip_seconds,
+                                        data.min_clip_seconds) for p in paths])
+      inputs = (clips, *pipeline.model_inputs(features[start:start + chunk],
+                                              genres[start:start + chunk],
+                                              self._dataset))
+      if len(audio_paths) > chunk:
+        inputs = [np.concatenate([x, np.repeat(x[:1], chunk - len(x), 0)])
+                  for x in inputs]
+      logit, score = self._apply(self._params, *inputs)
+      probabilities.append(np.asarray(jax.nn.sigmoid(logit))[:len(paths)])
+      scores.append(np.asarray(score)[:len(paths)] * 100.0)
+      if len(audio_paths) > chunk:
+        logging.info('scored %d/%d tracks', start + len(paths),
+                     len(audio_paths))
+    return np.concatenate(probabilities), np.concatenate(scores)
 
 
 def main(argv):

@@ -3,10 +3,13 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from conftest import run_module
 from conftest import small_flags
+from spotipop import predict
+from spotipop.data import manifest
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
@@ -97,3 +100,16 @@ def test_every_experiment_flagfile_parses(tmp_path):
     result = run_module('spotipop.main', f'--flagfile=experiments/{name}',
                         '--towers=bogus', check=False)
     assert '--towers must be' in result.stderr, (name, result.stderr[-2000:])
+
+
+def test_predictor_scores_in_chunks_like_one_batch(trained, catalogue):
+  workdir, _ = trained
+  predictor = predict.Predictor(str(workdir))
+  tracks = manifest.read(catalogue[0], predictor.feature_columns)[:11]
+  args = ([t.audio_path for t in tracks], [t.features for t in tracks],
+          [t.genre for t in tracks])
+  whole_p, whole_s = predictor(*args, chunk=16)
+  chunked_p, chunked_s = predictor(*args, chunk=4)
+  assert whole_p.shape == chunked_p.shape == (11,)
+  np.testing.assert_allclose(chunked_p, whole_p, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(chunked_s, whole_s, rtol=1e-5, atol=1e-4)
