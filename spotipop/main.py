@@ -8,16 +8,19 @@ jax.distributed.initialize() for multi-host runs.
 """
 
 import os
+import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 import jax
 
+from spotipop import audio
 from spotipop import config as config_lib
 from spotipop import evaluate
 from spotipop import logs
 from spotipop import train
+from spotipop.data import manifest
 
 flags.DEFINE_string('workdir', None, 'Run directory: config, checkpoints, '
                     'metrics and evaluation reports.')
@@ -49,7 +52,10 @@ def main(argv):
   workdir = os.path.abspath(os.path.expanduser(flags.FLAGS.workdir))
   logging.info('spotipop on %d process(es), devices: %s', jax.process_count(),
                jax.devices())
-  progress = train.train_and_evaluate(config, workdir)
+  try:
+    progress = train.train_and_evaluate(config, workdir)
+  except (manifest.ManifestError, audio.AudioError) as e:
+    sys.exit(f'spotipop: {e}')  # Names the file, line and column.
   if progress['best_step'] is None:
     return
   summary = evaluate.evaluate(workdir, 'test')

@@ -113,3 +113,19 @@ def test_predictor_scores_in_chunks_like_one_batch(trained, catalogue):
   assert whole_p.shape == chunked_p.shape == (11,)
   np.testing.assert_allclose(chunked_p, whole_p, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(chunked_s, whole_s, rtol=1e-5, atol=1e-4)
+
+
+def test_bad_manifest_stops_with_the_line_and_column(catalogue, tmp_path):
+  manifest_path, folder = catalogue
+  with open(manifest_path) as f:
+    lines = f.read().splitlines()
+  header = lines[0].split(',')
+  row = lines[5].split(',')
+  row[header.index('energy')] = 'nan'
+  bad = folder / 'bad_manifest.csv'
+  bad.write_text('\n'.join([lines[0], *lines[1:5], ','.join(row)]) + '\n')
+  result = run_module('spotipop.main', *small_flags(bad, tmp_path),
+                      f'--workdir={tmp_path / "run"}', check=False)
+  assert result.returncode != 0
+  assert "bad_manifest.csv:6: column 'energy' is 'nan'" in result.stderr
+  assert 'Traceback' not in result.stderr

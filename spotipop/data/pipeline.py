@@ -17,7 +17,11 @@ def standardize(features, stats):
   """Applies the train-split log1p + z-score transform to raw feature rows."""
   x = np.asarray(features, np.float64)
   log1p = np.asarray(stats['log1p'], bool)
-  x = np.where(log1p, np.log1p(np.maximum(x, -1 + 1e-12)), x)
+  below = log1p & np.any(x <= -1, axis=0)
+  if below.any():
+    raise ValueError(f'{np.asarray(stats["columns"])[below].tolist()}: values '
+                     '<= -1 cannot go through log1p')
+  x = np.where(log1p, np.log1p(np.where(log1p, x, 0)), x)
   return ((x - np.asarray(stats['mean'])) / np.asarray(stats['std'])).astype(
       np.float32)
 
