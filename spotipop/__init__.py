@@ -1,0 +1,1 @@
+"""spotipop: music track popularity from audio spectrograms and Spotify features."""

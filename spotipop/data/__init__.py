@@ -1,0 +1,1 @@
+"""Catalogue data: CSV manifest, TFDS builder, input pipeline, embedded demo."""
