@@ -89,6 +89,10 @@ class TrainConfig:
   log_every_steps: int = _field(10, 'Training progress log interval.')
 
 
+class ConfigMismatchError(ValueError):
+  """A workdir trained under other settings; resuming it would mix two runs."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
@@ -103,6 +107,15 @@ class Config:
     raw = json.loads(text)
     return cls(**{f.name: _from_dict(f.type, raw[f.name])
                   for f in dataclasses.fields(cls)})
+
+  def differences(self, other):
+    """'--flag: ours != theirs' for every field that differs."""
+    return [f'--{f.name}: {getattr(getattr(self, s), f.name)!r} != '
+            f'{getattr(getattr(other, s), f.name)!r}'
+            for s in ('data', 'model', 'train')
+            for f in dataclasses.fields(getattr(self, s))
+            if getattr(getattr(self, s), f.name) !=
+            getattr(getattr(other, s), f.name)]
 
   def validate(self):
     """Raises ValueError naming the flag for settings that cannot work."""

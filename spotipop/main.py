@@ -54,8 +54,9 @@ def main(argv):
                jax.devices())
   try:
     progress = train.train_and_evaluate(config, workdir)
-  except (manifest.ManifestError, audio.AudioError) as e:
-    sys.exit(f'spotipop: {e}')  # Names the file, line and column.
+  except (manifest.ManifestError, audio.AudioError,
+          config_lib.ConfigMismatchError) as e:
+    sys.exit(f'spotipop: {e}')  # Names the file, line, column or flag.
   if progress['best_step'] is None:
     return
   summary = evaluate.evaluate(workdir, 'test')

@@ -22,6 +22,7 @@ from spotipop import checkpointing
 from spotipop import metrics
 from spotipop import models
 from spotipop.config import Config
+from spotipop.config import ConfigMismatchError
 from spotipop.data import catalog
 from spotipop.data import pipeline
 
@@ -132,11 +133,24 @@ def split_batches(builder, config: Config, split, train):
 
 
 def write_run_files(workdir, config: Config, builder):
-  """The resolved config and dataset pointer that evaluation/prediction read."""
+  """The resolved config and dataset pointer that evaluation/prediction read.
+
+  A workdir belongs to one config: resuming it under other settings would
+  train a model that neither describes, so that is refused.
+  """
+  path = os.path.join(workdir, 'config.json')
+  if os.path.exists(path):
+    with open(path) as f:
+      previous = Config.from_json(f.read())
+    if differences := previous.differences(config):
+      raise ConfigMismatchError(
+          f'{workdir} was trained with other settings (workdir != now): '
+          f'{"; ".join(differences)}. Use a new --workdir, or the same flags '
+          'to resume.')
   if jax.process_index():
     return
   os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+  with open(path, 'w') as f:
     f.write(config.to_json())
   with open(os.path.join(workdir, 'dataset.json'), 'w') as f:
     json.dump({'data_dir': os.fspath(builder.data_dir),

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import small_config
+from spotipop import config as config_lib
 from spotipop import models
 from spotipop import train
 from spotipop.data import catalog
@@ -95,3 +96,14 @@ def test_early_stopping_on_validation_f1(catalogue, tmp_path):
   # A finished run is not trained again.
   again = train.train_and_evaluate(config, workdir)
   assert len(again['history']) == 3
+
+
+def test_workdir_refuses_to_resume_under_other_settings(catalogue, tmp_path):
+  config = small_config(catalogue[0], tmp_path / 'tfds', num_epochs=1)
+  workdir = str(tmp_path / 'run')
+  train.train_and_evaluate(config, workdir)
+  changed = dataclasses.replace(
+      config, train=dataclasses.replace(config.train, learning_rate=0.1))
+  with pytest.raises(config_lib.ConfigMismatchError,
+                     match=r'--learning_rate: 0.003 != 0.1'):
+    train.train_and_evaluate(changed, workdir)
