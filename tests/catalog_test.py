@@ -3,12 +3,14 @@
 import csv
 import dataclasses
 import shutil
+import time
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from conftest import small_config
+from spotipop import audio
 from spotipop.data import catalog
 from spotipop.data import manifest
 
@@ -103,3 +105,15 @@ def test_embedded_demo_catalogue_builds_clean(tmp_path):
   report = builder.info.metadata['build_report']
   assert report['rows'] == 200 and report['kept'] == 200
   assert builder.info.splits['train'].num_examples == 140
+
+
+def test_parallel_decoding_keeps_manifest_order_and_errors():
+  def slow_for_small(x):
+    time.sleep(0.01 * (5 - x % 5))  # Later items finish first.
+    if x == 7:
+      raise audio.AudioError('clip 7: cannot decode')
+    return x * 10
+  stream = catalog.ordered_map(slow_for_small, range(12), workers=4)
+  assert [next(stream) for _ in range(7)] == [0, 10, 20, 30, 40, 50, 60]
+  with pytest.raises(audio.AudioError, match='clip 7'):
+    next(stream)
