@@ -29,7 +29,8 @@ case $mode in
   local)
     exec "$python" -m spotipop.main --flagfile="$flagfile" "$@" ;;
   cpu)
-    export XLA_FLAGS="--xla_force_host_platform_device_count=${SPOTIPOP_CPU_DEVICES:-8} ${XLA_FLAGS:-}"
+    # Appended: XLA takes the last device count it is given.
+    export XLA_FLAGS="${XLA_FLAGS:-} --xla_force_host_platform_device_count=${SPOTIPOP_CPU_DEVICES:-8}"
     exec "$python" -m spotipop.main --flagfile="$flagfile" "$@" ;;
   multihost)
     export SPOTIPOP_DISTRIBUTED=1

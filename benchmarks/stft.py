@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-CLIPS, SECONDS, RATE, N_FFT, HOP = 16, 30.0, 22_050, 2048, 512
+RATE, N_FFT, HOP = 22_050, 2048, 512
 
 
 def _best_time(fn, repeats):
@@ -39,7 +39,7 @@ def _matmul_peak_flops(jax, jnp, repeats):
   return 2 * n ** 3 / seconds
 
 
-def implementations(device):
+def implementations(device, clips, seconds):
   """name -> (run(), magnitude() [clips, frames, bins]) on the benchmark batch."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
@@ -47,7 +47,7 @@ def implementations(device):
   from spotipop import spectrogram  # pylint: disable=g-import-not-at-top
 
   wave = np.random.default_rng(0).standard_normal(
-      (CLIPS, int(SECONDS * RATE))).astype(np.float32)
+      (clips, int(seconds * RATE))).astype(np.float32)
   on_device = jax.device_put(wave)
   ours = jax.jit(lambda w: spectrogram.stft(w, N_FFT, HOP))
   window = spectrogram.hann_window(N_FFT)
@@ -106,11 +106,13 @@ def implementations(device):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu')
+  parser.add_argument('--clips', type=int, default=16)
+  parser.add_argument('--seconds', type=float, default=30.0)
   parser.add_argument('--repeats', type=int, default=5)
   parser.add_argument('--json', help='Also write the figures to this file.')
   args = parser.parse_args()
   os.environ.setdefault('JAX_PLATFORMS', args.device.replace('gpu', 'cuda'))
-  jax, jnp, impls = implementations(args.device)
+  jax, jnp, impls = implementations(args.device, args.clips, args.seconds)
 
   reference = impls['spotipop (jnp, jit)'][1]()
   peak = reference.max()
@@ -119,7 +121,7 @@ def main():
       jax, jnp, args.repeats)
   device_name = jax.devices()[0].device_kind
   print(f'device: {device_name} ({os.cpu_count()} host cores); batch '
-        f'{CLIPS} x {SECONDS:.0f} s at {RATE} Hz, n_fft {N_FFT}, hop {HOP}, '
+        f'{args.clips} x {args.seconds:g} s at {RATE} Hz, n_fft {N_FFT}, hop {HOP}, '
         f'{frames} frames')
   print(f'FLOP floor (5 N log2 N per frame at measured matmul peak): '
         f'{floor_seconds * 1e3:.2f} ms')
@@ -132,7 +134,7 @@ def main():
                        f'= {error:.2e}')
     seconds = _best_time(run, args.repeats)
     results[name] = {'seconds': seconds, 'error': error,
-                     'clip_seconds_per_second': CLIPS * SECONDS / seconds}
+                     'clip_seconds_per_second': args.clips * args.seconds / seconds}
   best_peer = max(v['clip_seconds_per_second'] for k, v in results.items()
                   if not k.startswith('spotipop'))
   print(f"{'implementation':26s} {'ms':>9s} {'clip-s/s':>10s} "

@@ -14,6 +14,7 @@ multiple of what the train step consumes.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -81,9 +82,11 @@ def main():
   results = []
   for count in counts:
     env = dict(os.environ, JAX_PLATFORMS=args.device.replace('gpu', 'cuda'))
-    if count:
-      env['XLA_FLAGS'] = (f'--xla_force_host_platform_device_count={count} ' +
-                          env.get('XLA_FLAGS', ''))
+    if count:  # Replaces any inherited count: XLA takes the last one given.
+      inherited = re.sub(r'--xla_force_host_platform_device_count=\d+', '',
+                         env.get('XLA_FLAGS', ''))
+      env['XLA_FLAGS'] = (
+          f'{inherited} --xla_force_host_platform_device_count={count}')
     out = subprocess.run(
         [sys.executable, __file__, '--worker', f'--batch_size={args.batch_size}',
          f'--steps={args.steps}', f'--pipeline_epochs={args.pipeline_epochs}',

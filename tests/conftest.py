@@ -4,8 +4,9 @@ import dataclasses
 import os
 import sys
 
-os.environ['XLA_FLAGS'] = ('--xla_force_host_platform_device_count=8 ' +
-                           os.environ.get('XLA_FLAGS', ''))
+# Appended: XLA takes the last device count it is given.
+os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                           ' --xla_force_host_platform_device_count=8')
 
 import pytest  # pylint: disable=g-import-not-at-top
 

@@ -37,9 +37,12 @@ def num_samples(data: DataConfig):
   return int(round(data.clip_seconds * data.sample_rate))
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, repr=False)
 class CatalogConfig(tfds.core.BuilderConfig):
   data: DataConfig | None = None
+
+  def __repr__(self):  # TFDS logs it on every build; the name says enough.
+    return f'CatalogConfig({self.name}, manifest={self.data.manifest})'
 
 
 def builder_config(data: DataConfig):
