@@ -49,6 +49,14 @@ def fix_length(wave, num_samples):
   return np.pad(wave, (0, num_samples - wave.shape[0]))
 
 
+PCM_SCALE = 32767
+
+
+def to_pcm16(wave):
+  """float [-1, 1] -> int16, the storage and host-to-device format of clips."""
+  return np.round(np.clip(wave, -1.0, 1.0) * PCM_SCALE).astype(np.int16)
+
+
 def load_clip(path, sample_rate, clip_seconds, min_seconds):
   """The clip the model sees: decoded, resampled, length-checked, fixed length."""
   wave = load(path, sample_rate)

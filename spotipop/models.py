@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from spotipop import spectrogram
+from spotipop.audio import PCM_SCALE
 from spotipop.config import Config
 
 
@@ -71,6 +72,9 @@ class PopularityNet(nn.Module):
 
   @nn.compact
   def __call__(self, audio, features, genre_id, train=False):
+    """audio: [batch, samples], float in [-1, 1] or int16 PCM."""
+    if audio.dtype == jnp.int16:
+      audio = audio.astype(jnp.float32) / PCM_SCALE
     embeddings = []
     if self.towers in ('two_tower', 'audio_only'):
       spec = spectrogram.log_spectrogram(audio, self.sample_rate, self.n_fft,

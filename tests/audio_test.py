@@ -67,3 +67,9 @@ def test_too_short_audio_is_rejected_with_its_length(tmp_path):
 def test_missing_file_error_names_the_file(tmp_path):
   with pytest.raises(audio.AudioError, match='nowhere.wav'):
     audio.probe(str(tmp_path / 'nowhere.wav'), 0.5)
+
+
+def test_pcm16_storage_clips_and_rounds():
+  pcm = audio.to_pcm16(np.array([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0], np.float32))
+  assert pcm.dtype == np.int16
+  assert pcm.tolist() == [-32767, -32767, 0, 16384, 32767, 32767]

@@ -58,7 +58,7 @@ def test_examples_are_fixed_length_clips_with_labels(built):
   config, builder = built
   source = builder.as_data_source()['train']
   example = source[0]
-  assert example['audio'].shape == (8000,) and example['audio'].dtype == np.float32
+  assert example['audio'].shape == (8000,) and example['audio'].dtype == np.int16
   assert np.abs(example['audio']).max() > 0
   assert example['label'] == int(example['popularity'] >= 50)
   assert example['features'].shape == (len(config.data.feature_columns),)

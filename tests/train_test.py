@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import small_config
+from spotipop import audio
 from spotipop import config as config_lib
 from spotipop import models
 from spotipop import train
@@ -107,3 +108,18 @@ def test_workdir_refuses_to_resume_under_other_settings(catalogue, tmp_path):
   with pytest.raises(config_lib.ConfigMismatchError,
                      match=r'--learning_rate: 0.003 != 0.1'):
     train.train_and_evaluate(changed, workdir)
+
+
+def test_model_reads_int16_pcm_as_the_float_clip(setup):
+  config, batch = setup
+  model = models.create(config, num_genres=6)
+  params = _state(config).params
+  pcm = np.asarray(batch['audio'][0])
+  assert pcm.dtype == np.int16
+  args = (batch['features'][0], batch['genre_id'][0])
+  from_pcm = model.apply({'params': params}, pcm, *args)
+  from_float = model.apply({'params': params},
+                           pcm.astype(np.float32) / audio.PCM_SCALE, *args)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
+                                                       atol=1e-6),
+               from_pcm, from_float)
