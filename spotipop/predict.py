@@ -14,6 +14,7 @@ Prints one line per track: the probability that it is popular and the
 predicted popularity score (0-100).
 """
 
+import itertools
 import math
 
 from absl import app
@@ -25,6 +26,7 @@ import numpy as np
 from spotipop import audio
 from spotipop import evaluate
 from spotipop import logs
+from spotipop.data import catalog
 from spotipop.data import manifest
 from spotipop.data import pipeline
 
@@ -68,27 +70,28 @@ class Predictor:
   def __call__(self, audio_paths, features, genres, chunk=32):
     """(probability popular, popularity score 0-100) arrays for the tracks.
 
-    Tracks are decoded and scored `chunk` at a time; the last chunk is padded
-    so every call runs the same compiled shape.
+    Tracks are decoded in parallel, as when building a dataset, and scored
+    `chunk` at a time; with several chunks the last is padded so every call
+    runs the same compiled shape.
     """
-    data = self.config.data
+    clips = catalog.ordered_map(catalog.clip_loader(self.config.data),
+                                audio_paths)
+    several = len(audio_paths) > chunk
     probabilities, scores = [], []
     for start in range(0, len(audio_paths), chunk):
-      paths = audio_paths[start:start + chunk]
-      clips = np.stack([audio.load_clip(p, data.sample_rate, data.clip_seconds,
-                                        data.min_clip_seconds) for p in paths])
-      inputs = (clips, *pipeline.model_inputs(features[start:start + chunk],
-                                              genres[start:start + chunk],
-                                              self._dataset))
-      if len(audio_paths) > chunk:
-        inputs = [np.concatenate([x, np.repeat(x[:1], chunk - len(x), 0)])
+      count = len(audio_paths[start:start + chunk])
+      inputs = (np.stack(list(itertools.islice(clips, count))),
+                *pipeline.model_inputs(features[start:start + chunk],
+                                       genres[start:start + chunk],
+                                       self._dataset))
+      if several:
+        inputs = [np.concatenate([x, np.repeat(x[:1], chunk - count, 0)])
                   for x in inputs]
       logit, score = self._apply(self._params, *inputs)
-      probabilities.append(np.asarray(jax.nn.sigmoid(logit))[:len(paths)])
-      scores.append(np.asarray(score)[:len(paths)] * 100.0)
-      if len(audio_paths) > chunk:
-        logging.info('scored %d/%d tracks', start + len(paths),
-                     len(audio_paths))
+      probabilities.append(np.asarray(jax.nn.sigmoid(logit))[:count])
+      scores.append(np.asarray(score)[:count] * 100.0)
+      if several:
+        logging.info('scored %d/%d tracks', start + count, len(audio_paths))
     return np.concatenate(probabilities), np.concatenate(scores)
 
 

@@ -94,6 +94,13 @@ def feature_stats(train_tracks, data: DataConfig):
           'std': np.where(std > 0, std, 1.0).tolist()}
 
 
+def clip_loader(data: DataConfig):
+  """path -> the fixed-length float clip the model sees, under these settings."""
+  return functools.partial(audio.load_clip, sample_rate=data.sample_rate,
+                           clip_seconds=data.clip_seconds,
+                           min_seconds=data.min_clip_seconds)
+
+
 def ordered_map(fn, items, workers=None):
   """fn over items on a thread pool, in order, at most 2 x workers ahead.
 
@@ -181,11 +188,8 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
     return int(track.popularity >= self.builder_config.data.popularity_threshold)
 
   def _generate_examples(self, tracks):
-    data = self.builder_config.data
-    load = functools.partial(audio.load_clip, sample_rate=data.sample_rate,
-                             clip_seconds=data.clip_seconds,
-                             min_seconds=data.min_clip_seconds)
-    clips = ordered_map(load, [t.audio_path for t in tracks])
+    clips = ordered_map(clip_loader(self.builder_config.data),
+                        [t.audio_path for t in tracks])
     for track, clip in zip(tracks, clips):
       yield track.track_id, {
           'track_id': track.track_id,
