@@ -2,7 +2,7 @@
 
 Two managers, because they answer different questions: `latest/` keeps the N
 newest steps so a killed run resumes exactly where it was; `best/` keeps the
-step with the highest validation F1, which evaluation and prediction restore.
+step with the best validation --selection_metric, which evaluation and prediction restore.
 Each checkpoint holds the train state and the run's progress (early-stopping
 counters and per-epoch history) so a resumed run continues bit for bit.
 """
@@ -16,6 +16,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 LATEST, BEST = 'latest', 'best'
+# The checkpoint metric that ranks `best/`: train.selection_value's figure.
+SELECTION = 'val_selection'
 
 
 class Checkpoints:
@@ -33,7 +35,7 @@ class Checkpoints:
         BEST: ocp.CheckpointManager(
             os.path.join(root, BEST),
             options=ocp.CheckpointManagerOptions(
-                max_to_keep=1, best_fn=lambda m: m['val_f1'], best_mode='max',
+                max_to_keep=1, best_fn=lambda m: m[SELECTION], best_mode='max',
                 **common)),
     }
 

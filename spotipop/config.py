@@ -1,6 +1,6 @@
 """Experiment configuration as data: frozen dataclasses, one absl flag per field.
 
-Every field of DataConfig, ModelConfig and TrainConfig is a command-line flag
+Every field of DataConfig, ModelConfig, TrainConfig and EvalConfig is a flag
 of the same name, so an experiment is a flagfile (experiments/*.flags) and the
 resolved Config is written as JSON into the workdir, from which evaluation and
 prediction rebuild the exact same model and input.
@@ -40,12 +40,38 @@ class DataConfig:
       2.0, 'Shorter audio is skipped and counted in the build report.')
   popularity_threshold: float = _field(
       50.0, 'A track is popular (label 1) if popularity >= this.')
-  split: str = _field('random', "'random' or 'time' (newest years held out).")
+  id_column: str = _field(
+      'track_id', "Manifest column of unique track ids; '' numbers tracks by "
+      'their manifest line.')
+  audio_column: str = _field(
+      'audio_path', 'Manifest column of audio file paths (not read when '
+      '--towers=tabular_only).')
+  popularity_column: str = _field('popularity',
+                                  'Manifest column of popularity, 0-100.')
+  genre_column: str = _field(
+      'genre', "Manifest column of genre; list text such as \"['pop', "
+      "'dance pop']\" takes its first entry; '' means no genre.")
+  release_column: str = _field(
+      'release_year', "Manifest column of release dates (YYYY, YYYY-MM or "
+      "YYYY-MM-DD); '' means none (no time split). The feature column "
+      "'release_year' is derived from it when the manifest has no such column.")
+  group_column: str = _field(
+      '', "Manifest column that groups tracks (e.g. artist) for --split=group.")
+  duplicates: str = _field(
+      'error', "A repeated track id is 'error', or 'keep_first' (later rows "
+      'are dropped and listed in the build report).')
+  split: str = _field('random', "'random', 'time' (newest releases held out) "
+                      "or 'group' (no --group_column value on two sides).")
   split_fractions: tuple[float, ...] = _field(
       (0.7, 0.15, 0.15), 'Train, validation, test fractions.')
   split_seed: int = _field(0, 'Seed of the random split.')
   feature_columns: tuple[str, ...] = _field(
       SPOTIFY_FEATURES, 'Manifest columns fed to the tabular tower.')
+  feature_transform: str = _field(
+      'zscore', "How feature columns are scaled, fitted on the train split: "
+      "'zscore' (mean and std) or 'quantile' (empirical CDF mapped to a "
+      'standard normal: heavy tails and spikes such as instrumentalness 0 '
+      'stop dominating a dense layer).')
   log1p_columns: tuple[str, ...] = _field(
       ('duration_ms', 'artist_followers', 'playlist_count'),
       'Heavy-tailed feature columns taken through log1p before scaling.')
@@ -81,12 +107,23 @@ class TrainConfig:
       True, 'Weight positives by n_negative / n_positive of the train split.')
   regression_weight: float = _field(
       0.5, 'Weight of the popularity-score regression loss.')
+  selection_metric: str = _field(
+      'roc_auc', "Validation metric that picks the best checkpoint and drives "
+      "early stopping: 'roc_auc', 'average_precision' or 'mcc' (the class "
+      'prior cannot score well on these).')
   early_stopping_patience: int = _field(
-      8, 'Stop after this many epochs without a better validation F1.')
+      8, 'Stop after this many epochs without a better --selection_metric.')
   keep_checkpoints: int = _field(2, 'Latest checkpoints kept for resuming.')
   checkpoint_every_steps: int = _field(
       0, 'Also checkpoint every N steps within an epoch (0: epoch ends only).')
   log_every_steps: int = _field(10, 'Training progress log interval.')
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+  threshold_criterion: str = _field(
+      'mcc', "The popular/not decision threshold maximises this on the "
+      "validation split: 'mcc', 'balanced_accuracy' or 'f1'.")
 
 
 class ConfigMismatchError(ValueError):
@@ -98,6 +135,12 @@ class Config:
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
   model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
   train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+  eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+
+  @property
+  def uses_audio(self):
+    """Whether the model reads audio; without it none is stored or decoded."""
+    return self.model.towers != 'tabular_only'
 
   def to_json(self):
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -112,7 +155,7 @@ class Config:
     """'--flag: ours != theirs' for every field that differs."""
     return [f'--{f.name}: {getattr(getattr(self, s), f.name)!r} != '
             f'{getattr(getattr(other, s), f.name)!r}'
-            for s in ('data', 'model', 'train')
+            for s in SECTIONS
             for f in dataclasses.fields(getattr(self, s))
             if getattr(getattr(self, s), f.name) !=
             getattr(getattr(other, s), f.name)]
@@ -120,14 +163,24 @@ class Config:
   def validate(self):
     """Raises ValueError naming the flag for settings that cannot work."""
     checks = (
-        (self.data.split in ('random', 'time'), 'split',
-         "must be 'random' or 'time'"),
+        (self.data.split in ('random', 'time', 'group'), 'split',
+         "must be 'random', 'time' or 'group'"),
+        (self.data.split != 'group' or self.data.group_column, 'group_column',
+         'must name a manifest column for --split=group'),
+        (self.data.split != 'time' or self.data.release_column,
+         'release_column', 'must name a manifest column for --split=time'),
+        (self.data.duplicates in ('error', 'keep_first'), 'duplicates',
+         "must be 'error' or 'keep_first'"),
+        (bool(self.data.popularity_column), 'popularity_column',
+         'must name a manifest column'),
         (len(self.data.split_fractions) == 3
          and abs(sum(self.data.split_fractions) - 1) < 1e-6
          and min(self.data.split_fractions) > 0, 'split_fractions',
          'must be three positive numbers summing to 1'),
         (self.data.clip_seconds >= self.data.min_clip_seconds > 0,
          'min_clip_seconds', 'must be in (0, clip_seconds]'),
+        (self.data.feature_transform in ('zscore', 'quantile'),
+         'feature_transform', "must be 'zscore' or 'quantile'"),
         (set(self.data.log1p_columns) <= set(self.data.feature_columns),
          'log1p_columns', 'must be a subset of feature_columns'),
         (self.model.towers in ('two_tower', 'audio_only', 'tabular_only'),
@@ -136,6 +189,10 @@ class Config:
          'hop_length', 'must be in (0, n_fft]'),
         (self.model.n_fft <= self.data.clip_seconds * self.data.sample_rate,
          'n_fft', 'must not exceed the clip length in samples'),
+        (self.train.selection_metric in SELECTION_METRICS, 'selection_metric',
+         f'must be one of {SELECTION_METRICS}'),
+        (self.eval.threshold_criterion in THRESHOLD_CRITERIA,
+         'threshold_criterion', f'must be one of {THRESHOLD_CRITERIA}'),
         (self.train.batch_size > 0, 'batch_size', 'must be positive'),
         (self.train.num_epochs > 0, 'num_epochs', 'must be positive'),
     )
@@ -143,6 +200,12 @@ class Config:
       if not ok:
         raise ValueError(f'--{flag} {why}')
     return self
+
+
+SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
+            'eval': EvalConfig}
+SELECTION_METRICS = ('roc_auc', 'average_precision', 'mcc')
+THRESHOLD_CRITERIA = ('mcc', 'balanced_accuracy', 'f1')
 
 
 def _from_dict(cls, raw):
@@ -157,32 +220,28 @@ def _element_type(field_type):
   return typing.get_args(field_type)[0]
 
 
-def define_flags():
+_DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer,
+           float: flags.DEFINE_float, str: flags.DEFINE_string}
+
+
+def define_flags(flag_values=flags.FLAGS):
   """Defines one absl flag per config field (idempotent)."""
-  for section in (DataConfig, ModelConfig, TrainConfig):
+  for section in SECTIONS.values():
     for f in dataclasses.fields(section):
-      if f.name in flags.FLAGS:
+      if f.name in flag_values:
         continue
       default = (f.default_factory() if f.default is dataclasses.MISSING
                  else f.default)
-      help_text = f.metadata['help']
-      if f.type is bool:
-        flags.DEFINE_bool(f.name, default, help_text)
-      elif f.type is int:
-        flags.DEFINE_integer(f.name, default, help_text)
-      elif f.type is float:
-        flags.DEFINE_float(f.name, default, help_text)
-      elif f.type is str:
-        flags.DEFINE_string(f.name, default, help_text)
-      else:
-        flags.DEFINE_list(f.name, [str(v) for v in default], help_text)
+      define = _DEFINE.get(f.type, flags.DEFINE_list)
+      if define is flags.DEFINE_list:
+        default = [str(v) for v in default]
+      define(f.name, default, f.metadata['help'], flag_values=flag_values)
 
 
 def from_flags(flag_values=flags.FLAGS):
   """Builds a validated Config from parsed flags."""
   sections = {}
-  for name, section in (('data', DataConfig), ('model', ModelConfig),
-                        ('train', TrainConfig)):
+  for name, section in SECTIONS.items():
     kwargs = {}
     for f in dataclasses.fields(section):
       value = flag_values[f.name].value

@@ -2,8 +2,11 @@
 
   python -m spotipop.evaluate --workdir=runs/default --split=test
 
-writes report.json (overall, per-genre and per-release-era metrics),
-predictions.csv, roc.png and confusion.png under WORKDIR/eval/SPLIT-CHECKPOINT/.
+writes report.json (the model's metrics at a threshold chosen on the
+validation split, next to the baselines' on the same split; per-genre and
+per-release-era breakdowns; calibration), predictions.csv, roc.png,
+calibration.png and confusion.png under WORKDIR/eval/SPLIT-CHECKPOINT/, and
+prints the model-vs-baselines table.
 """
 
 import csv
@@ -19,10 +22,12 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
+from spotipop import baselines
 from spotipop import checkpointing
 from spotipop import logs
 from spotipop import metrics
 from spotipop import models
+from spotipop import report
 from spotipop import train
 from spotipop.config import Config
 from spotipop.data import catalog
@@ -56,32 +61,57 @@ def restore_run(workdir, checkpoint=checkpointing.BEST):
   return config, dataset, model, restored[0]
 
 
-def report(predictions):
-  """Overall metrics plus per-genre and per-release-era breakdowns."""
-  labels, probabilities = predictions['label'], predictions['probability']
-  mae = float(np.mean(np.abs(predictions['score'] - predictions['popularity'])))
-  return {
-      'overall': {**metrics.binary_metrics(labels, probabilities),
-                  'score_mae': mae},
-      'confusion_matrix': metrics.confusion(labels, probabilities >= 0.5).tolist(),
-      'per_genre': metrics.breakdown(predictions['genre'], labels, probabilities),
-      'per_release_era': metrics.breakdown(
-          metrics.release_era(predictions['release_year']), labels,
-          probabilities),
-  }
+def predict_splits(workdir, split, checkpoint):
+  """(config, state, builder, {split: predictions}) for `split` and validation.
+
+  Validation is always predicted: the decision threshold is chosen there.
+  """
+  config, dataset, model, state = restore_run(workdir, checkpoint)
+  builder = catalog.load(dataset['data_dir'])
+  p_predict = train.make_predict_step(model)
+  predictions = {
+      s: train.predict_split(p_predict, state.params,
+                             train.split_batches(builder, config, s, train=False))
+      for s in dict.fromkeys(('validation', split))}
+  return config, state, builder, predictions
 
 
-def plot(predictions, summary, out_dir):
-  fpr, tpr = metrics.roc_curve(predictions['label'], predictions['probability'])
+def fit_baselines(builder, predictions, seed):
+  """Baseline predictions on the same splits, in the model's example order."""
+  tables = {s: baselines.read_split(builder, s)
+            for s in dict.fromkeys(('train', *predictions))}
+  for s, p in predictions.items():
+    if tables[s]['track_id'] != p['track_id'].tolist():
+      raise RuntimeError(f'{s}: baseline and model examples are not aligned')
+  return baselines.fit_predict(tables, seed)
+
+
+def plot(split, predictions, baseline_predictions, summary, out_dir):
+  """roc.png and calibration.png (model and GBDT), confusion.png (model)."""
+  curves = {'spotipop': predictions[split]['probability'],
+            'GBDT': baseline_predictions['gbdt'][split]['probability']}
+  labels = predictions[split]['label']
   fig, ax = plt.subplots(figsize=(4.5, 4.5))
-  ax.plot(fpr, tpr, label=f"AUC {summary['overall']['roc_auc']:.3f}")
-  ax.plot([0, 1], [0, 1], '--', color='grey')
+  for name, probability in curves.items():
+    fpr, tpr = metrics.roc_curve(labels, probability)
+    ax.plot(fpr, tpr, label=f'{name} AUC {metrics.roc_auc(labels, probability):.3f}')
+  ax.plot([0, 1], [0, 1], '--', color='grey', label='class prior 0.500')
   ax.set(xlabel='False positive rate', ylabel='True positive rate',
          title='ROC: popular vs not')
   ax.legend(loc='lower right')
-  fig.tight_layout()
-  fig.savefig(os.path.join(out_dir, 'roc.png'), dpi=100)
-  plt.close(fig)
+  _save(fig, out_dir, 'roc.png')
+
+  fig, ax = plt.subplots(figsize=(4.5, 4.5))
+  for name, probability in curves.items():
+    bins = metrics.reliability(labels, probability)
+    ax.plot([b['mean_probability'] for b in bins],
+            [b['observed_rate'] for b in bins], 'o-',
+            label=f'{name} Brier {np.mean((probability - labels) ** 2):.3f}')
+  ax.plot([0, 1], [0, 1], '--', color='grey', label='perfectly calibrated')
+  ax.set(xlabel='Mean predicted probability (10 bins)',
+         ylabel='Observed popular rate', title='Reliability')
+  ax.legend(loc='upper left')
+  _save(fig, out_dir, 'calibration.png')
 
   matrix = np.array(summary['confusion_matrix'])
   fig, ax = plt.subplots(figsize=(4, 4))
@@ -91,47 +121,61 @@ def plot(predictions, summary, out_dir):
             color='white' if n > matrix.max() / 2 else 'black')
   names = list(catalog.LABEL_NAMES)
   ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=names, yticklabels=names,
-         xlabel='Predicted', ylabel='True', title='Confusion matrix')
+         xlabel='Predicted', ylabel='True',
+         title=f"Confusion at threshold {summary['threshold']['value']:.3f}")
+  _save(fig, out_dir, 'confusion.png')
+
+
+def _save(fig, out_dir, name):
   fig.tight_layout()
-  fig.savefig(os.path.join(out_dir, 'confusion.png'), dpi=100)
+  fig.savefig(os.path.join(out_dir, name), dpi=100)
   plt.close(fig)
 
 
-def evaluate(workdir, split='test', checkpoint=checkpointing.BEST):
-  """Evaluates a checkpoint on a split, writes the report files; returns the report.
+def write_predictions(path, split, predictions, baseline_predictions,
+                      threshold):
+  """Per-track CSV: truth, the model's outputs and the GBDT's."""
+  p, gbdt = predictions[split], baseline_predictions['gbdt'][split]
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['track_id', 'group', 'genre', 'release_year',
+                     'popularity', 'label', 'probability', 'predicted_label',
+                     'predicted_popularity', 'gbdt_probability',
+                     'gbdt_popularity'])
+    for i, track_id in enumerate(p['track_id']):
+      writer.writerow([
+          track_id, p['group'][i], p['genre'][i], p['release_year'][i],
+          p['popularity'][i], p['label'][i], f"{p['probability'][i]:.4f}",
+          int(p['probability'][i] >= threshold), f"{p['score'][i]:.1f}",
+          f"{gbdt['probability'][i]:.4f}", f"{gbdt['score'][i]:.1f}"])
 
-  Every host runs it (checkpoint restores are collective); host 0 writes.
+
+def evaluate(workdir, split='test', checkpoint=checkpointing.BEST):
+  """Evaluates a checkpoint and the baselines on a split; writes the report files.
+
+  Every host runs the model (checkpoint restores are collective); host 0 fits
+  the baselines, writes the files and returns the report, the others None.
   """
   if split not in catalog.SPLITS:
     raise ValueError(f'--split={split}: use one of {catalog.SPLITS}')
-  config, dataset, model, state = restore_run(workdir, checkpoint)
-  builder = catalog.load(dataset['data_dir'])
-  batches = train.split_batches(builder, config, split, train=False)
-  predictions = train.predict_split(train.make_predict_step(model),
-                                    state.params, batches)
-  summary = {'split': split, 'checkpoint': str(checkpoint),
-             'step': int(state.step), **report(predictions)}
-  out_dir = os.path.join(workdir, 'eval', f'{split}-{checkpoint}')
+  config, state, builder, predictions = predict_splits(workdir, split,
+                                                       checkpoint)
   if jax.process_index():
-    return summary
+    return None
+  baseline_predictions = fit_baselines(builder, predictions, config.train.seed)
+  summary = {'split': split, 'checkpoint': str(checkpoint),
+             'step': int(state.step),
+             **report.summarize(split, predictions, baseline_predictions,
+                                config.eval.threshold_criterion)}
+  out_dir = os.path.join(workdir, 'eval', f'{split}-{checkpoint}')
   os.makedirs(out_dir, exist_ok=True)
   with open(os.path.join(out_dir, 'report.json'), 'w') as f:
-    json.dump(summary, f, indent=2)
-  with open(os.path.join(out_dir, 'predictions.csv'), 'w', newline='') as f:
-    writer = csv.writer(f)
-    writer.writerow(['track_id', 'genre', 'release_year', 'popularity',
-                     'label', 'probability', 'predicted_popularity'])
-    for row in zip(predictions['track_id'], predictions['genre'],
-                   predictions['release_year'], predictions['popularity'],
-                   predictions['label'], predictions['probability'],
-                   predictions['score']):
-      writer.writerow([*row[:5], f'{row[5]:.4f}', f'{row[6]:.1f}'])
-  plot(predictions, summary, out_dir)
-  overall = summary['overall']
-  logging.info('%s (%s, step %d): accuracy %.3f, precision %.3f, recall %.3f, '
-               'F1 %.3f, ROC-AUC %.3f; report in %s', split, checkpoint,
-               summary['step'], overall['accuracy'], overall['precision'],
-               overall['recall'], overall['f1'], overall['roc_auc'], out_dir)
+    json.dump(summary, f, indent=2, allow_nan=False)
+  write_predictions(os.path.join(out_dir, 'predictions.csv'), split,
+                    predictions, baseline_predictions,
+                    summary['threshold']['value'])
+  plot(split, predictions, baseline_predictions, summary, out_dir)
+  logging.info('Report in %s', out_dir)
   return summary
 
 
@@ -141,7 +185,8 @@ def main(argv):
   logs.quiet_libraries()
   summary = evaluate(flags.FLAGS.workdir, flags.FLAGS.split,
                      flags.FLAGS.checkpoint)
-  print(json.dumps(summary['overall'], indent=2))
+  if summary:
+    print(f'{report.headline(summary)}\n{report.table(report.rows(summary))}')
 
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ from spotipop import audio
 from spotipop import config as config_lib
 from spotipop import evaluate
 from spotipop import logs
+from spotipop import report
 from spotipop import train
 from spotipop.data import manifest
 
@@ -60,11 +61,10 @@ def main(argv):
   if progress['best_step'] is None:
     return
   summary = evaluate.evaluate(workdir, 'test')
-  if jax.process_index() == 0:
-    overall = summary['overall']
-    print(f"test: F1 {overall['f1']:.3f}, ROC-AUC {overall['roc_auc']:.3f}, "
-          f"accuracy {overall['accuracy']:.3f} (best val F1 "
-          f"{progress['best_val_f1']:.3f} at step {progress['best_step']}); "
+  if summary:  # Host 0.
+    print(f'{report.headline(summary)}\n{report.table(report.rows(summary))}\n'
+          f'Best validation {config.train.selection_metric} '
+          f"{progress['best_val_metric']:.3f} at step {progress['best_step']}; "
           f'report in {workdir}/eval/test-best')
 
 

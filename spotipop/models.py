@@ -72,11 +72,11 @@ class PopularityNet(nn.Module):
 
   @nn.compact
   def __call__(self, audio, features, genre_id, train=False):
-    """audio: [batch, samples], float in [-1, 1] or int16 PCM."""
-    if audio.dtype == jnp.int16:
-      audio = audio.astype(jnp.float32) / PCM_SCALE
+    """audio: [batch, samples], float in [-1, 1] or int16 PCM; None when tabular_only."""
     embeddings = []
     if self.towers in ('two_tower', 'audio_only'):
+      if audio.dtype == jnp.int16:
+        audio = audio.astype(jnp.float32) / PCM_SCALE
       spec = spectrogram.log_spectrogram(audio, self.sample_rate, self.n_fft,
                                          self.hop_length, self.n_mels)
       embeddings.append(ConvTower(self.conv_channels, self.dropout)(spec, train))

@@ -60,8 +60,9 @@ class Predictor:
     self.config, self._dataset, model, state = evaluate.restore_run(
         workdir, checkpoint)
     self._params = state.params
+    # Audio goes last: tabular-only models take none.
     self._apply = jax.jit(
-        lambda p, a, f, g: model.apply({'params': p}, a, f, g))
+        lambda p, f, g, a=None: model.apply({'params': p}, a, f, g))
 
   @property
   def feature_columns(self):
@@ -72,18 +73,21 @@ class Predictor:
 
     Tracks are decoded in parallel, as when building a dataset, and scored
     `chunk` at a time; with several chunks the last is padded so every call
-    runs the same compiled shape.
+    runs the same compiled shape. Tabular-only models ignore audio_paths.
     """
-    clips = catalog.ordered_map(catalog.clip_loader(self.config.data),
-                                audio_paths)
-    several = len(audio_paths) > chunk
+    clips = (catalog.ordered_map(catalog.clip_loader(self.config.data),
+                                 audio_paths)
+             if self.config.uses_audio else None)
+    total = len(features)
+    several = total > chunk
     probabilities, scores = [], []
-    for start in range(0, len(audio_paths), chunk):
-      count = len(audio_paths[start:start + chunk])
-      inputs = (np.stack(list(itertools.islice(clips, count))),
-                *pipeline.model_inputs(features[start:start + chunk],
+    for start in range(0, total, chunk):
+      count = len(features[start:start + chunk])
+      inputs = [*pipeline.model_inputs(features[start:start + chunk],
                                        genres[start:start + chunk],
-                                       self._dataset))
+                                       self._dataset)]
+      if clips is not None:
+        inputs.append(np.stack(list(itertools.islice(clips, count))))
       if several:
         inputs = [np.concatenate([x, np.repeat(x[:1], chunk - count, 0)])
                   for x in inputs]
@@ -91,7 +95,7 @@ class Predictor:
       probabilities.append(np.asarray(jax.nn.sigmoid(logit))[:count])
       scores.append(np.asarray(score)[:count] * 100.0)
       if several:
-        logging.info('scored %d/%d tracks', start + count, len(audio_paths))
+        logging.info('scored %d/%d tracks', start + count, total)
     return np.concatenate(probabilities), np.concatenate(scores)
 
 
@@ -100,20 +104,24 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   logs.quiet_libraries()
   f = flags.FLAGS
-  if bool(f.audio) == bool(f.tracks):
-    raise app.UsageError('give either --audio (with --features) or --tracks')
+  if bool(f.features) == bool(f.tracks):
+    raise app.UsageError('give either --features (with --audio unless the '
+                         'model is tabular_only) or --tracks')
   predictor = Predictor(f.workdir, f.checkpoint)
+  if f.features and predictor.config.uses_audio and not f.audio:
+    raise app.UsageError(f'--audio: the {predictor.config.model.towers} model '
+                         'needs the track\'s audio file')
   try:
     if f.tracks:
-      tracks = manifest.read(f.tracks, predictor.feature_columns,
-                             labelled=False)
+      tracks = manifest.read(f.tracks, predictor.config.data, labelled=False,
+                             with_audio=predictor.config.uses_audio).tracks
       ids = [t.track_id for t in tracks]
       paths = [t.audio_path for t in tracks]
       features = [t.features for t in tracks]
       genres = [t.genre for t in tracks]
     else:
-      ids, paths, genres = [f.audio], [f.audio], [f.genre]
-      features = [parse_features(f.features or '', predictor.feature_columns)]
+      ids, paths, genres = [f.audio or 'track'], [f.audio], [f.genre]
+      features = [parse_features(f.features, predictor.feature_columns)]
     probability, score = predictor(paths, features, genres)
   except (ValueError, audio.AudioError) as e:
     raise app.UsageError(str(e)) from None
@@ -124,10 +132,12 @@ def main(argv):
 if __name__ == '__main__':
   flags.DEFINE_string('workdir', None, 'Run directory written by spotipop.main.')
   flags.DEFINE_string('checkpoint', 'best', "'best', 'latest' or a step number.")
-  flags.DEFINE_string('audio', None, 'Audio file of one track.')
+  flags.DEFINE_string('audio', None, 'Audio file of one track (not needed by '
+                      'tabular_only models).')
   flags.DEFINE_string('features', None, 'That track\'s features: name=value,...')
   flags.DEFINE_string('genre', 'unknown', 'That track\'s genre.')
-  flags.DEFINE_string('tracks', None, 'CSV of tracks: track_id, audio_path, '
-                      'the feature columns and optionally genre.')
+  flags.DEFINE_string('tracks', None, 'CSV of tracks with the columns the run '
+                      'was trained on (its id, audio, feature and, optionally, '
+                      'genre columns).')
   flags.mark_flag_as_required('workdir')
   app.run(main)

@@ -1,4 +1,4 @@
-"""Data-parallel training with jax.pmap, early stopping on validation F1.
+"""Data-parallel training with jax.pmap, early stopping on a validation metric.
 
 The train state is passed to pmap unreplicated (in_axes=None, out_axes=None):
 every device sees the same state, gradients are pmean'd over the 'batch' axis,
@@ -7,6 +7,7 @@ so the updated state is identical everywhere and comes back as one array.
 
 import functools
 import json
+import math
 import os
 import time
 
@@ -34,13 +35,15 @@ TrainState = flax.training.train_state.TrainState
 def prepare_dataset(config: Config):
   """Builds the dataset on host 0 while the others wait; returns the builder."""
   if jax.process_index() == 0:
-    builder = catalog.build(config.data)
+    builder = catalog.build(config.data, config.uses_audio)
   multihost_utils.sync_global_devices('spotipop_dataset_built')
-  return builder if jax.process_index() == 0 else catalog.build(config.data)
+  return (builder if jax.process_index() == 0
+          else catalog.build(config.data, config.uses_audio))
 
 
 def create_train_state(config: Config, model, key, steps_per_epoch):
-  audio = jnp.zeros((1, catalog.num_samples(config.data)), jnp.float32)
+  audio = (jnp.zeros((1, catalog.num_samples(config.data)), jnp.float32)
+           if config.uses_audio else None)
   features = jnp.zeros((1, len(config.data.feature_columns)), jnp.float32)
   genre_id = jnp.zeros((1,), jnp.int32)
   params = jax.jit(model.init)({'params': key}, audio, features,
@@ -58,8 +61,8 @@ def create_train_state(config: Config, model, key, steps_per_epoch):
 
 def loss_fn(params, apply_fn, batch, dropout_key, pos_weight, regression_weight):
   """Class-weighted BCE on the popular label + MSE on the popularity score."""
-  logit, score = apply_fn({'params': params}, batch['audio'], batch['features'],
-                          batch['genre_id'], train=True,
+  logit, score = apply_fn({'params': params}, batch.get('audio'),
+                          batch['features'], batch['genre_id'], train=True,
                           rngs={'dropout': dropout_key})
   label = batch['label'].astype(jnp.float32)
   weight = batch['mask'] * jnp.where(label == 1, pos_weight, 1.0)
@@ -89,6 +92,11 @@ def train_step(state, batch, key, pos_weight, regression_weight):
                  'accuracy': totals['correct'] / totals['count']}
 
 
+def device_batch(batch):
+  """The arrays of a host batch that go to the devices ('audio' if stored)."""
+  return {k: batch[k] for k in DEVICE_KEYS if k in batch}
+
+
 def make_train_step(pos_weight, regression_weight):
   step = functools.partial(train_step, pos_weight=pos_weight,
                            regression_weight=regression_weight)
@@ -99,7 +107,7 @@ def make_train_step(pos_weight, regression_weight):
 def make_predict_step(model):
   """pmapped (params, batch) -> popularity probability and score (0-100)."""
   def predict_step(params, batch):
-    logit, score = model.apply({'params': params}, batch['audio'],
+    logit, score = model.apply({'params': params}, batch.get('audio'),
                                batch['features'], batch['genre_id'])
     return jax.nn.sigmoid(logit), score * 100.0
   return jax.pmap(predict_step, axis_name=AXIS, in_axes=(None, 0))
@@ -108,16 +116,15 @@ def make_predict_step(model):
 def predict_split(p_predict, params, batches):
   """Runs the model over a whole split; returns per-example numpy arrays."""
   parts = {k: [] for k in ('probability', 'score', 'label', 'popularity',
-                           'track_id', 'genre', 'release_year')}
+                           'track_id', 'genre', 'release_year', 'group')}
   for batch in pipeline.prefetch(batches.epoch()):
-    probability, score = p_predict(
-        params, {k: batch[k] for k in DEVICE_KEYS})
+    probability, score = p_predict(params, device_batch(batch))
     keep = batch['mask'].reshape(-1) > 0
     parts['probability'].append(np.asarray(probability).reshape(-1)[keep])
     parts['score'].append(np.asarray(score).reshape(-1)[keep])
     parts['label'].append(batch['label'].reshape(-1)[keep])
     parts['popularity'].append(batch['popularity'].reshape(-1)[keep])
-    for k in ('track_id', 'genre', 'release_year'):
+    for k in ('track_id', 'genre', 'release_year', 'group'):
       parts[k].append(np.asarray(batch['meta'][k])[keep])
   return {k: np.concatenate(v) for k, v in parts.items()}
 
@@ -169,20 +176,31 @@ def _write_history(workdir, history):
       f.write(json.dumps(record) + '\n')
 
 
+def selection_value(config: Config, val_metrics):
+  """The validation figure that ranks checkpoints; -1 (worst) where undefined."""
+  value = val_metrics[config.train.selection_metric]
+  return -1.0 if value is None or math.isnan(value) else value
+
+
 def record_epoch(progress, config: Config, epoch, step, losses, seconds,
                  val_metrics):
-  """Adds an epoch to the progress record, updates early stopping; True if best."""
-  improved = val_metrics['f1'] > progress['best_val_f1']
+  """Adds an epoch to the progress record, updates early stopping; True if best.
+
+  The first epoch is always the best so far, so every run has a best checkpoint.
+  """
+  value = selection_value(config, val_metrics)
+  improved = (progress['best_val_metric'] is None
+              or value > progress['best_val_metric'])
   if improved:
-    progress.update(best_val_f1=val_metrics['f1'], best_step=step,
+    progress.update(best_val_metric=value, best_step=step,
                     epochs_without_improvement=0)
   else:
     progress['epochs_without_improvement'] += 1
-  progress['history'].append({
+  progress['history'].append(metrics.json_safe({
       'epoch': epoch + 1, 'step': step,
       'train_loss': float(np.mean(jax.device_get(losses))) if losses else None,
       'examples_per_second': len(losses) * config.train.batch_size / seconds,
-      **{f'val_{k}': v for k, v in val_metrics.items()}})
+      **{f'val_{k}': v for k, v in val_metrics.items()}}))
   if progress['epochs_without_improvement'] >= config.train.early_stopping_patience:
     progress['stopped'] = 'early_stopping'
   elif epoch + 1 == config.train.num_epochs:
@@ -193,7 +211,7 @@ def record_epoch(progress, config: Config, epoch, step, losses, seconds,
 def train_and_evaluate(config: Config, workdir):
   """Trains until num_epochs or early stopping; resumes from workdir if possible.
 
-  Returns the run's progress record (best validation F1, history, ...).
+  Returns the run's progress record (best validation metric, history, ...).
   """
   builder = prepare_dataset(config)
   write_run_files(workdir, config, builder)
@@ -215,7 +233,7 @@ def train_and_evaluate(config: Config, workdir):
     state, progress = restored
     logging.info('Resumed from step %d of %s', int(state.step), workdir)
   else:
-    progress = {'best_val_f1': -1.0, 'best_step': None,
+    progress = {'best_val_metric': None, 'best_step': None,
                 'epochs_without_improvement': 0, 'stopped': None,
                 'history': []}
   if progress['stopped']:
@@ -237,8 +255,7 @@ def train_and_evaluate(config: Config, workdir):
     start, losses = time.time(), []
     batches = train_batches.epoch(epoch, first_step if epoch == first_epoch else 0)
     for batch in pipeline.prefetch(batches):
-      state, step_metrics = p_train(state, {k: batch[k] for k in DEVICE_KEYS},
-                                    dropout_key)
+      state, step_metrics = p_train(state, device_batch(batch), dropout_key)
       step += 1
       losses.append(step_metrics['loss'])
       if step % config.train.log_every_steps == 0:
@@ -250,26 +267,29 @@ def train_and_evaluate(config: Config, workdir):
         ckpts.save(checkpointing.LATEST, step, state, progress)
 
     val = predict_split(p_predict, state.params, val_batches)
-    val_metrics = metrics.binary_metrics(val['label'], val['probability'])
+    val_metrics = metrics.classification_metrics(val['label'],
+                                                 val['probability'])
     improved = record_epoch(progress, config, epoch, step, losses,
                             time.time() - start, val_metrics)
-    logging.info('epoch %d/%d: train loss %.4f, val F1 %.3f (best %.3f), '
-                 'val AUC %.3f, %.1f examples/s', epoch + 1,
+    logging.info('epoch %d/%d: train loss %.4f, val %s %.3f (best %.3f), '
+                 'val PR-AUC %.3f, %.1f examples/s', epoch + 1,
                  config.train.num_epochs,
                  progress['history'][-1]['train_loss'] or float('nan'),
-                 val_metrics['f1'], progress['best_val_f1'],
-                 val_metrics['roc_auc'],
+                 config.train.selection_metric,
+                 val_metrics[config.train.selection_metric],
+                 progress['best_val_metric'],
+                 val_metrics['average_precision'],
                  progress['history'][-1]['examples_per_second'])
     if improved:
       ckpts.save(checkpointing.BEST, step, state, progress,
-                 metrics={'val_f1': val_metrics['f1']})
+                 metrics={checkpointing.SELECTION: progress['best_val_metric']})
     ckpts.save(checkpointing.LATEST, step, state, progress)
     _write_history(workdir, progress['history'])
     if progress['stopped']:
       break
 
   ckpts.close()
-  logging.info('Training stopped (%s); best val F1 %.3f at step %s',
-               progress['stopped'], progress['best_val_f1'],
-               progress['best_step'])
+  logging.info('Training stopped (%s); best val %s %s at step %s',
+               progress['stopped'], config.train.selection_metric,
+               progress['best_val_metric'], progress['best_step'])
   return progress

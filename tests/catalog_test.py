@@ -69,7 +69,7 @@ def test_feature_stats_come_from_the_train_split_only(built, dirty_catalogue):
   train_ids = {r['track_id'].decode()
                for r in builder.as_data_source()['train']}
   tracks = {t.track_id: t for t in manifest.read(
-      dirty_catalogue, config.data.feature_columns)}
+      dirty_catalogue, config.data).tracks}
   x = np.array([tracks[i].features for i in sorted(train_ids)])
   log1p = [c in config.data.log1p_columns for c in config.data.feature_columns]
   x[:, log1p] = np.log1p(x[:, log1p])
@@ -95,8 +95,79 @@ def test_settings_that_change_the_data_change_the_dataset_name(catalogue, tmp_pa
                                                     data_dir='/elsewhere'))
   other = catalog.builder_config(dataclasses.replace(config.data,
                                                      popularity_threshold=70))
+  tabular = catalog.builder_config(config.data, with_audio=False)
   assert catalog.builder_config(config.data).name == same.name
   assert catalog.builder_config(config.data).name != other.name
+  assert catalog.builder_config(config.data).name != tabular.name
+
+
+def _split_groups(sources):
+  return {s: {r['group'].decode() for r in sources[s]} for s in catalog.SPLITS}
+
+
+def test_group_split_puts_each_artist_on_one_side(catalogue, tmp_path):
+  config = small_config(catalogue[0], tmp_path, split='group',
+                        group_column='artist')
+  sources = catalog.build(config.data).as_data_source()
+  groups = _split_groups(sources)
+  assert groups['train'] and groups['validation'] and groups['test']
+  assert not groups['train'] & groups['validation']
+  assert not groups['train'] & groups['test']
+  assert not groups['validation'] & groups['test']
+  assert sum(len(sources[s]) for s in catalog.SPLITS) == 48
+  assert 0.5 < len(sources['train']) / 48 < 0.9
+
+
+def test_group_split_sizes_follow_the_fractions_with_unequal_groups():
+  rng = np.random.default_rng(0)
+  sizes = rng.integers(1, 40, 300)  # 300 artists, 1 to 39 tracks each.
+  tracks = [manifest.Track(row=0, track_id=f'{g}-{i}', audio_path='',
+                           popularity=50.0, genre='pop', release_date='',
+                           group=f'artist{g}', features=())
+            for g, size in enumerate(sizes) for i in range(size)]
+  data = small_config('', '/unused', split='group', group_column='a').data
+  splits = catalog.assign_splits(tracks, data)
+  fractions = [len(splits[s]) / len(tracks) for s in catalog.SPLITS]
+  np.testing.assert_allclose(fractions, data.split_fractions, atol=0.03)
+  owner = {}
+  for split, members in splits.items():
+    for t in members:
+      assert owner.setdefault(t.group, split) == split
+
+
+def test_tabular_only_dataset_reads_and_stores_no_audio(catalogue, tmp_path):
+  # Every audio path points nowhere: a tabular build must not notice.
+  with open(catalogue[0]) as f:
+    rows = list(csv.DictReader(f))
+  for row in rows:
+    row['audio_path'] = 'missing/' + row['audio_path']
+  path = tmp_path / 'no_audio.csv'
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  config = small_config(str(path), tmp_path / 'tfds')
+  builder = catalog.build(config.data, with_audio=False)
+  assert 'audio' not in builder.info.features
+  assert builder.info.metadata['build_report']['kept'] == 48
+  assert 'audio' not in builder.as_data_source()['train'][0]
+
+
+def test_keep_first_duplicates_are_counted_in_the_build_report(catalogue,
+                                                                tmp_path):
+  with open(catalogue[0]) as f:
+    rows = list(csv.DictReader(f))
+  path = tmp_path / 'repeats.csv'
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows + rows[:3])  # Lines 50-52 repeat lines 2-4.
+  config = small_config(str(path), tmp_path / 'tfds', duplicates='keep_first',
+                        audio_dir=str(catalogue[1]))
+  report = catalog.build(config.data).info.metadata['build_report']
+  assert report['rows'] == 51 and report['kept'] == 48
+  assert [d['row'] for d in report['duplicates_dropped']] == [50, 51, 52]
+  assert report['duplicates_dropped'][0]['first_row'] == 2
 
 
 def test_embedded_demo_catalogue_builds_clean(tmp_path):

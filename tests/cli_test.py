@@ -1,14 +1,19 @@
 """The command-line tools, run as a user runs them, on 8 CPU devices."""
 
+import csv
 import json
 import os
 
+from absl import flags
 import numpy as np
 import pytest
 
+from conftest import REPO
+from conftest import experiment_config
 from conftest import run_module
 from conftest import small_flags
 from spotipop import predict
+from spotipop.data import catalog
 from spotipop.data import manifest
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
@@ -24,23 +29,46 @@ def trained(catalogue, tmp_path_factory):
   return workdir, result
 
 
+def _strict_json(path):
+  """Parses a JSON file, refusing NaN/Infinity tokens (invalid JSON)."""
+  def refuse(token):
+    raise AssertionError(f'{path}: {token} is not valid JSON')
+  with open(path) as f:
+    return json.load(f, parse_constant=refuse)
+
+
 def test_main_trains_checkpoints_and_reports(trained):
   workdir, result = trained
-  assert 'test: F1' in result.stdout
   assert 'epoch 3/3' in result.stderr  # Progress is logged per epoch.
+  # The console shows the model beside its baselines, on the test split.
+  for row in ('| spotipop |', '| GBDT (LightGBM) |', '| always popular |',
+              '| train prior |', '| train mean popularity |'):
+    assert row in result.stdout
+  assert 'threshold' in result.stdout and 'on validation' in result.stdout
   with open(workdir / 'config.json') as f:
     config = json.load(f)
   assert config['model']['n_mels'] == 32  # The resolved flags, written out.
   assert os.listdir(workdir / 'checkpoints' / 'best')
   report_dir = workdir / 'eval' / 'test-best'
-  with open(report_dir / 'report.json') as f:
-    report = json.load(f)
+  report = _strict_json(report_dir / 'report.json')
   overall = report['overall']
-  assert {'accuracy', 'precision', 'recall', 'f1', 'roc_auc'} <= set(overall)
+  assert {'accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'mcc',
+          'balanced_accuracy', 'average_precision', 'brier', 'mae', 'rmse',
+          'r2', 'spearman', 'threshold'} <= set(overall)
   assert 0 <= overall['f1'] <= 1 and overall['count'] > 0
+  assert report['threshold']['chosen_on'] == 'validation'
+  assert report['threshold']['value'] == overall['threshold']
+  baselines = report['baselines']
+  assert baselines['always_popular']['mcc'] == 0
+  assert baselines['train_prior']['roc_auc'] == 0.5
+  # The mean popularity is a score baseline only.
+  assert set(baselines['train_mean_popularity']) == {'mae', 'rmse', 'r2',
+                                                     'spearman'}
+  assert 0 <= baselines['gbdt']['roc_auc'] <= 1
+  assert sum(b['count'] for b in report['calibration']) == overall['count']
   assert report['per_genre'] and report['per_release_era']
   assert sum(g['count'] for g in report['per_genre'].values()) == overall['count']
-  for name in ('roc.png', 'confusion.png'):
+  for name in ('roc.png', 'confusion.png', 'calibration.png'):
     assert (report_dir / name).read_bytes()[:8] == PNG_MAGIC
 
 
@@ -48,8 +76,10 @@ def test_evaluate_restores_a_checkpoint(trained):
   workdir, _ = trained
   result = run_module('spotipop.evaluate', f'--workdir={workdir}',
                       '--split=validation', '--checkpoint=latest')
-  overall = json.loads(result.stdout)
-  assert overall['count'] > 0
+  assert result.stdout.startswith('validation split')
+  assert '| GBDT (LightGBM) |' in result.stdout
+  report = _strict_json(workdir / 'eval' / 'validation-latest' / 'report.json')
+  assert report['overall']['count'] > 0
   assert (workdir / 'eval' / 'validation-latest' / 'predictions.csv').exists()
 
 
@@ -92,20 +122,21 @@ def test_batch_not_divisible_by_devices_is_named(catalogue, tmp_path):
   assert '--batch_size=12 is not divisible by the 8 devices' in result.stderr
 
 
-def test_every_experiment_flagfile_parses(tmp_path):
-  experiments = os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                             'experiments')
-  for name in sorted(os.listdir(experiments)):
-    # --towers=bogus stops the run right after flag parsing and validation.
-    result = run_module('spotipop.main', f'--flagfile=experiments/{name}',
-                        '--towers=bogus', check=False)
-    assert '--towers must be' in result.stderr, (name, result.stderr[-2000:])
+def test_every_experiment_flagfile_parses():
+  names = sorted(name[:-len('.flags')] for name in os.listdir(
+      os.path.join(REPO, 'experiments')) if name.endswith('.flags'))
+  assert 'default' in names and 'spotify32k_group' in names
+  for name in names:
+    config = experiment_config(name)
+    assert config.train.batch_size > 0, name
+  with pytest.raises(flags.Error, match='learnin_rate'):
+    experiment_config('default', '--learnin_rate=0.1')
 
 
 def test_predictor_scores_in_chunks_like_one_batch(trained, catalogue):
   workdir, _ = trained
   predictor = predict.Predictor(str(workdir))
-  tracks = manifest.read(catalogue[0], predictor.feature_columns)[:11]
+  tracks = manifest.read(catalogue[0], predictor.config.data).tracks[:11]
   args = ([t.audio_path for t in tracks], [t.features for t in tracks],
           [t.genre for t in tracks])
   whole_p, whole_s = predictor(*args, chunk=16)
@@ -129,3 +160,46 @@ def test_bad_manifest_stops_with_the_line_and_column(catalogue, tmp_path):
   assert result.returncode != 0
   assert "bad_manifest.csv:6: column 'energy' is 'nan'" in result.stderr
   assert 'Traceback' not in result.stderr
+
+
+def test_paper_experiment_reads_renamed_columns_with_audio(catalogue, tmp_path):
+  """The demo catalogue as a Spotify export with previews: other column names,
+  dates as text, an artist column; run as experiments/paper.flags."""
+  manifest_path, folder = catalogue
+  renames = {'track_id': 'spotify_id', 'artist': 'track_artist',
+             'audio_path': 'preview_file', 'popularity': 'track_popularity',
+             'genre': 'playlist_genre'}
+  with open(manifest_path) as f:
+    rows = list(csv.DictReader(f))
+  export = []
+  for row in rows:
+    renamed = {renames.get(k, k): v for k, v in row.items()
+               if k != 'release_year'}
+    renamed['album_release_date'] = f"{row['release_year']}-06-15"
+    export.append(renamed)
+  path = tmp_path / 'export.csv'
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(export[0]))
+    writer.writeheader()
+    writer.writerows(export)
+  workdir = tmp_path / 'run'
+  run_module('spotipop.main', '--flagfile=experiments/paper.flags',
+             *small_flags(path, tmp_path / 'tfds'), '--n_mels=0',
+             f'--audio_dir={folder}', f'--workdir={workdir}', '--num_epochs=1',
+             '--id_column=spotify_id', '--audio_column=preview_file',
+             '--popularity_column=track_popularity',
+             '--genre_column=playlist_genre',
+             '--release_column=album_release_date',
+             '--group_column=track_artist', '--split=group')
+  with open(workdir / 'dataset.json') as f:
+    dataset = json.load(f)
+  assert dataset['build_report']['kept'] == 48
+  sources = catalog.load(dataset['data_dir']).as_data_source()
+  assert sources['train'][0]['audio'].shape == (8000,)
+  groups = {s: {r['group'].decode() for r in sources[s]}
+            for s in catalog.SPLITS}
+  assert not groups['train'] & groups['test']
+  with open(workdir / 'eval' / 'test-best' / 'predictions.csv') as f:
+    predictions = list(csv.DictReader(f))
+  assert {p['group'] for p in predictions} == groups['test']
+  assert {p['track_id'] for p in predictions} <= {r['track_id'] for r in rows}

@@ -8,6 +8,7 @@ import sys
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8')
 
+from absl import flags  # pylint: disable=g-import-not-at-top
 import pytest  # pylint: disable=g-import-not-at-top
 
 from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
@@ -52,6 +53,19 @@ def small_flags(manifest, data_dir):
           '--conv_channels=8,16', '--dense_features=16', '--fusion_features=16',
           '--batch_size=16', '--num_epochs=2', '--log_every_steps=1',
           '--warmup_epochs=0.5']
+
+
+def experiment_config(name, *overrides):
+  """The Config of experiments/NAME.flags, later flags overriding it.
+
+  Parsed as spotipop.main parses it: an unknown or invalid flag raises.
+  """
+  flag_values = flags.FlagValues()
+  config_lib.define_flags(flag_values)
+  flags.DEFINE_string('workdir', None, 'Run directory.', flag_values=flag_values)
+  flag_values(['spotipop', f'--flagfile={REPO}/experiments/{name}.flags',
+               *overrides])
+  return config_lib.from_flags(flag_values)
 
 
 def run_module(module, *args, env=None, check=True, timeout=600):

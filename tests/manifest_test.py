@@ -1,27 +1,29 @@
-"""Manifest validation: every problem names the file, the line and the column."""
+"""Manifest reading: column mapping, dates, genres, duplicates; errors name file, line, column."""
 
 import csv
 import math
 
 import pytest
 
+from spotipop.config import DataConfig
 from spotipop.data import manifest
 
 COLUMNS = ['track_id', 'audio_path', 'popularity', 'genre', 'release_year',
            'energy', 'tempo']
 GOOD = ['t1', 'a.wav', '55', 'pop', '2001', '0.5', '120']
+DATA = DataConfig(feature_columns=('energy', 'tempo'))
 
 
-def _write(tmp_path, rows, header=COLUMNS):
+def _write(tmp_path, rows, header=COLUMNS, prefix=''):
   path = tmp_path / 'm.csv'
-  with open(path, 'w', newline='') as f:
+  with open(path, 'w', newline='', encoding='utf-8') as f:
+    f.write(prefix)
     csv.writer(f).writerows([header, *rows])
   return str(path)
 
 
 def test_reads_tracks_with_absolute_audio_paths(tmp_path):
-  tracks = manifest.read(_write(tmp_path, [GOOD]), ('energy', 'tempo'))
-  (track,) = tracks
+  (track,) = manifest.read(_write(tmp_path, [GOOD]), DATA).tracks
   assert track.row == 2 and track.track_id == 't1'
   assert track.audio_path == str(tmp_path / 'a.wav')
   assert track.features == (0.5, 120.0) and track.release_year == 2001
@@ -29,28 +31,107 @@ def test_reads_tracks_with_absolute_audio_paths(tmp_path):
 
 def test_missing_columns_are_named(tmp_path):
   path = _write(tmp_path, [GOOD[:-1]], header=COLUMNS[:-1])
-  with pytest.raises(manifest.ManifestError, match=r"m.csv: missing column\(s\) \['tempo'\]"):
-    manifest.read(path, ('energy', 'tempo'))
+  with pytest.raises(manifest.ManifestError,
+                     match=r"m.csv: missing column\(s\) \['tempo'\]"):
+    manifest.read(path, DATA)
 
 
 @pytest.mark.parametrize('column,value,message', [
     ('energy', 'nan', r"m.csv:3: column 'energy' is 'nan'"),
     ('tempo', 'fast', r"m.csv:3: column 'tempo' is not a number: 'fast'"),
-    ('popularity', '140', r'm.csv:3: popularity 140.0 is outside'),
+    ('popularity', '140', r"m.csv:3: column 'popularity' is 140.0, outside"),
     ('track_id', 't1', r"m.csv:3: track_id 't1' repeats line 2"),
+    ('release_year', '2019-13-01',
+     r"m.csv:3: column 'release_year' cannot be read as a release_date: "
+     r"'2019-13-01'"),
+    ('genre', "['pop', 'rock'", r"m.csv:3: column 'genre' cannot be read as "
+     r"a genre"),
 ])
 def test_bad_rows_are_named(tmp_path, column, value, message):
   bad = list(GOOD)
   bad[0] = 't2'
   bad[COLUMNS.index(column)] = value
   with pytest.raises(manifest.ManifestError, match=message):
-    manifest.read(_write(tmp_path, [GOOD, bad]), ('energy', 'tempo'))
+    manifest.read(_write(tmp_path, [GOOD, bad]), DATA)
 
 
 def test_unlabelled_manifest_needs_no_popularity(tmp_path):
   path = _write(tmp_path, [['new1', 'x.mp3', '0.9', '99']],
                 header=['track_id', 'audio_path', 'energy', 'tempo'])
-  (track,) = manifest.read(path, ('energy', 'tempo'), labelled=False)
+  (track,) = manifest.read(path, DATA, labelled=False).tracks
   assert math.isnan(track.popularity) and track.features == (0.9, 99.0)
   with pytest.raises(manifest.ManifestError, match='popularity'):
-    manifest.read(path, ('energy', 'tempo'))
+    manifest.read(path, DATA)
+
+
+def test_column_mapping_reads_a_spotify_export_as_it_comes(tmp_path):
+  header = ['id', 'track_popularity', 'playlist_genre', 'album_release_date',
+            'track_artist', 'energy', 'explicit']
+  rows = [['a', '70', "['canadian pop', 'pop']", '2019-06-14', 'Drake',
+           '0.5', 'True'],
+          ['b', '10', '[]', '1999', '', '0.1', 'false'],
+          ['c', '40', 'rock', '2004-07', 'Muse', '0.9', '0']]
+  data = DataConfig(
+      id_column='id', popularity_column='track_popularity',
+      genre_column='playlist_genre', release_column='album_release_date',
+      group_column='track_artist',
+      feature_columns=('energy', 'explicit', 'release_year'))
+  a, b, c = manifest.read(_write(tmp_path, rows, header), data,
+                          with_audio=False).tracks
+  assert (a.track_id, a.popularity, a.genre, a.group) == (
+      'a', 70.0, 'canadian pop', 'Drake')
+  assert a.release_date == '2019-06-14' and a.audio_path == ''
+  # explicit as true/false text; release_year derived from the date column.
+  assert a.features == (0.5, 1.0, 2019.0) and b.features == (0.1, 0.0, 1999.0)
+  assert b.genre == 'unknown' and b.release_date == '1999-01-01'
+  assert b.group == 'b (no track_artist)'  # An empty group is its own group.
+  assert c.release_date == '2004-07-01' and c.release_year == 2004
+
+
+@pytest.mark.parametrize('text,expected', [
+    ('2019', '2019-01-01'), ('2019-06', '2019-06-01'),
+    ('2019-06-14', '2019-06-14'), ('2019.0', '2019-01-01'),
+    ('1957-1-5', '1957-01-05')])
+def test_release_dates(text, expected):
+  assert manifest.parse_release_date(text) == expected
+
+
+@pytest.mark.parametrize('text', ['', '19', '2019-00-01', '2019-06-32',
+                                  'June 2019', '2019.5'])
+def test_bad_release_dates_raise(text):
+  with pytest.raises(ValueError):
+    manifest.parse_release_date(text)
+
+
+def test_without_an_id_column_tracks_are_numbered_by_line(tmp_path):
+  rows = [GOOD, GOOD]  # Identical rows: no id to tell them apart.
+  tracks = manifest.read(_write(tmp_path, rows),
+                         DataConfig(id_column='',
+                                    feature_columns=('energy',))).tracks
+  assert [t.track_id for t in tracks] == ['line2', 'line3']
+
+
+def test_keep_first_drops_repeats_and_lists_each(tmp_path):
+  second = ['t2', *GOOD[1:]]
+  path = _write(tmp_path, [GOOD, second, GOOD, GOOD])
+  read = manifest.read(path, DataConfig(feature_columns=('energy',),
+                                        duplicates='keep_first'))
+  assert [t.track_id for t in read.tracks] == ['t1', 't2']
+  assert read.duplicates == [{'row': 4, 'track_id': 't1', 'first_row': 2},
+                             {'row': 5, 'track_id': 't1', 'first_row': 2}]
+
+
+def test_tabular_reads_need_no_audio_column(tmp_path):
+  header = [c for c in COLUMNS if c != 'audio_path']
+  row = [v for c, v in zip(COLUMNS, GOOD) if c != 'audio_path']
+  path = _write(tmp_path, [row], header)
+  (track,) = manifest.read(path, DATA, with_audio=False).tracks
+  assert track.audio_path == ''
+  with pytest.raises(manifest.ManifestError, match=r"\['audio_path'\]"):
+    manifest.read(path, DATA)
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path):
+  path = _write(tmp_path, [GOOD], prefix='\ufeff')
+  (track,) = manifest.read(path, DATA).tracks
+  assert track.track_id == 't1'

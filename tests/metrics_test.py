@@ -1,6 +1,11 @@
-"""Metrics against definitions computed the slow, obvious way."""
+"""Metrics against definitions computed the slow, obvious way and against scikit-learn."""
+
+import json
 
 import numpy as np
+import pytest
+from scipy import stats
+from sklearn import metrics as sk
 
 from spotipop import metrics
 
@@ -13,28 +18,112 @@ def _pairwise_auc(labels, scores):
   return wins / (pos.size * neg.size)
 
 
-def test_roc_auc_equals_pairwise_definition_with_ties():
-  rng = np.random.default_rng(0)
-  labels = rng.integers(0, 2, 500)
-  scores = np.round(rng.random(500) + 0.3 * labels, 1)  # Many ties.
-  assert abs(metrics.roc_auc(labels, scores) - _pairwise_auc(labels, scores)) < 1e-12
+@pytest.fixture(params=[0, 1, 2])
+def sample(request):
+  """Skewed labels and tied, informative probabilities."""
+  rng = np.random.default_rng(request.param)
+  labels = (rng.random(400) < [0.9, 0.5, 0.2][request.param]).astype(int)
+  probabilities = np.clip(np.round(rng.random(400) * 0.7 + 0.3 * labels, 2),
+                          0, 1)
+  return labels, probabilities
+
+
+def test_roc_auc_equals_pairwise_definition_with_ties(sample):
+  labels, scores = sample
+  assert abs(metrics.roc_auc(labels, scores) -
+             _pairwise_auc(labels, scores)) < 1e-12
 
 
 def test_roc_auc_is_nan_for_one_class():
   assert np.isnan(metrics.roc_auc([1, 1, 1], [0.2, 0.5, 0.9]))
 
 
+def test_threshold_metrics_match_scikit_learn(sample):
+  labels, probabilities = sample
+  m = metrics.classification_metrics(labels, probabilities, threshold=0.5)
+  predicted = probabilities >= 0.5
+  assert m['mcc'] == pytest.approx(sk.matthews_corrcoef(labels, predicted))
+  assert m['balanced_accuracy'] == pytest.approx(
+      sk.balanced_accuracy_score(labels, predicted))
+  assert m['f1'] == pytest.approx(sk.f1_score(labels, predicted))
+  assert m['average_precision'] == pytest.approx(
+      sk.average_precision_score(labels, probabilities))
+  assert m['brier'] == pytest.approx(
+      sk.brier_score_loss(labels, probabilities))
+  assert m['roc_auc'] == pytest.approx(sk.roc_auc_score(labels, probabilities))
+
+
 def test_binary_metrics_by_hand():
   labels = np.array([1, 1, 1, 0, 0, 0, 0])
   probabilities = np.array([0.9, 0.8, 0.2, 0.7, 0.1, 0.3, 0.4])
   # tp=2, fn=1, fp=1, tn=3.
-  m = metrics.binary_metrics(labels, probabilities)
-  assert m['count'] == 7
+  m = metrics.classification_metrics(labels, probabilities)
+  assert m['count'] == 7 and m['positive_rate'] == 3 / 7
   assert m['accuracy'] == 5 / 7
   assert m['precision'] == 2 / 3 and m['recall'] == 2 / 3
   assert abs(m['f1'] - 2 / 3) < 1e-12
+  assert m['mcc'] == pytest.approx((2 * 3 - 1 * 1) / np.sqrt(3 * 3 * 4 * 4))
+  assert m['balanced_accuracy'] == pytest.approx((2 / 3 + 3 / 4) / 2)
   np.testing.assert_array_equal(metrics.confusion(labels, probabilities >= 0.5),
                                 [[3, 1], [1, 2]])
+
+
+def test_the_class_prior_scores_no_skill_on_skewed_labels():
+  # 95.8% popular, as in the published paper table: F1 looks excellent.
+  labels = np.r_[np.ones(958), np.zeros(42)]
+  m = metrics.classification_metrics(labels, np.ones(1000))
+  assert m['f1'] > 0.97 and m['accuracy'] == 0.958
+  assert m['mcc'] == 0 and m['balanced_accuracy'] == 0.5
+  assert m['roc_auc'] == 0.5 and m['average_precision'] == pytest.approx(0.958)
+
+
+def test_score_metrics_match_scipy_and_scikit_learn():
+  rng = np.random.default_rng(0)
+  popularity = rng.integers(0, 101, 300).astype(float)
+  predicted = np.clip(popularity + rng.normal(0, 15, 300), 0, 100).round()
+  m = metrics.score_metrics(popularity, predicted)
+  assert m['mae'] == pytest.approx(sk.mean_absolute_error(popularity, predicted))
+  assert m['rmse'] == pytest.approx(
+      np.sqrt(sk.mean_squared_error(popularity, predicted)))
+  assert m['r2'] == pytest.approx(sk.r2_score(popularity, predicted))
+  assert m['spearman'] == pytest.approx(
+      stats.spearmanr(popularity, predicted).statistic)
+
+
+def test_a_constant_score_has_no_spearman_and_zero_r2():
+  popularity = np.array([10.0, 50.0, 90.0])
+  m = metrics.score_metrics(popularity, np.full(3, popularity.mean()))
+  assert np.isnan(m['spearman']) and m['r2'] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize('criterion', ['mcc', 'balanced_accuracy', 'f1'])
+def test_chosen_threshold_maximises_the_criterion(sample, criterion):
+  labels, probabilities = sample
+  score = {'mcc': sk.matthews_corrcoef, 'f1': sk.f1_score,
+           'balanced_accuracy': sk.balanced_accuracy_score}[criterion]
+  best = max(score(labels, probabilities >= t) for t in np.unique(probabilities))
+  chosen = metrics.choose_threshold(labels, probabilities, criterion)
+  assert chosen in probabilities
+  assert score(labels, probabilities >= chosen) == pytest.approx(best)
+
+
+def test_reliability_bins_by_hand():
+  labels = np.array([0, 0, 1, 1, 1])
+  probabilities = np.array([0.05, 0.15, 0.12, 0.95, 1.0])
+  bins = metrics.reliability(labels, probabilities)
+  assert [b['count'] for b in bins] == [1, 2, 2]
+  assert bins[1]['bin'] == [0.1, 0.2]
+  assert bins[1]['observed_rate'] == 0.5
+  assert bins[1]['mean_probability'] == pytest.approx(0.135)
+  assert bins[2]['observed_rate'] == 1.0  # p == 1.0 falls in the last bin.
+
+
+def test_json_safe_writes_null_for_undefined_values():
+  report = metrics.json_safe({'a': float('nan'), 'b': [np.float32(0.5),
+                                                       float('inf')],
+                              'c': np.int64(3)})
+  assert json.dumps(report, allow_nan=False) == (
+      '{"a": null, "b": [0.5, null], "c": 3}')
 
 
 def test_breakdown_by_group_and_era():
@@ -42,6 +131,7 @@ def test_breakdown_by_group_and_era():
   probabilities = np.array([0.9, 0.1, 0.2, 0.8])
   eras = metrics.release_era([1994, 1999, 2003, 2008])
   assert eras.tolist() == ['1990s', '1990s', '2000s', '2000s']
+  assert metrics.release_era([0]).tolist() == ['unknown']
   by_era = metrics.breakdown(eras, labels, probabilities)
   assert by_era['1990s']['accuracy'] == 1.0 and by_era['2000s']['accuracy'] == 0.0
   assert by_era['1990s']['count'] == 2

@@ -40,7 +40,7 @@ def test_two_hosts_match_one_host(catalogue, tmp_path):
   for p, out in zip(processes, outputs):
     assert p.returncode == 0, out[-4000:]
   assert 'spotipop on 2 process(es)' in outputs[0]
-  assert 'test: F1' in outputs[0]  # Host 0 reports.
+  assert '| spotipop |' in outputs[0]  # Host 0 reports.
 
   _, _, _, expected = evaluate.restore_run(str(single), 'latest')
   _, _, _, actual = evaluate.restore_run(str(multi), 'latest')

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib.resources
+import itertools
 import json
 import os
 
@@ -40,12 +41,14 @@ def num_samples(data: DataConfig):
 @dataclasses.dataclass(eq=False, repr=False)
 class CatalogConfig(tfds.core.BuilderConfig):
   data: DataConfig | None = None
+  # Tabular-only models need no audio: none is read, decoded or stored.
+  with_audio: bool = True
 
   def __repr__(self):  # TFDS logs it on every build; the name says enough.
     return f'CatalogConfig({self.name}, manifest={self.data.manifest})'
 
 
-def builder_config(data: DataConfig):
+def builder_config(data: DataConfig, with_audio=True):
   """A builder config whose name changes whenever the built data would."""
   path = data.manifest or demo_manifest()
   digest = hashlib.sha256()
@@ -54,33 +57,69 @@ def builder_config(data: DataConfig):
   settings = dataclasses.asdict(data)
   del settings['data_dir']  # Where the data lives does not change it.
   settings['manifest'] = os.path.abspath(path)
+  settings['with_audio'] = with_audio
   digest.update(json.dumps(settings, sort_keys=True).encode())
   stem = os.path.splitext(os.path.basename(path))[0]
   name = f'{stem}_{digest.hexdigest()[:12]}'
-  return CatalogConfig(name=name, data=dataclasses.replace(data, manifest=path))
+  return CatalogConfig(name=name, data=dataclasses.replace(data, manifest=path),
+                       with_audio=with_audio)
 
 
-def assign_splits(tracks, data: DataConfig):
-  """Random split, or a time split that holds out the newest releases."""
-  if data.split == 'time':
-    order = sorted(range(len(tracks)),
-                   key=lambda i: (tracks[i].release_year, tracks[i].track_id))
-  else:
-    order = np.random.default_rng(data.split_seed).permutation(len(tracks))
-  n_train = int(round(data.split_fractions[0] * len(tracks)))
-  n_val = int(round(data.split_fractions[1] * len(tracks)))
-  bounds = (0, n_train, n_train + n_val, len(tracks))
-  splits = {name: [tracks[i] for i in order[lo:hi]]
-            for name, lo, hi in zip(SPLITS, bounds, bounds[1:])}
-  for name, members in splits.items():
-    if not members:
-      raise ValueError(f'--split_fractions={data.split_fractions} leaves the '
-                       f'{name} split of {len(tracks)} tracks empty')
+def _group_split(tracks, data: DataConfig):
+  """Whole groups to each split, in a seeded random order of the groups.
+
+  A group lands in the split where the middle of its tracks falls when the
+  shuffled groups are laid end to end, so split sizes come close to the
+  fractions however unequal the groups are.
+  """
+  members = collections.defaultdict(list)
+  for i, track in enumerate(tracks):
+    members[track.group].append(i)
+  names = sorted(members)
+  order = np.random.default_rng(data.split_seed).permutation(len(names))
+  cuts = np.cumsum(data.split_fractions)[:2] * len(tracks)
+  splits, start = {name: [] for name in SPLITS}, 0
+  for g in order:
+    rows = members[names[g]]
+    split = SPLITS[int(np.searchsorted(cuts, start + len(rows) / 2))]
+    splits[split] += [tracks[i] for i in rows]
+    start += len(rows)
   return splits
 
 
+def assign_splits(tracks, data: DataConfig):
+  """Random, time (newest releases held out) or group (e.g. unseen artists)."""
+  if data.split == 'group':
+    splits = _group_split(tracks, data)
+  else:
+    if data.split == 'time':
+      order = sorted(range(len(tracks)), key=lambda i: (
+          tracks[i].release_date, tracks[i].track_id))
+    else:
+      order = np.random.default_rng(data.split_seed).permutation(len(tracks))
+    n_train = int(round(data.split_fractions[0] * len(tracks)))
+    n_val = int(round(data.split_fractions[1] * len(tracks)))
+    bounds = (0, n_train, n_train + n_val, len(tracks))
+    splits = {name: [tracks[i] for i in order[lo:hi]]
+              for name, lo, hi in zip(SPLITS, bounds, bounds[1:])}
+  for name, members in splits.items():
+    if not members:
+      raise ValueError(f'--split_fractions={data.split_fractions} leaves the '
+                       f'{name} split of {len(tracks)} tracks empty'
+                       + (f' ({len({t.group for t in tracks})} groups)'
+                          if data.split == 'group' else ''))
+  return splits
+
+
+QUANTILES = 1001
+
+
 def feature_stats(train_tracks, data: DataConfig):
-  """Mean and std of the (log1p where configured) features, train split only."""
+  """The feature transform's parameters, fitted on the train split only.
+
+  Always: log1p where configured, then mean and std. For 'quantile' also
+  QUANTILES evenly spaced quantiles of every (log1p'd) column.
+  """
   log1p = np.array([c in data.log1p_columns for c in data.feature_columns])
   x = np.array([t.features for t in train_tracks], np.float64)
   if np.any(x[:, log1p] <= -1):
@@ -89,9 +128,14 @@ def feature_stats(train_tracks, data: DataConfig):
     raise ValueError(f'--log1p_columns: {bad} have values <= -1')
   x[:, log1p] = np.log1p(x[:, log1p])
   std = x.std(axis=0)
-  return {'columns': list(data.feature_columns), 'log1p': log1p.tolist(),
-          'mean': x.mean(axis=0).tolist(),
-          'std': np.where(std > 0, std, 1.0).tolist()}
+  stats = {'columns': list(data.feature_columns), 'log1p': log1p.tolist(),
+           'transform': data.feature_transform,
+           'mean': x.mean(axis=0).tolist(),
+           'std': np.where(std > 0, std, 1.0).tolist()}
+  if data.feature_transform == 'quantile':
+    stats['quantiles'] = np.quantile(
+        x, np.linspace(0, 1, QUANTILES), axis=0).T.tolist()
+  return stats
 
 
 def clip_loader(data: DataConfig):
@@ -121,46 +165,54 @@ def ordered_map(fn, items, workers=None):
 class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
   """Music tracks with audio clips, Spotify features and popularity labels."""
 
-  VERSION = tfds.core.Version('1.2.0')
+  VERSION = tfds.core.Version('1.3.0')
   RELEASE_NOTES = {'1.1.0': 'Genre vocabulary in the metadata.',
-                   '1.2.0': 'Audio stored as 16-bit PCM.'}
+                   '1.2.0': 'Audio stored as 16-bit PCM.',
+                   '1.3.0': 'Column mapping, group split, optional audio.'}
 
   def _info(self):
     data = self.builder_config.data
+    features = {
+        'track_id': tfds.features.Text(),
+        'features': tfds.features.Tensor(
+            shape=(len(data.feature_columns),), dtype=np.float32),
+        'label': tfds.features.ClassLabel(names=LABEL_NAMES),
+        'popularity': np.float32,
+        'genre': tfds.features.Text(),
+        'release_year': np.int32,
+        'group': tfds.features.Text(),
+    }
+    if self.builder_config.with_audio:
+      # 16-bit PCM as raw bytes: half the disk, reads and host-to-device
+      # traffic of float32 (the model converts on the device). Without BYTES,
+      # tf.Example would store int16 as slow-to-parse int64s.
+      features['audio'] = tfds.features.Tensor(
+          shape=(num_samples(data),), dtype=np.int16,
+          encoding=tfds.features.Encoding.BYTES)
     return tfds.core.DatasetInfo(
         builder=self,
         description=self.__doc__,
-        features=tfds.features.FeaturesDict({
-            'track_id': tfds.features.Text(),
-            # 16-bit PCM as raw bytes: half the disk, reads and host-to-device
-            # traffic of float32 (the model converts on the device). Without
-            # BYTES, tf.Example would store int16 as slow-to-parse int64s.
-            'audio': tfds.features.Tensor(
-                shape=(num_samples(data),), dtype=np.int16,
-                encoding=tfds.features.Encoding.BYTES),
-            'features': tfds.features.Tensor(
-                shape=(len(data.feature_columns),), dtype=np.float32),
-            'label': tfds.features.ClassLabel(names=LABEL_NAMES),
-            'popularity': np.float32,
-            'genre': tfds.features.Text(),
-            'release_year': np.int32,
-        }),
+        features=tfds.features.FeaturesDict(features),
         metadata=tfds.core.MetadataDict(),
     )
 
   def _split_generators(self, dl_manager):
     del dl_manager
-    data = self.builder_config.data
-    tracks = manifest.read(data.manifest, data.feature_columns,
-                           data.audio_dir or None)
-    kept, skipped = [], []
+    data, with_audio = self.builder_config.data, self.builder_config.with_audio
+    read = manifest.read(data.manifest, data, with_audio=with_audio)
+    tracks, kept, skipped = read.tracks, [], []
     for track in tracks:
       try:
-        audio.probe(track.audio_path, data.min_clip_seconds)
+        if with_audio:
+          audio.probe(track.audio_path, data.min_clip_seconds)
         kept.append(track)
       except audio.AudioError as e:
         skipped.append({'row': track.row, 'track_id': track.track_id,
                         'reason': str(e)})
+    if read.duplicates:
+      logging.warning('Dropped %d rows whose track id repeats an earlier row '
+                      '(--duplicates=keep_first); listed in the build report',
+                      len(read.duplicates))
     for s in skipped:
       logging.warning('Skipping manifest line %d (%s): %s', s['row'],
                       s['track_id'], s['reason'])
@@ -175,12 +227,17 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
         'class_counts': {
             name: [sum(self._label(t) == c for t in members) for c in (0, 1)]
             for name, members in splits.items()},
-        'build_report': {'manifest': data.manifest, 'rows': len(tracks),
-                         'kept': len(kept), 'skipped': skipped},
+        'train_mean_popularity': float(np.mean(
+            [t.popularity for t in splits['train']])),
+        'build_report': {'manifest': data.manifest,
+                         'rows': len(tracks) + len(read.duplicates),
+                         'kept': len(kept), 'skipped': skipped,
+                         'duplicates_dropped': read.duplicates},
     })
-    logging.info('Catalogue %s: %d rows, %d kept, %d skipped; splits %s',
-                 data.manifest, len(tracks), len(kept), len(skipped),
-                 {k: len(v) for k, v in splits.items()})
+    logging.info('Catalogue %s: %d rows, %d kept, %d skipped, %d duplicates '
+                 'dropped; splits %s', data.manifest,
+                 len(tracks) + len(read.duplicates), len(kept), len(skipped),
+                 len(read.duplicates), {k: len(v) for k, v in splits.items()})
     return {name: self._generate_examples(members)
             for name, members in splits.items()}
 
@@ -188,23 +245,27 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
     return int(track.popularity >= self.builder_config.data.popularity_threshold)
 
   def _generate_examples(self, tracks):
-    clips = ordered_map(clip_loader(self.builder_config.data),
-                        [t.audio_path for t in tracks])
+    clips = (ordered_map(clip_loader(self.builder_config.data),
+                         [t.audio_path for t in tracks])
+             if self.builder_config.with_audio else itertools.repeat(None))
     for track, clip in zip(tracks, clips):
-      yield track.track_id, {
+      example = {
           'track_id': track.track_id,
-          'audio': audio.to_pcm16(clip),
           'features': np.asarray(track.features, np.float32),
           'label': self._label(track),
           'popularity': np.float32(track.popularity),
           'genre': track.genre,
           'release_year': np.int32(track.release_year),
+          'group': track.group,
       }
+      if clip is not None:
+        example['audio'] = audio.to_pcm16(clip)
+      yield track.track_id, example
 
 
-def build(data: DataConfig):
+def build(data: DataConfig, with_audio=True):
   """Builds the dataset if it is not on disk yet; returns the builder."""
-  builder = SpotipopCatalog(config=builder_config(data),
+  builder = SpotipopCatalog(config=builder_config(data, with_audio),
                             data_dir=os.path.expanduser(data.data_dir),
                             file_format='array_record')
   builder.download_and_prepare()

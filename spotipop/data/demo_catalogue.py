@@ -29,7 +29,7 @@ _FORMATS = (('wav', 'PCM_16'), ('flac', 'PCM_16'), ('ogg', 'VORBIS'),
             ('ogg', 'VORBIS'), ('mp3', 'MPEG_LAYER_III'))
 
 MANIFEST_COLUMNS = (
-    'track_id', 'audio_path', 'popularity', 'genre', 'release_year',
+    'track_id', 'artist', 'audio_path', 'popularity', 'genre', 'release_year',
     'danceability', 'energy', 'key', 'loudness', 'mode', 'speechiness',
     'acousticness', 'instrumentalness', 'liveness', 'valence', 'tempo',
     'duration_ms', 'time_signature', 'explicit', 'artist_followers',
@@ -40,6 +40,8 @@ def _attributes(rng, index):
   genre = GENRES[index % len(GENRES)]
   return {
       'track_id': f'demo{index:04d}',
+      # Five consecutive tracks per artist, for --split=group.
+      'artist': f'artist{index // 5:03d}',
       'genre': genre,
       'release_year': int(rng.integers(1990, 2025)),
       'danceability': float(rng.beta(2.5, 2.0)),

@@ -1,14 +1,23 @@
-"""The CSV manifest that describes a catalogue: one row per track."""
+"""The CSV manifest that describes a catalogue: one row per track.
 
+Real exports (Spotify API dumps, label back-catalogues) come with their own
+column names, dates as text and genres as lists; DataConfig's *_column fields
+map them, so a CSV is read as it comes.
+"""
+
+import ast
 import csv
 import dataclasses
 import math
 import os
+import re
 
-REQUIRED_COLUMNS = ('track_id', 'audio_path', 'popularity', 'genre',
-                    'release_year')
-# Tracks to score need no popularity (that is what is predicted).
-UNLABELLED_COLUMNS = ('track_id', 'audio_path')
+from spotipop.config import DataConfig
+
+# Derived from the release column when the manifest has no such column.
+RELEASE_YEAR = 'release_year'
+_DATE = re.compile(r'(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?')
+_BOOLEANS = {'true': 1.0, 'false': 0.0}
 
 
 class ManifestError(ValueError):
@@ -19,14 +28,29 @@ class ManifestError(ValueError):
 class Track:
   row: int  # Line number in the CSV (the header is line 1).
   track_id: str
-  audio_path: str  # Absolute.
+  audio_path: str  # Absolute; '' when audio is not read.
   popularity: float  # NaN for unlabelled tracks.
   genre: str
-  release_year: int
+  release_date: str  # 'YYYY-MM-DD', missing parts as 01; '' if unknown.
+  group: str  # E.g. the artist; '' without a group column.
   features: tuple[float, ...]
+
+  @property
+  def release_year(self):
+    return int(self.release_date[:4]) if self.release_date else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+  tracks: list[Track]
+  # Rows dropped under --duplicates=keep_first: {row, track_id, first_row}.
+  duplicates: list[dict]
 
 
 def _number(path, row, column, text):
+  text = (text or '').strip()
+  if text.lower() in _BOOLEANS:
+    return _BOOLEANS[text.lower()]
   try:
     value = float(text)
   except ValueError:
@@ -37,52 +61,140 @@ def _number(path, row, column, text):
   return value
 
 
-def read(path, feature_columns, audio_dir=None, labelled=True):
-  """Parses and validates the manifest; audio paths resolve against audio_dir.
+def parse_release_date(text):
+  """'2019', '2019-06', '2019-06-14' or a number like '2019.0' -> 'YYYY-MM-DD'.
 
-  audio_dir defaults to the manifest's own folder. Unlabelled manifests (tracks
-  to score) need only track_id, audio_path and the feature columns. Every problem is an error:
-  a popularity model trained on silently dropped or imputed rows is not the
-  model the user asked for.
+  Missing month or day count as 01, so a year-only date sorts first in its
+  year. Raises ValueError for anything else.
   """
-  audio_dir = audio_dir or os.path.dirname(os.path.abspath(path))
+  text = text.strip()
+  match = _DATE.fullmatch(text)
+  if match:
+    year, month, day = (int(g) if g else 1 for g in match.groups())
+  else:
+    number = float(text)  # ValueError for text that is not a date.
+    if not (number.is_integer() and 1000 <= number <= 9999):
+      raise ValueError(text)
+    year, month, day = int(number), 1, 1
+  if not (1 <= month <= 12 and 1 <= day <= 31):
+    raise ValueError(text)
+  return f'{year:04d}-{month:02d}-{day:02d}'
+
+
+def parse_genre(text):
+  """A genre cell: plain text, or list text whose first entry is taken."""
+  text = (text or '').strip()
+  if text.startswith('['):
+    values = ast.literal_eval(text)  # ValueError/SyntaxError when malformed.
+    if not isinstance(values, list):
+      raise ValueError(text)
+    text = str(values[0]).strip() if values else ''
+  return text or 'unknown'
+
+
+def _cell(path, row, column, parse, text):
   try:
-    f = open(path, newline='')
+    return parse(text)
+  except (ValueError, SyntaxError):
+    raise ManifestError(f'{path}:{row}: column {column!r} cannot be read as '
+                        f'{parse.__name__.replace("parse_", "a ")}: '
+                        f'{text!r}') from None
+
+
+def required_columns(data: DataConfig, header, labelled, with_audio):
+  """The manifest columns a read needs, release_year derived where possible."""
+  mapped = [data.id_column, data.audio_column if with_audio else '']
+  if labelled:
+    mapped += [data.popularity_column, data.genre_column, data.release_column,
+               data.group_column]
+  derive_year = RELEASE_YEAR not in header and data.release_column in header
+  features = [c for c in data.feature_columns
+              if not (c == RELEASE_YEAR and derive_year)]
+  return [c for c in dict.fromkeys([*mapped, *features]) if c]
+
+
+def read(path, data: DataConfig, labelled=True, with_audio=True):
+  """Parses and validates a manifest under data's column mapping.
+
+  Audio paths resolve against data.audio_dir, by default the manifest's own
+  folder. Unlabelled manifests (tracks to score) need only the id, audio and
+  feature columns. Every problem is an error naming file, line and column: a
+  popularity model trained on silently dropped or imputed rows is not the
+  model the user asked for. The one exception is --duplicates=keep_first,
+  whose dropped rows are returned for the build report.
+  """
+  audio_dir = data.audio_dir or os.path.dirname(os.path.abspath(path))
+  try:
+    # utf-8-sig: spreadsheet "CSV UTF-8" exports start with a byte-order mark.
+    f = open(path, newline='', encoding='utf-8-sig')
   except OSError as e:
     raise ManifestError(f'{path}: cannot open manifest ({e})') from e
   with f:
     reader = csv.DictReader(f)
     header = reader.fieldnames or []
-    required = REQUIRED_COLUMNS if labelled else UNLABELLED_COLUMNS
-    missing = [c for c in (*required, *feature_columns) if c not in header]
+    missing = [c for c in required_columns(data, header, labelled, with_audio)
+               if c not in header]
     if missing:
       raise ManifestError(f'{path}: missing column(s) {missing}; '
                           f'the header has {header}')
-    tracks, seen = [], {}
-    for row, record in enumerate(reader, start=2):
-      track_id = (record['track_id'] or '').strip()
-      if not track_id:
-        raise ManifestError(f'{path}:{row}: empty track_id')
-      if track_id in seen:
-        raise ManifestError(f'{path}:{row}: track_id {track_id!r} repeats '
-                            f'line {seen[track_id]}')
-      seen[track_id] = row
-      popularity, year = math.nan, 0
-      if labelled:
-        popularity = _number(path, row, 'popularity', record['popularity'])
-        if not 0 <= popularity <= 100:
-          raise ManifestError(
-              f'{path}:{row}: popularity {popularity} is outside [0, 100]')
-        year = _number(path, row, 'release_year', record['release_year'])
-      tracks.append(Track(
-          row=row,
-          track_id=track_id,
-          audio_path=os.path.join(audio_dir, record['audio_path']),
-          popularity=popularity,
-          genre=(record.get('genre') or 'unknown').strip(),
-          release_year=int(year),
-          features=tuple(_number(path, row, c, record[c])
-                         for c in feature_columns)))
+    tracks, duplicates, seen = [], [], {}
+    try:
+      for row, record in enumerate(reader, start=2):
+        track = _track(path, row, record, data, labelled, with_audio, audio_dir)
+        if track.track_id in seen:
+          if data.duplicates != 'keep_first':
+            raise ManifestError(
+                f'{path}:{row}: {data.id_column or "track id"} '
+                f'{track.track_id!r} repeats line {seen[track.track_id]} '
+                '(--duplicates=keep_first keeps the first)')
+          duplicates.append({'row': row, 'track_id': track.track_id,
+                             'first_row': seen[track.track_id]})
+          continue
+        seen[track.track_id] = row
+        tracks.append(track)
+    except (csv.Error, UnicodeDecodeError) as e:
+      raise ManifestError(f'{path}:{reader.line_num}: not readable as UTF-8 '
+                          f'CSV ({e})') from None
   if not tracks:
     raise ManifestError(f'{path}: no tracks')
-  return tracks
+  return Manifest(tracks, duplicates)
+
+
+def _track(path, row, record, data, labelled, with_audio, audio_dir):
+  """One CSV record -> Track; errors name the line and column."""
+  if data.id_column:
+    track_id = (record[data.id_column] or '').strip()
+    if not track_id:
+      raise ManifestError(f'{path}:{row}: empty {data.id_column!r}')
+  else:
+    track_id = f'line{row}'
+  popularity, release_date, group = math.nan, '', ''
+  if labelled:
+    column = data.popularity_column
+    popularity = _number(path, row, column, record[column])
+    if not 0 <= popularity <= 100:
+      raise ManifestError(f'{path}:{row}: column {column!r} is {popularity}, '
+                          'outside [0, 100]')
+    if data.group_column:
+      # A track without a group value is a group of its own.
+      group = ((record[data.group_column] or '').strip()
+               or f'{track_id} (no {data.group_column})')
+  if data.release_column in record:
+    release_date = _cell(path, row, data.release_column, parse_release_date,
+                         record[data.release_column] or '')
+  genre = 'unknown'
+  if data.genre_column in record:
+    genre = _cell(path, row, data.genre_column, parse_genre,
+                  record[data.genre_column])
+  features = []
+  for c in data.feature_columns:
+    if c not in record and c == RELEASE_YEAR and release_date:
+      features.append(float(release_date[:4]))
+    else:
+      features.append(_number(path, row, c, record.get(c)))
+  audio_path = ''
+  if with_audio:
+    audio_path = os.path.join(audio_dir, record[data.audio_column] or '')
+  return Track(row=row, track_id=track_id, audio_path=audio_path,
+               popularity=popularity, genre=genre, release_date=release_date,
+               group=group, features=tuple(features))

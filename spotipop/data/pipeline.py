@@ -11,10 +11,11 @@ import queue
 import threading
 
 import numpy as np
+from scipy import special
 
 
 def standardize(features, stats):
-  """Applies the train-split log1p + z-score transform to raw feature rows."""
+  """Applies the train-split feature transform (catalog.feature_stats) to rows."""
   x = np.asarray(features, np.float64)
   log1p = np.asarray(stats['log1p'], bool)
   below = log1p & np.any(x <= -1, axis=0)
@@ -22,8 +23,25 @@ def standardize(features, stats):
     raise ValueError(f'{np.asarray(stats["columns"])[below].tolist()}: values '
                      '<= -1 cannot go through log1p')
   x = np.where(log1p, np.log1p(np.where(log1p, x, 0)), x)
+  if stats['transform'] == 'quantile':
+    return _normal_scores(x, np.asarray(stats['quantiles'])).astype(np.float32)
   return ((x - np.asarray(stats['mean'])) / np.asarray(stats['std'])).astype(
       np.float32)
+
+
+def _normal_scores(x, quantiles):
+  """Each column's train-split CDF, then the standard normal quantile of it.
+
+  Ties (a spike such as instrumentalness == 0) take the middle of their CDF
+  step; values outside the train range clip to about +-3.1.
+  """
+  levels = np.linspace(0, 1, quantiles.shape[1])
+  out = np.empty_like(x)
+  for j, q in enumerate(quantiles):
+    lower = np.interp(x[:, j], q, levels)
+    upper = np.interp(-x[:, j], -q[::-1], levels[::-1])
+    out[:, j] = special.ndtri(np.clip((lower + upper) / 2, 1e-3, 1 - 1e-3))
+  return out
 
 
 def genre_ids(genres, vocab):
@@ -88,19 +106,21 @@ class Batches:
     features, genre = model_inputs([r['features'] for r in records], genres,
                                    self._metadata)
     batch = {
-        'audio': np.stack([r['audio'] for r in records]),
         'features': features,
         'genre_id': genre,
         'label': np.array([r['label'] for r in records], np.int32),
         'popularity': np.array([r['popularity'] for r in records], np.float32),
         'mask': mask,
     }
+    if 'audio' in records[0]:  # Tabular-only datasets store none.
+      batch['audio'] = np.stack([r['audio'] for r in records])
     batch = {k: v.reshape(self._devices, -1, *v.shape[1:])
              for k, v in batch.items()}
     batch['meta'] = {
         'track_id': [r['track_id'].decode() for r in records],
         'genre': genres,
         'release_year': np.array([r['release_year'] for r in records]),
+        'group': [r['group'].decode() for r in records],
     }
     return batch
 
