@@ -19,7 +19,6 @@ import tensorflow_datasets as tfds
 from spotipop.data import pipeline
 
 NAMES = ('gbdt', 'always_popular', 'train_prior', 'train_mean_popularity')
-_READ_CHUNK = 1024
 _GBDT_PARAMS = {
     'learning_rate': 0.05, 'num_leaves': 31, 'min_data_in_leaf': 20,
     'feature_fraction': 0.9, 'deterministic': True, 'force_row_wise': True,
@@ -30,25 +29,14 @@ _GBDT_PATIENCE = 50
 
 
 def read_split(builder, split):
-  """A split's standardised features, genre ids, labels and popularity.
+  """A split's transformed features, genre ids, labels and popularity.
 
   Audio, when stored, is read as undecoded bytes and dropped.
   """
   decoders = ({'audio': tfds.decode.SkipDecoding()}
               if 'audio' in builder.info.features else None)
-  source = builder.as_data_source(split, decoders=decoders)
-  records = []
-  for start in range(0, len(source), _READ_CHUNK):
-    records += source.__getitems__(
-        list(range(start, min(start + _READ_CHUNK, len(source)))))
-  features, genre_id = pipeline.model_inputs(
-      [r['features'] for r in records], [r['genre'].decode() for r in records],
-      builder.info.metadata)
-  return {'track_id': [r['track_id'].decode() for r in records],
-          'features': features, 'genre_id': genre_id,
-          'label': np.array([r['label'] for r in records], np.int32),
-          'popularity': np.array([r['popularity'] for r in records],
-                                 np.float64)}
+  return pipeline.read_split(builder.as_data_source(split, decoders=decoders),
+                             builder.info.metadata, with_audio=False)
 
 
 def _gbdt(params, train, validation, target):

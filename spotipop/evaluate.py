@@ -81,7 +81,7 @@ def fit_baselines(builder, predictions, seed):
   tables = {s: baselines.read_split(builder, s)
             for s in dict.fromkeys(('train', *predictions))}
   for s, p in predictions.items():
-    if tables[s]['track_id'] != p['track_id'].tolist():
+    if not np.array_equal(tables[s]['track_id'], p['track_id']):
       raise RuntimeError(f'{s}: baseline and model examples are not aligned')
   return baselines.fit_predict(tables, seed)
 

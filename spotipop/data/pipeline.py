@@ -56,12 +56,46 @@ def model_inputs(features, genres, metadata):
           genre_ids(genres, metadata['genre_vocab']))
 
 
+# Strings that travel with a batch for reports, not to the devices.
+META_KEYS = ('track_id', 'genre', 'release_year', 'group')
+
+
+def read_columns(records, metadata, with_audio=True):
+  """Records -> column arrays with the model's inputs (transformed features)."""
+  genres = [r['genre'].decode() for r in records]
+  features, genre_id = model_inputs([r['features'] for r in records], genres,
+                                    metadata)
+  columns = {
+      'features': features,
+      'genre_id': genre_id,
+      'label': np.array([r['label'] for r in records], np.int32),
+      'popularity': np.array([r['popularity'] for r in records], np.float32),
+      'track_id': np.array([r['track_id'].decode() for r in records]),
+      'genre': np.array(genres),
+      'release_year': np.array([r['release_year'] for r in records]),
+      'group': np.array([r['group'].decode() for r in records]),
+  }
+  if with_audio and records and 'audio' in records[0]:  # Tabular: none.
+    columns['audio'] = np.stack([r['audio'] for r in records])
+  return columns
+
+
+def read_split(source, metadata, with_audio=True, chunk=1024):
+  """read_columns over a whole split, reading `chunk` records at a time."""
+  parts = [read_columns(source.__getitems__(
+      list(range(start, min(start + chunk, len(source))))), metadata,
+                        with_audio)
+           for start in range(0, len(source), chunk)]
+  return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 class Batches:
   """Batches of one split for one host.
 
   Training batches drop the remainder (every step has the full batch);
   evaluation batches keep every example and pad the last batch, marking padding
-  with mask == 0 so metrics count each example exactly once.
+  with mask == 0 so metrics count each example exactly once. A split without
+  audio is small: it is read once and batched from memory.
   """
 
   def __init__(self, source, metadata, global_batch_size, num_local_devices, *,
@@ -75,6 +109,8 @@ class Batches:
       raise ValueError(f'--batch_size={global_batch_size} exceeds the '
                        f'{len(source)} training examples')
     self._source, self._metadata = source, metadata
+    self._in_memory = (read_split(source, metadata)
+                       if len(source) and 'audio' not in source[0] else None)
     self._global = global_batch_size
     self._local = global_batch_size // process_count
     self._devices = num_local_devices
@@ -100,28 +136,16 @@ class Batches:
   def _read(self, rows):
     mask = np.zeros(self._local, np.float32)
     mask[:len(rows)] = 1
-    records = self._source.__getitems__([int(i) for i in rows])
-    records += records[:1] * (self._local - len(records))  # Padding, masked.
-    genres = [r['genre'].decode() for r in records]
-    features, genre = model_inputs([r['features'] for r in records], genres,
-                                   self._metadata)
-    batch = {
-        'features': features,
-        'genre_id': genre,
-        'label': np.array([r['label'] for r in records], np.int32),
-        'popularity': np.array([r['popularity'] for r in records], np.float32),
-        'mask': mask,
-    }
-    if 'audio' in records[0]:  # Tabular-only datasets store none.
-      batch['audio'] = np.stack([r['audio'] for r in records])
+    rows = np.r_[rows, np.repeat(rows[:1], self._local - len(rows))]  # Masked.
+    if self._in_memory is None:
+      columns = read_columns(self._source.__getitems__(rows.tolist()),
+                             self._metadata)
+    else:
+      columns = {k: v[rows] for k, v in self._in_memory.items()}
     batch = {k: v.reshape(self._devices, -1, *v.shape[1:])
-             for k, v in batch.items()}
-    batch['meta'] = {
-        'track_id': [r['track_id'].decode() for r in records],
-        'genre': genres,
-        'release_year': np.array([r['release_year'] for r in records]),
-        'group': [r['group'].decode() for r in records],
-    }
+             for k, v in columns.items() if k not in META_KEYS}
+    batch['mask'] = mask.reshape(self._devices, -1)
+    batch['meta'] = {k: columns[k].tolist() for k in META_KEYS}
     return batch
 
 
