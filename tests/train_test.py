@@ -82,8 +82,8 @@ def test_ablations_train_one_tower(catalogue, tmp_path, towers, present, absent)
   assert present in state.params and absent not in state.params
 
 
-def test_early_stopping_on_validation_f1(catalogue, tmp_path):
-  # With a zero learning rate validation F1 cannot improve after epoch 1.
+def test_early_stopping_on_the_validation_metric(catalogue, tmp_path):
+  # With a zero learning rate validation ROC-AUC cannot improve after epoch 1.
   config = small_config(catalogue[0], tmp_path / 'tfds', learning_rate=0.0,
                         num_epochs=6, early_stopping_patience=2)
   workdir = str(tmp_path / 'run')
