@@ -6,8 +6,10 @@ import numpy as np
 from scipy import signal
 import soundfile as sf
 
+from spotipop import errors
 
-class AudioError(ValueError):
+
+class AudioError(errors.SpotipopError, ValueError):
   """An audio file that cannot become a training clip; the message names the file."""
 
 

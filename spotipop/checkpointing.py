@@ -7,13 +7,20 @@ Each checkpoint holds the train state and the run's progress (early-stopping
 counters and per-epoch history) so a resumed run continues bit for bit.
 """
 
+import contextlib
 import json
 import os
+import sys
+import tempfile
+import time
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+
+from spotipop import errors
 
 LATEST, BEST = 'latest', 'best'
 # The checkpoint metric that ranks `best/`: train.selection_value's figure.
@@ -23,7 +30,7 @@ SELECTION = 'val_selection'
 class Checkpoints:
 
   def __init__(self, workdir, keep=2):
-    root = os.path.join(os.path.abspath(workdir), 'checkpoints')
+    root = self._root = os.path.join(os.path.abspath(workdir), 'checkpoints')
     # Single host: write in the background while training goes on. Multi-host:
     # write synchronously, since orbax's async commit barrier times out there.
     common = dict(create=True,
@@ -56,27 +63,90 @@ class Checkpoints:
     return self._managers[which].latest_step()
 
   def restore(self, which, like_state, step=None):
-    """Restores (state, progress) of `step` (default: newest) shaped like like_state.
+    """Restores (state, progress) of `step`, shaped like like_state.
 
-    Returns None when `which` holds no checkpoint.
+    Without a step, the newest step that restores: an unreadable one (a
+    truncated file after a crash or a full disk) is moved aside to
+    `corrupt-STEP` with a warning, and the next older one is tried. A named
+    step that does not restore is a CheckpointError naming its folder.
+    Returns None when `which` holds no readable checkpoint.
     """
     manager = self._managers[which]
-    step = manager.latest_step() if step is None else step
-    if step is None:
-      return None
-    if step not in manager.all_steps():
-      raise ValueError(f'no {which} checkpoint at step {step}; have '
-                       f'{manager.all_steps()}')
+    if step is not None:
+      if step not in manager.all_steps():
+        raise errors.CheckpointError(
+            f'{self._folder(which, step)}: no such checkpoint; have steps '
+            f'{sorted(manager.all_steps())}')
+      try:
+        return self._restore(manager, step, like_state)
+      except Exception as e:  # pylint: disable=broad-except
+        raise errors.CheckpointError(
+            f'{self._folder(which, step)}: cannot be restored '
+            f'({_first_line(e)})') from None
+    for candidate in sorted(manager.all_steps(), reverse=True):
+      try:
+        return self._restore(manager, candidate, like_state)
+      except Exception as e:  # pylint: disable=broad-except
+        # Any failure to read a step makes it unusable; an older one may not be.
+        folder = self._folder(which, candidate)
+        logging.warning('%s cannot be restored (%s); moved to corrupt-%d, '
+                        'trying an older step', folder, _first_line(e),
+                        candidate)
+        if jax.process_index() == 0:
+          os.replace(folder, os.path.join(os.path.dirname(folder),
+                                          f'corrupt-{candidate}'))
+        manager.reload()
+    return None
+
+  def _folder(self, which, step):
+    return os.path.join(self._root, which, str(step))
+
+  @staticmethod
+  def _restore(manager, step, like_state):
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     abstract = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x),
                                        sharding=device),
         like_state)
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract), progress=ocp.args.JsonRestore()))
+    with _stderr_kept_only_on_success():
+      restored = manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract),
+          progress=ocp.args.JsonRestore()))
     return restored.state, restored.progress
 
   def close(self):
     for manager in self._managers.values():
       manager.wait_until_finished()
       manager.close()
+
+
+def _first_line(error):
+  """The first line of an error's message: TensorStore's run to dozens."""
+  return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+@contextlib.contextmanager
+def _stderr_kept_only_on_success(grace_seconds=0.5):
+  """Holds back what is written to fd 2 during the block; drops it on failure.
+
+  When a read fails mid-restore, TensorStore's threads print tracebacks of
+  their own (callbacks into an event loop Orbax has closed), before or after
+  the error reaches us. The caller reports the failure in one line instead.
+  """
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as held:
+    os.dup2(held.fileno(), 2)
+    try:
+      yield
+    except BaseException:
+      time.sleep(grace_seconds)  # Let in-flight reads finish printing.
+      raise
+    else:
+      sys.stderr.flush()
+      held.seek(0)
+      os.write(saved, held.read())
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)

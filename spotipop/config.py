@@ -12,6 +12,8 @@ import typing
 
 from absl import flags
 
+from spotipop import errors
+
 SPOTIFY_FEATURES = (
     'danceability', 'energy', 'key', 'loudness', 'mode', 'speechiness',
     'acousticness', 'instrumentalness', 'liveness', 'valence', 'tempo',
@@ -126,7 +128,7 @@ class EvalConfig:
       "validation split: 'mcc', 'balanced_accuracy' or 'f1'.")
 
 
-class ConfigMismatchError(ValueError):
+class ConfigMismatchError(errors.SpotipopError, ValueError):
   """A workdir trained under other settings; resuming it would mix two runs."""
 
 
@@ -194,6 +196,7 @@ class Config:
         (self.eval.threshold_criterion in THRESHOLD_CRITERIA,
          'threshold_criterion', f'must be one of {THRESHOLD_CRITERIA}'),
         (self.train.batch_size > 0, 'batch_size', 'must be positive'),
+        (self.train.learning_rate > 0, 'learning_rate', 'must be positive'),
         (self.train.num_epochs > 0, 'num_epochs', 'must be positive'),
     )
     for ok, flag, why in checks:

@@ -9,11 +9,11 @@ calibration.png and confusion.png under WORKDIR/eval/SPLIT-CHECKPOINT/, and
 prints the model-vs-baselines table.
 """
 
+import contextlib
 import csv
 import json
 import os
 
-from absl import app
 from absl import flags
 from absl import logging
 import jax
@@ -24,7 +24,8 @@ import numpy as np
 
 from spotipop import baselines
 from spotipop import checkpointing
-from spotipop import logs
+from spotipop import cli
+from spotipop import errors
 from spotipop import metrics
 from spotipop import models
 from spotipop import report
@@ -40,7 +41,8 @@ def restore_run(workdir, checkpoint=checkpointing.BEST):
   """
   config_path = os.path.join(workdir, 'config.json')
   if not os.path.exists(config_path):
-    raise FileNotFoundError(f'{workdir} is not a spotipop run: no config.json')
+    raise errors.CheckpointError(
+        f'{workdir} is not a spotipop run: it has no config.json')
   with open(config_path) as f:
     config = Config.from_json(f.read())
   with open(os.path.join(workdir, 'dataset.json')) as f:
@@ -51,13 +53,14 @@ def restore_run(workdir, checkpoint=checkpointing.BEST):
   which, step = ((checkpointing.LATEST, int(checkpoint))
                  if str(checkpoint).isdigit() else (checkpoint, None))
   if which not in (checkpointing.LATEST, checkpointing.BEST):
-    raise ValueError(f"--checkpoint={checkpoint}: use 'best', 'latest' or a "
-                     'step number')
-  ckpts = checkpointing.Checkpoints(workdir)
-  restored = ckpts.restore(which, like, step)
-  ckpts.close()
+    raise errors.CheckpointError(f"--checkpoint={checkpoint}: use 'best', "
+                                 "'latest' or a step number")
+  with contextlib.closing(checkpointing.Checkpoints(workdir)) as ckpts:
+    restored = ckpts.restore(which, like, step)
   if restored is None:
-    raise FileNotFoundError(f'{workdir}: no {which} checkpoint to restore')
+    raise errors.CheckpointError(
+        f'{os.path.join(workdir, "checkpoints", which)}: no checkpoint yet '
+        '(training saves the first at the end of epoch 1)')
   return config, dataset, model, restored[0]
 
 
@@ -157,7 +160,7 @@ def evaluate(workdir, split='test', checkpoint=checkpointing.BEST):
   the baselines, writes the files and returns the report, the others None.
   """
   if split not in catalog.SPLITS:
-    raise ValueError(f'--split={split}: use one of {catalog.SPLITS}')
+    raise errors.SpotipopError(f'--split={split}: use one of {catalog.SPLITS}')
   config, state, builder, predictions = predict_splits(workdir, split,
                                                        checkpoint)
   if jax.process_index():
@@ -180,9 +183,7 @@ def evaluate(workdir, split='test', checkpoint=checkpointing.BEST):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  logs.quiet_libraries()
+  del argv
   summary = evaluate(flags.FLAGS.workdir, flags.FLAGS.split,
                      flags.FLAGS.checkpoint)
   if summary:
@@ -195,4 +196,4 @@ if __name__ == '__main__':
   flags.DEFINE_string('checkpoint', checkpointing.BEST,
                       "'best', 'latest' or a step number.")
   flags.mark_flag_as_required('workdir')
-  app.run(main)
+  cli.run(main, 'spotipop.evaluate')

@@ -8,20 +8,17 @@ jax.distributed.initialize() for multi-host runs.
 """
 
 import os
-import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 import jax
 
-from spotipop import audio
+from spotipop import cli
 from spotipop import config as config_lib
+from spotipop import errors
 from spotipop import evaluate
-from spotipop import logs
 from spotipop import report
 from spotipop import train
-from spotipop.data import manifest
 
 flags.DEFINE_string('workdir', None, 'Run directory: config, checkpoints, '
                     'metrics and evaluation reports.')
@@ -40,24 +37,38 @@ def initialize_distributed():
   jax.distributed.initialize(**kwargs)
 
 
+def check_before_building(config, workdir):
+  """The checks that need no data, so a bad setting fails in seconds."""
+  devices = jax.device_count()
+  if config.train.batch_size % devices:
+    raise errors.SpotipopError(
+        f'--batch_size={config.train.batch_size} is not divisible by the '
+        f'{devices} devices ({jax.process_count()} host(s) x '
+        f'{jax.local_device_count()})')
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise errors.SpotipopError(f'--workdir={workdir} is a file, not a folder')
+  try:
+    os.makedirs(workdir, exist_ok=True)
+  except OSError as e:
+    raise errors.SpotipopError(
+        f'--workdir={workdir} cannot be created: {e.strerror}') from None
+  if not os.access(workdir, os.W_OK | os.X_OK):
+    raise errors.SpotipopError(f'--workdir={workdir} is not writable')
+
+
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  logs.quiet_libraries()
+  del argv
   if os.environ.get('SPOTIPOP_DISTRIBUTED') == '1':
     initialize_distributed()
   try:
     config = config_lib.from_flags()
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
+  except ValueError as e:  # Names the flag.
+    raise errors.SpotipopError(str(e)) from None
   workdir = os.path.abspath(os.path.expanduser(flags.FLAGS.workdir))
   logging.info('spotipop on %d process(es), devices: %s', jax.process_count(),
                jax.devices())
-  try:
-    progress = train.train_and_evaluate(config, workdir)
-  except (manifest.ManifestError, audio.AudioError,
-          config_lib.ConfigMismatchError) as e:
-    sys.exit(f'spotipop: {e}')  # Names the file, line, column or flag.
+  check_before_building(config, workdir)
+  progress = train.train_and_evaluate(config, workdir)
   if progress['best_step'] is None:
     return
   summary = evaluate.evaluate(workdir, 'test')
@@ -69,4 +80,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main, 'spotipop')

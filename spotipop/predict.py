@@ -17,15 +17,14 @@ predicted popularity score (0-100).
 import itertools
 import math
 
-from absl import app
 from absl import flags
 from absl import logging
 import jax
 import numpy as np
 
-from spotipop import audio
+from spotipop import cli
+from spotipop import errors
 from spotipop import evaluate
-from spotipop import logs
 from spotipop.data import catalog
 from spotipop.data import manifest
 from spotipop.data import pipeline
@@ -100,17 +99,15 @@ class Predictor:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  logs.quiet_libraries()
+  del argv
   f = flags.FLAGS
   if bool(f.features) == bool(f.tracks):
-    raise app.UsageError('give either --features (with --audio unless the '
-                         'model is tabular_only) or --tracks')
+    raise errors.SpotipopError('give either --features (with --audio unless '
+                               'the model is tabular_only) or --tracks')
   predictor = Predictor(f.workdir, f.checkpoint)
   if f.features and predictor.config.uses_audio and not f.audio:
-    raise app.UsageError(f'--audio: the {predictor.config.model.towers} model '
-                         'needs the track\'s audio file')
+    raise errors.SpotipopError(f'--audio: the {predictor.config.model.towers} '
+                               "model needs the track's audio file")
   try:
     if f.tracks:
       tracks = manifest.read(f.tracks, predictor.config.data, labelled=False,
@@ -123,8 +120,8 @@ def main(argv):
       ids, paths, genres = [f.audio or 'track'], [f.audio], [f.genre]
       features = [parse_features(f.features, predictor.feature_columns)]
     probability, score = predictor(paths, features, genres)
-  except (ValueError, audio.AudioError) as e:
-    raise app.UsageError(str(e)) from None
+  except ValueError as e:  # --features; names the feature.
+    raise errors.SpotipopError(str(e)) from None
   for track_id, p, s in zip(ids, probability, score):
     print(f'{track_id}\tP(popular)={p:.3f}\tpredicted popularity={s:.1f}')
 
@@ -140,4 +137,4 @@ if __name__ == '__main__':
                       'was trained on (its id, audio, feature and, optionally, '
                       'genre columns).')
   flags.mark_flag_as_required('workdir')
-  app.run(main)
+  cli.run(main, 'spotipop.predict')

@@ -5,6 +5,7 @@ every device sees the same state, gradients are pmean'd over the 'batch' axis,
 so the updated state is identical everywhere and comes back as one array.
 """
 
+import contextlib
 import functools
 import json
 import math
@@ -26,6 +27,7 @@ from spotipop.config import Config
 from spotipop.config import ConfigMismatchError
 from spotipop.data import catalog
 from spotipop.data import pipeline
+from spotipop.errors import TrainingDivergedError
 
 AXIS = 'batch'
 DEVICE_KEYS = ('audio', 'features', 'genre_id', 'label', 'popularity', 'mask')
@@ -182,11 +184,46 @@ def selection_value(config: Config, val_metrics):
   return -1.0 if value is None or math.isnan(value) else value
 
 
+# A train loss above this multiple of the run's first-step loss has exploded.
+EXPLOSION_FACTOR = 100.0
+
+
+def check_training(progress, config: Config, step, loss, params=None):
+  """Stops a diverged run before anything of it is saved or evaluated.
+
+  Raises TrainingDivergedError when the loss (or, if given, a parameter) is
+  not finite, or the loss exceeds EXPLOSION_FACTOR x the loss of the run's
+  first step (kept in progress, so a resumed run keeps the same reference).
+  """
+  loss = float(loss)
+  if step == 1:
+    progress['first_loss'] = loss
+  reference = progress.setdefault('first_loss', loss)
+  t = config.train
+  hint = (f'try a lower --learning_rate (now {t.learning_rate:g}) or '
+          f'--grad_clip_norm (now {t.grad_clip_norm:g})')
+  if not math.isfinite(loss):
+    problem = f'the train loss is {loss}'
+  elif loss > EXPLOSION_FACTOR * reference:
+    problem = (f'the train loss {loss:.3g} is over {EXPLOSION_FACTOR:g}x the '
+               f"first step's {reference:.3g}")
+  elif params is not None and not all(
+      bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(params)):
+    problem = 'the parameters are no longer finite'
+  else:
+    return
+  raise TrainingDivergedError(f'training diverged at step {step}: {problem}; '
+                              f'{hint}. Nothing after it was saved or '
+                              'evaluated.')
+
+
 def record_epoch(progress, config: Config, epoch, step, losses, seconds,
-                 val_metrics):
+                 val_metrics, steps_run=None):
   """Adds an epoch to the progress record, updates early stopping; True if best.
 
-  The first epoch is always the best so far, so every run has a best checkpoint.
+  losses are every step's loss of the epoch, those before a resume included;
+  steps_run (default: all of them) are the steps this process timed. The
+  first epoch is always the best so far, so every run has a best checkpoint.
   """
   value = selection_value(config, val_metrics)
   improved = (progress['best_val_metric'] is None
@@ -198,8 +235,11 @@ def record_epoch(progress, config: Config, epoch, step, losses, seconds,
     progress['epochs_without_improvement'] += 1
   progress['history'].append(metrics.json_safe({
       'epoch': epoch + 1, 'step': step,
-      'train_loss': float(np.mean(jax.device_get(losses))) if losses else None,
-      'examples_per_second': len(losses) * config.train.batch_size / seconds,
+      'train_loss': (float(np.mean(np.asarray(jax.device_get(losses),
+                                              np.float64)))
+                     if losses else None),
+      'examples_per_second': (len(losses) if steps_run is None else steps_run)
+                             * config.train.batch_size / seconds,
       **{f'val_{k}': v for k, v in val_metrics.items()}}))
   if progress['epochs_without_improvement'] >= config.train.early_stopping_patience:
     progress['stopped'] = 'early_stopping'
@@ -227,68 +267,82 @@ def train_and_evaluate(config: Config, workdir):
                sum(x.size for x in jax.tree.leaves(state.params)),
                jax.device_count(), jax.local_device_count(), steps_per_epoch)
 
-  ckpts = checkpointing.Checkpoints(workdir, config.train.keep_checkpoints)
-  restored = ckpts.restore(checkpointing.LATEST, state)
-  if restored:
-    state, progress = restored
-    logging.info('Resumed from step %d of %s', int(state.step), workdir)
-  else:
-    progress = {'best_val_metric': None, 'best_step': None,
-                'epochs_without_improvement': 0, 'stopped': None,
-                'history': []}
-  if progress['stopped']:
-    logging.info('Run in %s already finished (%s)', workdir,
-                 progress['stopped'])
-    ckpts.close()
-    return progress
-
-  negatives, positives = builder.info.metadata['class_counts']['train']
-  pos_weight = (negatives / max(positives, 1)
-                if config.train.class_weighting else 1.0)
-  p_train = make_train_step(pos_weight, config.train.regression_weight)
-  p_predict = make_predict_step(model)
-  dropout_key = jax.random.fold_in(key, 1)
-  step = int(state.step)
-  first_epoch, first_step = divmod(step, steps_per_epoch)
-
-  for epoch in range(first_epoch, config.train.num_epochs):
-    start, losses = time.time(), []
-    batches = train_batches.epoch(epoch, first_step if epoch == first_epoch else 0)
-    for batch in pipeline.prefetch(batches):
-      state, step_metrics = p_train(state, device_batch(batch), dropout_key)
-      step += 1
-      losses.append(step_metrics['loss'])
-      if step % config.train.log_every_steps == 0:
-        logging.info('step %d (epoch %d): loss %.4f, accuracy %.3f', step,
-                     epoch + 1, float(step_metrics['loss']),
-                     float(step_metrics['accuracy']))
-      every = config.train.checkpoint_every_steps
-      if every and step % every == 0 and step % steps_per_epoch:
-        ckpts.save(checkpointing.LATEST, step, state, progress)
-
-    val = predict_split(p_predict, state.params, val_batches)
-    val_metrics = metrics.classification_metrics(val['label'],
-                                                 val['probability'])
-    improved = record_epoch(progress, config, epoch, step, losses,
-                            time.time() - start, val_metrics)
-    logging.info('epoch %d/%d: train loss %.4f, val %s %.3f (best %.3f), '
-                 'val PR-AUC %.3f, %.1f examples/s', epoch + 1,
-                 config.train.num_epochs,
-                 progress['history'][-1]['train_loss'] or float('nan'),
-                 config.train.selection_metric,
-                 val_metrics[config.train.selection_metric],
-                 progress['best_val_metric'],
-                 val_metrics['average_precision'],
-                 progress['history'][-1]['examples_per_second'])
-    if improved:
-      ckpts.save(checkpointing.BEST, step, state, progress,
-                 metrics={checkpointing.SELECTION: progress['best_val_metric']})
-    ckpts.save(checkpointing.LATEST, step, state, progress)
-    _write_history(workdir, progress['history'])
+  # Closed on every way out, a divergence included: Orbax's background saves
+  # must finish before the interpreter does.
+  with contextlib.closing(checkpointing.Checkpoints(
+      workdir, config.train.keep_checkpoints)) as ckpts:
+    restored = ckpts.restore(checkpointing.LATEST, state)
+    if restored:
+      state, progress = restored
+      logging.info('Resumed from step %d of %s', int(state.step), workdir)
+    else:
+      progress = {'best_val_metric': None, 'best_step': None,
+                  'epochs_without_improvement': 0, 'stopped': None,
+                  'history': []}
     if progress['stopped']:
-      break
+      logging.info('Run in %s already finished (%s)', workdir,
+                   progress['stopped'])
+      return progress
 
-  ckpts.close()
+    negatives, positives = builder.info.metadata['class_counts']['train']
+    pos_weight = (negatives / max(positives, 1)
+                  if config.train.class_weighting else 1.0)
+    p_train = make_train_step(pos_weight, config.train.regression_weight)
+    p_predict = make_predict_step(model)
+    dropout_key = jax.random.fold_in(key, 1)
+    step = int(state.step)
+    first_epoch, first_step = divmod(step, steps_per_epoch)
+
+    for epoch in range(first_epoch, config.train.num_epochs):
+      # A resumed epoch starts with the losses of its steps before the kill, so
+      # its train_loss is the uninterrupted run's.
+      losses = (list(progress.pop('epoch_losses', []))
+                if epoch == first_epoch else [])
+      start, resumed_steps = time.time(), len(losses)
+      batches = train_batches.epoch(
+          epoch, first_step if epoch == first_epoch else 0)
+      for batch in pipeline.prefetch(batches):
+        state, step_metrics = p_train(state, device_batch(batch), dropout_key)
+        step += 1
+        losses.append(step_metrics['loss'])
+        if step == 1 or step % config.train.log_every_steps == 0:
+          check_training(progress, config, step, step_metrics['loss'])
+          logging.info('step %d (epoch %d): loss %.4f, accuracy %.3f', step,
+                       epoch + 1, float(step_metrics['loss']),
+                       float(step_metrics['accuracy']))
+        every = config.train.checkpoint_every_steps
+        if every and step % every == 0 and step % steps_per_epoch:
+          check_training(progress, config, step, step_metrics['loss'],
+                         state.params)
+          progress['epoch_losses'] = [
+              float(x) for x in jax.device_get(losses)]
+          ckpts.save(checkpointing.LATEST, step, state, progress)
+          del progress['epoch_losses']
+
+      check_training(progress, config, step, losses[-1], state.params)
+      val = predict_split(p_predict, state.params, val_batches)
+      val_metrics = metrics.classification_metrics(val['label'],
+                                                   val['probability'])
+      improved = record_epoch(progress, config, epoch, step, losses,
+                              time.time() - start, val_metrics,
+                              steps_run=len(losses) - resumed_steps)
+      logging.info('epoch %d/%d: train loss %.4f, val %s %.3f (best %.3f), '
+                   'val PR-AUC %.3f, %.1f examples/s', epoch + 1,
+                   config.train.num_epochs,
+                   progress['history'][-1]['train_loss'] or float('nan'),
+                   config.train.selection_metric,
+                   val_metrics[config.train.selection_metric],
+                   progress['best_val_metric'],
+                   val_metrics['average_precision'],
+                   progress['history'][-1]['examples_per_second'])
+      if improved:
+        ckpts.save(checkpointing.BEST, step, state, progress,
+                   metrics={checkpointing.SELECTION: progress['best_val_metric']})
+      ckpts.save(checkpointing.LATEST, step, state, progress)
+      _write_history(workdir, progress['history'])
+      if progress['stopped']:
+        break
+
   logging.info('Training stopped (%s); best val %s %s at step %s',
                progress['stopped'], config.train.selection_metric,
                progress['best_val_metric'], progress['best_step'])

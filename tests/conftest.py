@@ -3,10 +3,15 @@
 import dataclasses
 import os
 import sys
+import tempfile
 
 # Appended: XLA takes the last device count it is given.
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8')
+# One compilation cache for the session and the CLIs it starts: the same small
+# models compile once, not once per process.
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR',
+                      tempfile.mkdtemp(prefix='spotipop-jax-cache-'))
 
 from absl import flags  # pylint: disable=g-import-not-at-top
 import pytest  # pylint: disable=g-import-not-at-top

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from spotipop import audio
+from spotipop import errors
 from spotipop.config import DataConfig
 from spotipop.data import manifest
 
@@ -104,10 +105,11 @@ def assign_splits(tracks, data: DataConfig):
               for name, lo, hi in zip(SPLITS, bounds, bounds[1:])}
   for name, members in splits.items():
     if not members:
-      raise ValueError(f'--split_fractions={data.split_fractions} leaves the '
-                       f'{name} split of {len(tracks)} tracks empty'
-                       + (f' ({len({t.group for t in tracks})} groups)'
-                          if data.split == 'group' else ''))
+      raise errors.DataError(
+          f'--split_fractions={data.split_fractions} leaves the {name} split '
+          f'of {len(tracks)} tracks empty'
+          + (f' ({len({t.group for t in tracks})} groups)'
+             if data.split == 'group' else ''))
   return splits
 
 
@@ -125,7 +127,7 @@ def feature_stats(train_tracks, data: DataConfig):
   if np.any(x[:, log1p] <= -1):
     bad = [c for c, on in zip(data.feature_columns, log1p)
            if on and np.any(x[:, data.feature_columns.index(c)] <= -1)]
-    raise ValueError(f'--log1p_columns: {bad} have values <= -1')
+    raise errors.DataError(f'--log1p_columns: {bad} have values <= -1')
   x[:, log1p] = np.log1p(x[:, log1p])
   std = x.std(axis=0)
   stats = {'columns': list(data.feature_columns), 'log1p': log1p.tolist(),
@@ -217,8 +219,8 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
       logging.warning('Skipping manifest line %d (%s): %s', s['row'],
                       s['track_id'], s['reason'])
     if not kept:
-      raise ValueError(f'{data.manifest}: none of the {len(tracks)} tracks has '
-                       'usable audio; see the warnings above')
+      raise errors.DataError(f'{data.manifest}: none of the {len(tracks)} '
+                             'tracks has usable audio; see the warnings above')
     splits = assign_splits(kept, data)
     self.info.metadata.update({
         'feature_stats': feature_stats(splits['train'], data),

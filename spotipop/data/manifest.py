@@ -12,6 +12,7 @@ import math
 import os
 import re
 
+from spotipop import errors
 from spotipop.config import DataConfig
 
 # Derived from the release column when the manifest has no such column.
@@ -20,7 +21,7 @@ _DATE = re.compile(r'(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?')
 _BOOLEANS = {'true': 1.0, 'false': 0.0}
 
 
-class ManifestError(ValueError):
+class ManifestError(errors.SpotipopError, ValueError):
   """A manifest that cannot be used; the message names the file, row and column."""
 
 

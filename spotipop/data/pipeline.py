@@ -13,6 +13,8 @@ import threading
 import numpy as np
 from scipy import special
 
+from spotipop import errors
+
 
 def standardize(features, stats):
   """Applies the train-split feature transform (catalog.feature_stats) to rows."""
@@ -106,8 +108,8 @@ class Batches:
                        f'the {devices} devices ({process_count} host(s) x '
                        f'{num_local_devices})')
     if train and len(source) < global_batch_size:
-      raise ValueError(f'--batch_size={global_batch_size} exceeds the '
-                       f'{len(source)} training examples')
+      raise errors.DataError(f'--batch_size={global_batch_size} exceeds the '
+                             f'{len(source)} training examples')
     self._source, self._metadata = source, metadata
     self._in_memory = (read_split(source, metadata)
                        if len(source) and 'audio' not in source[0] else None)

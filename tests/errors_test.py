@@ -1,0 +1,160 @@
+"""Every error a user can cause ends in one line naming what to fix, never a traceback."""
+
+import csv
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import run_module
+from conftest import small_flags
+from spotipop import config as config_lib
+from spotipop import evaluate
+
+
+def _fails_in_one_line(result, tool, *names):
+  """Non-zero exit; stderr ends with one `tool: ...` line naming `names`."""
+  assert result.returncode != 0, result.stderr[-2000:]
+  assert 'Traceback' not in result.stderr, result.stderr[-4000:]
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith(f'{tool}: '), result.stderr[-2000:]
+  for name in names:
+    assert name in last, (name, last)
+  return last
+
+
+@pytest.fixture(scope='module')
+def bad_inputs(catalogue, tmp_path_factory):
+  """Manifests and folders that are wrong in one way each."""
+  root = tmp_path_factory.mktemp('bad')
+  manifest_path, folder = catalogue
+  with open(manifest_path) as f:
+    rows = list(csv.DictReader(f))
+
+  def write(name, rows_to_write):
+    path = root / name
+    with open(path, 'w', newline='') as f:
+      writer = csv.DictWriter(f, fieldnames=list(rows_to_write[0]))
+      writer.writeheader()
+      writer.writerows(rows_to_write)
+    return str(path)
+
+  no_audio = write('no_audio.csv', [{**r, 'audio_path': f'gone/{r["audio_path"]}'}
+                                    for r in rows])
+  nan_row = write('nan.csv', [rows[0], {**rows[1], 'energy': 'nan'}])
+  a_file = root / 'a_file'
+  a_file.write_text('not a folder')
+  not_a_run = root / 'not_a_run'
+  not_a_run.mkdir()
+  untrained = root / 'untrained'
+  untrained.mkdir()
+  (untrained / 'config.json').write_text(config_lib.Config().to_json())
+  (untrained / 'dataset.json').write_text(json.dumps(
+      {'data_dir': str(root), 'genre_vocab': []}))
+  return {'manifest': manifest_path, 'audio_dir': str(folder),
+          'no_audio': no_audio, 'nan': nan_row, 'file': str(a_file),
+          'not_a_run': str(not_a_run), 'untrained': str(untrained),
+          'tfds': str(root / 'tfds'), 'root': root}
+
+
+CASES = {
+    # name: (module, args from the bad_inputs dict, names the line must hold)
+    'unknown flag': ('spotipop.main', lambda b: [
+        f'--workdir={b["root"]}/w', '--learnin_rate=0.1'], ['learnin_rate']),
+    'missing workdir': ('spotipop.main', lambda b: [], ['--workdir']),
+    'invalid flag value': ('spotipop.main', lambda b: [
+        f'--workdir={b["root"]}/w', '--learning_rate=0'], ['--learning_rate']),
+    'group split without a group column': ('spotipop.main', lambda b: [
+        f'--workdir={b["root"]}/w', '--split=group'], ['--group_column']),
+    'batch not divisible by devices': ('spotipop.main', lambda b: [
+        *small_flags(b['manifest'], b['tfds']), f'--workdir={b["root"]}/w',
+        '--batch_size=20'], ['--batch_size=20', '8 devices']),
+    'workdir is a file': ('spotipop.main', lambda b: [
+        *small_flags(b['manifest'], b['tfds']), f'--workdir={b["file"]}'],
+                          ['--workdir', 'a_file', 'is a file']),
+    'workdir cannot be created': ('spotipop.main', lambda b: [
+        *small_flags(b['manifest'], b['tfds']),
+        f'--workdir={b["file"]}/run'], ['--workdir', 'cannot be created']),
+    'fewer training tracks than a batch': ('spotipop.main', lambda b: [
+        *small_flags(b['manifest'], b['tfds']), f'--workdir={b["root"]}/w1',
+        '--batch_size=64'], ['--batch_size=64 exceeds']),
+    'no usable audio': ('spotipop.main', lambda b: [
+        *small_flags(b['no_audio'], b['tfds']), f'--workdir={b["root"]}/w2'],
+                        ['no_audio.csv', 'none of the 48 tracks']),
+    'NaN in a feature': ('spotipop.main', lambda b: [
+        *small_flags(b['nan'], b['tfds']), f'--workdir={b["root"]}/w3'],
+                         ['nan.csv:3', "'energy'"]),
+    'evaluate a folder that is not a run': ('spotipop.evaluate', lambda b: [
+        f'--workdir={b["not_a_run"]}'], ['not_a_run', 'not a spotipop run']),
+    'evaluate before a best checkpoint': ('spotipop.evaluate', lambda b: [
+        f'--workdir={b["untrained"]}'], ['checkpoints/best', 'no checkpoint']),
+    'evaluate an unknown checkpoint name': ('spotipop.evaluate', lambda b: [
+        f'--workdir={b["untrained"]}', '--checkpoint=newest'],
+                                            ['--checkpoint=newest']),
+    'predict without tracks or features': ('spotipop.predict', lambda b: [
+        f'--workdir={b["untrained"]}'], ['--features', '--tracks']),
+}
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_cli_error_is_one_line(bad_inputs, case):
+  module, args, names = CASES[case]
+  result = run_module(module, *args(bad_inputs), check=False)
+  _fails_in_one_line(result, module.replace('.main', ''), *names)
+
+
+def test_divergence_stops_the_run_before_anything_is_saved(catalogue,
+                                                           tmp_path):
+  workdir = tmp_path / 'run'
+  result = run_module('spotipop.main', *small_flags(catalogue[0],
+                                                    tmp_path / 'tfds'),
+                      f'--workdir={workdir}', '--learning_rate=1e3',
+                      '--towers=tabular_only', check=False)
+  line = _fails_in_one_line(result, 'spotipop', 'training diverged at step',
+                            '--learning_rate (now 1000)')
+  assert 'loss' in line
+  assert not (workdir / 'eval').exists()  # Nothing of it was evaluated.
+  best = workdir / 'checkpoints' / 'best'
+  if best.exists() and os.listdir(best):  # Saved before the divergence showed.
+    _, _, _, state = evaluate.restore_run(str(workdir), 'best')
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state.params))
+
+
+def _largest_file(folder):
+  files = [os.path.join(d, f) for d, _, names in os.walk(folder)
+           for f in names]
+  return max(files, key=os.path.getsize)
+
+
+def test_a_corrupt_latest_checkpoint_falls_back_to_an_older_step(catalogue,
+                                                                 tmp_path):
+  flags = [*small_flags(catalogue[0], tmp_path / 'tfds'),
+           f'--workdir={tmp_path / "run"}', '--checkpoint_every_steps=1',
+           '--towers=tabular_only']
+  run_module('spotipop.main', *flags)
+  latest = tmp_path / 'run' / 'checkpoints' / 'latest'
+  steps = sorted(int(s) for s in os.listdir(latest) if s.isdigit())
+  newest, older = steps[-1], steps[-2]
+  # The step's merged OCDBT data; the per-process copies under
+  # ocdbt.process_0/ are not read once merged.
+  victim = _largest_file(latest / str(newest) / 'state' / 'd')
+  with open(victim, 'r+b') as f:
+    f.truncate(os.path.getsize(victim) // 2)
+
+  named = run_module('spotipop.evaluate', f'--workdir={tmp_path / "run"}',
+                     f'--checkpoint={newest}', check=False)
+  _fails_in_one_line(named, 'spotipop.evaluate',
+                     f'checkpoints/latest/{newest}', 'cannot be restored')
+
+  fallback = run_module('spotipop.evaluate', f'--workdir={tmp_path / "run"}',
+                        '--checkpoint=latest')
+  assert f'step {older})' in fallback.stdout
+  assert f'latest/{newest} cannot be restored' in fallback.stderr
+  assert (latest / f'corrupt-{newest}').is_dir()
+
+  # The run resumes from the older step and saves the newest again.
+  resumed = run_module('spotipop.main', *flags)
+  assert f'Resumed from step {older}' in resumed.stderr
+  assert (latest / str(newest)).is_dir()
