@@ -1,6 +1,7 @@
 """Audio decoding: any file libsndfile reads (wav, flac, ogg, mp3) to a fixed-length mono clip."""
 
 import math
+import os
 
 import numpy as np
 from scipy import signal
@@ -15,6 +16,8 @@ class AudioError(errors.SpotipopError, ValueError):
 
 def probe(path, min_seconds):
   """Checks a file's header cheaply; returns its duration in seconds."""
+  if not os.path.isfile(path):
+    raise AudioError(f'{path}: no such file')
   try:
     info = sf.info(path)
   except (sf.LibsndfileError, RuntimeError, OSError) as e:
@@ -28,10 +31,27 @@ def probe(path, min_seconds):
   return seconds
 
 
+# A header can claim anything: decoding stops at MAX_SECONDS or MAX_SAMPLES
+# (all channels), whichever comes first, so one corrupt file cannot exhaust
+# memory. A 30 s preview or a whole song is far below both.
+MAX_SECONDS = 900
+MAX_SAMPLES = 2**26
+SAMPLE_RATES = (1000, 384_000)  # Plausible native rates, Hz.
+MAX_CHANNELS = 16
+
+
 def load(path, sample_rate):
   """Decodes to mono float32 at sample_rate, resampling with a polyphase filter."""
   try:
-    wave, native_rate = sf.read(path, dtype='float32', always_2d=True)
+    with sf.SoundFile(path) as f:
+      native_rate, channels = f.samplerate, f.channels
+      if not SAMPLE_RATES[0] <= native_rate <= SAMPLE_RATES[1]:
+        raise AudioError(f'{path}: implausible sample rate {native_rate} Hz')
+      if not 1 <= channels <= MAX_CHANNELS:
+        raise AudioError(f'{path}: implausible channel count {channels}')
+      limit = min(MAX_SECONDS * native_rate, MAX_SAMPLES // channels)
+      frames = min(f.frames, limit) if f.frames > 0 else limit
+      wave = f.read(frames, dtype='float32', always_2d=True)
   except (sf.LibsndfileError, RuntimeError, OSError) as e:
     raise AudioError(f'{path}: cannot decode audio ({e})') from e
   wave = wave.mean(axis=1)
@@ -63,6 +83,7 @@ def load_clip(path, sample_rate, clip_seconds, min_seconds):
   """The clip the model sees: decoded, resampled, length-checked, fixed length."""
   wave = load(path, sample_rate)
   if wave.shape[0] < min_seconds * sample_rate:
-    raise AudioError(f'{path}: too short ({wave.shape[0] / sample_rate:.2f} s '
-                     f'< minimum {min_seconds:.2f} s)')
+    raise AudioError(f'{path}: decoded only {wave.shape[0] / sample_rate:.2f} s '
+                     f'of audio (< minimum {min_seconds:.2f} s); if its header '
+                     'says longer, the file is truncated or corrupt')
   return fix_length(wave, int(round(clip_seconds * sample_rate)))

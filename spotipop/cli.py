@@ -1,9 +1,11 @@
 """What the command-line tools share: one-line errors, no tracebacks for input.
 
-Unknown or invalid flags and any SpotipopError end the program with one line
-on stderr that names the flag, file, folder or step, and a non-zero status.
+Unknown or invalid flags, any SpotipopError and a full disk end the program
+with one line on stderr that names the flag, file, folder or step, and a
+non-zero status.
 """
 
+import os
 import sys
 
 from absl import app
@@ -14,12 +16,35 @@ from spotipop import logs
 
 
 def fail(tool, message):
-  """Ends the program with `tool: message` as its only line of output."""
-  sys.exit(f'{tool}: {message}')
+  """Ends the program with `tool: message` as its last line of output.
+
+  It exits at once, without interpreter shutdown: checkpoints are closed by
+  then, and library threads still winding down have nothing left to report.
+  """
+  print(f'{tool}: {message}', file=sys.stderr)
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(1)  # pylint: disable=protected-access
+
+
+def _drop_closed_loop_callbacks(default_hook):
+  """sys.excepthook without TensorStore's callbacks into a closed event loop.
+
+  When an Orbax read or write fails part-way, TensorStore's threads finish the
+  other requests and call back into the asyncio loop Orbax has already closed;
+  each prints 'RuntimeError: Event loop is closed'. The failure itself reaches
+  the main thread and is reported there.
+  """
+  def hook(kind, value, traceback):
+    if kind is RuntimeError and str(value) == 'Event loop is closed':
+      return
+    default_hook(kind, value, traceback)
+  return hook
 
 
 def run(main, tool):
-  """app.run(main) with flag errors and SpotipopErrors as one line each."""
+  """app.run(main); flag errors, SpotipopErrors and a full disk: one line each."""
+  sys.excepthook = _drop_closed_loop_callbacks(sys.excepthook)
   def parse(argv):
     try:
       return flags.FLAGS(argv)
@@ -34,5 +59,9 @@ def run(main, tool):
       return main(argv)
     except errors.SpotipopError as e:
       fail(tool, e)
+    except Exception as e:  # pylint: disable=broad-except
+      if (message := errors.disk_full(e)) is None:
+        raise
+      fail(tool, message)
 
   app.run(guarded, flags_parser=parse)

@@ -40,6 +40,9 @@ class DataConfig:
   clip_seconds: float = _field(4.0, 'Clip length the model sees (seconds).')
   min_clip_seconds: float = _field(
       2.0, 'Shorter audio is skipped and counted in the build report.')
+  max_skip_fraction: float = _field(
+      0.05, 'The build fails when more than this fraction of tracks have '
+      'unusable audio (each skipped file is listed with its reason).')
   popularity_threshold: float = _field(
       50.0, 'A track is popular (label 1) if popularity >= this.')
   id_column: str = _field(
@@ -179,6 +182,8 @@ class Config:
          and abs(sum(self.data.split_fractions) - 1) < 1e-6
          and min(self.data.split_fractions) > 0, 'split_fractions',
          'must be three positive numbers summing to 1'),
+        (0 <= self.data.max_skip_fraction <= 1, 'max_skip_fraction',
+         'must be in [0, 1]'),
         (self.data.clip_seconds >= self.data.min_clip_seconds > 0,
          'min_clip_seconds', 'must be in (0, clip_seconds]'),
         (self.data.feature_transform in ('zscore', 'quantile'),

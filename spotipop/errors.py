@@ -2,8 +2,12 @@
 
 The command-line tools print any SpotipopError as one line on stderr and exit
 non-zero; its message names the file, line, column, flag, folder or step to
-look at. Anything else is a bug and keeps its traceback.
+look at. Anything else is a bug and keeps its traceback; a full disk is the one
+library error reported the same way (disk_full).
 """
+
+import errno
+import re
 
 
 class SpotipopError(Exception):
@@ -20,3 +24,27 @@ class TrainingDivergedError(SpotipopError):
 
 class CheckpointError(SpotipopError):
   """A checkpoint that is missing or cannot be restored."""
+
+
+_DISK_FULL_TEXT = ('RESOURCE_EXHAUSTED', 'No space left on device',
+                   'Disk quota exceeded')
+_QUOTED_PATH = re.compile(r'(?:local file|file) "([^"]+)"')
+
+
+def disk_full(error):
+  """One line naming the path that could not be written, or None.
+
+  A full disk reaches us as OSError(ENOSPC) from Python's own writes, or as
+  TensorStore's RESOURCE_EXHAUSTED from Orbax and array_record.
+  """
+  if isinstance(error, OSError) and error.errno in (errno.ENOSPC,
+                                                    errno.EDQUOT):
+    path = error.filename
+  elif any(text in str(error) for text in _DISK_FULL_TEXT):
+    match = _QUOTED_PATH.search(str(error))
+    path = match.group(1) if match else None
+  else:
+    return None
+  return (f'cannot write {path or "to disk"}: no space left on the device. '
+          'Nothing already saved is lost: free space and run the same command '
+          'to resume.')

@@ -60,8 +60,15 @@ def test_too_short_audio_is_rejected_with_its_length(tmp_path):
   sf.write(path, _tone(440.0, 0.3, 8_000), 8_000)
   with pytest.raises(audio.AudioError, match=r'short.wav: too short \(0.30 s'):
     audio.probe(path, 1.0)
-  with pytest.raises(audio.AudioError, match='too short'):
+  with pytest.raises(audio.AudioError, match=r'decoded only 0.30 s'):
     audio.load_clip(path, 8_000, clip_seconds=2.0, min_seconds=1.0)
+
+
+def test_an_implausible_header_is_refused_before_decoding(tmp_path):
+  path = str(tmp_path / 'slow.wav')
+  sf.write(path, _tone(0.1, 0.3, 100), 100)  # 100 Hz: no real recording.
+  with pytest.raises(audio.AudioError, match='implausible sample rate 100 Hz'):
+    audio.load(path, 8_000)
 
 
 def test_missing_file_error_names_the_file(tmp_path):

@@ -11,13 +11,15 @@ import soundfile as sf
 
 from conftest import small_config
 from spotipop import audio
+from spotipop import errors
 from spotipop.data import catalog
 from spotipop.data import manifest
 
 
 @pytest.fixture(scope='module')
 def dirty_catalogue(catalogue, tmp_path_factory):
-  """The session catalogue plus a corrupt, a too-short and a missing clip."""
+  """The session catalogue plus a corrupt, a too-short, a missing and a
+  truncated clip (the first 1000 bytes of a real mp3: its header reads)."""
   source_manifest, source_dir = catalogue
   folder = tmp_path_factory.mktemp('dirty')
   shutil.copytree(source_dir / 'audio', folder / 'audio')
@@ -26,7 +28,10 @@ def dirty_catalogue(catalogue, tmp_path_factory):
   (folder / 'audio' / 'corrupt.mp3').write_bytes(b'\x00garbage' * 500)
   sf.write(folder / 'audio' / 'short.wav',
            np.zeros(800, np.float32), 8000)  # 0.1 s.
-  for name in ('corrupt.mp3', 'short.wav', 'missing.ogg'):
+  mp3 = next(r['audio_path'] for r in rows if r['audio_path'].endswith('.mp3'))
+  (folder / 'audio' / 'truncated.mp3').write_bytes(
+      (source_dir / mp3).read_bytes()[:1000])
+  for name in ('corrupt.mp3', 'short.wav', 'missing.ogg', 'truncated.mp3'):
     rows.append({**rows[0], 'track_id': f'bad-{name}',
                  'audio_path': f'audio/{name}'})
   path = folder / 'manifest.csv'
@@ -39,19 +44,45 @@ def dirty_catalogue(catalogue, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def built(dirty_catalogue, tmp_path_factory):
-  config = small_config(dirty_catalogue, tmp_path_factory.mktemp('tfds'))
+  config = small_config(dirty_catalogue, tmp_path_factory.mktemp('tfds'),
+                        max_skip_fraction=0.1)
   return config, catalog.build(config.data)
 
 
 def test_bad_audio_is_skipped_and_reported_by_line(built):
   _, builder = built
   report = builder.info.metadata['build_report']
-  assert report['rows'] == 51 and report['kept'] == 48
+  assert report['rows'] == 52 and report['kept'] == 48
   skipped = {s['track_id']: s for s in report['skipped']}
-  assert set(skipped) == {'bad-corrupt.mp3', 'bad-short.wav', 'bad-missing.ogg'}
+  assert set(skipped) == {'bad-corrupt.mp3', 'bad-short.wav', 'bad-missing.ogg',
+                          'bad-truncated.mp3'}
   assert 'too short' in skipped['bad-short.wav']['reason']
+  assert 'no such file' in skipped['bad-missing.ogg']['reason']
+  # Its header reads, so only decoding finds it out; the build goes on.
+  assert 'truncated or corrupt' in skipped['bad-truncated.mp3']['reason']
   assert skipped['bad-corrupt.mp3']['row'] == 50  # Header is line 1.
   assert sum(builder.info.splits[s].num_examples for s in catalog.SPLITS) == 48
+  counts = builder.info.metadata['class_counts']
+  for s in catalog.SPLITS:  # Written examples only, the late skip left out.
+    assert sum(counts[s]) == builder.info.splits[s].num_examples
+
+
+def test_too_many_unusable_files_fail_the_build(dirty_catalogue, tmp_path):
+  config = small_config(dirty_catalogue, tmp_path, max_skip_fraction=0.05)
+  with pytest.raises(errors.DataError,
+                     match=r'3 of 52 tracks have unusable audio, over '
+                     r'--max_skip_fraction=0.05'):
+    catalog.build(config.data)
+
+
+def test_a_killed_build_leaves_nothing_behind(catalogue, tmp_path):
+  config = small_config(catalogue[0], tmp_path)
+  name = catalog.builder_config(config.data).name
+  leftover = tmp_path / 'spotipop_catalog' / name / 'incomplete.ABC123_1.3.0'
+  leftover.mkdir(parents=True)
+  (leftover / 'partial.array_record').write_bytes(b'x' * 100)
+  catalog.build(config.data)
+  assert not leftover.exists()
 
 
 def test_examples_are_fixed_length_clips_with_labels(built):

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import subprocess
 
 import jax
 import numpy as np
@@ -158,3 +159,31 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_an_older_step(catalogue,
   resumed = run_module('spotipop.main', *flags)
   assert f'Resumed from step {older}' in resumed.stderr
   assert (latest / str(newest)).is_dir()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+  """A 600 KB tmpfs: room for the run's files, not for its checkpoints."""
+  mount = tmp_path / 'tiny'
+  mount.mkdir()
+  result = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=600k', 'tmpfs',
+                           str(mount)], capture_output=True, text=True,
+                          check=False)
+  if result.returncode:
+    pytest.skip(f'a full disk needs a small tmpfs, and mounting one is not '
+                f'permitted here: {result.stderr.strip()}')
+  yield mount
+  subprocess.run(['umount', str(mount)], check=False)
+
+
+def test_a_full_disk_is_one_line_naming_the_path(catalogue, tmp_path,
+                                                  tiny_disk):
+  result = run_module('spotipop.main', *small_flags(catalogue[0],
+                                                    tmp_path / 'tfds'),
+                      f'--workdir={tiny_disk / "run"}', '--towers=tabular_only',
+                      '--dense_features=256,256', '--checkpoint_every_steps=1',
+                      check=False)
+  assert result.returncode != 0
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith(f'spotipop: cannot write {tiny_disk}/run/'), last
+  assert 'no space left on the device' in last

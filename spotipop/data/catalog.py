@@ -10,11 +10,13 @@ import collections
 import concurrent.futures
 import dataclasses
 import functools
+import glob
 import hashlib
 import importlib.resources
 import itertools
 import json
 import os
+import shutil
 
 from absl import logging
 import numpy as np
@@ -221,36 +223,67 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
     if not kept:
       raise errors.DataError(f'{data.manifest}: none of the {len(tracks)} '
                              'tracks has usable audio; see the warnings above')
+    self._check_skipped(len(skipped), len(tracks))
     splits = assign_splits(kept, data)
     self.info.metadata.update({
-        'feature_stats': feature_stats(splits['train'], data),
-        # Genres unseen in training map to one extra 'unknown' id.
-        'genre_vocab': sorted({t.genre for t in splits['train']}),
-        'class_counts': {
-            name: [sum(self._label(t) == c for t in members) for c in (0, 1)]
-            for name, members in splits.items()},
-        'train_mean_popularity': float(np.mean(
-            [t.popularity for t in splits['train']])),
+        'class_counts': {},
         'build_report': {'manifest': data.manifest,
                          'rows': len(tracks) + len(read.duplicates),
                          'kept': len(kept), 'skipped': skipped,
                          'duplicates_dropped': read.duplicates},
     })
+    self._describe_split('train', splits['train'])  # Fails fast on features.
     logging.info('Catalogue %s: %d rows, %d kept, %d skipped, %d duplicates '
                  'dropped; splits %s', data.manifest,
                  len(tracks) + len(read.duplicates), len(kept), len(skipped),
                  len(read.duplicates), {k: len(v) for k, v in splits.items()})
-    return {name: self._generate_examples(members)
+    return {name: self._generate_examples(name, members)
             for name, members in splits.items()}
 
   def _label(self, track):
     return int(track.popularity >= self.builder_config.data.popularity_threshold)
 
-  def _generate_examples(self, tracks):
-    clips = (ordered_map(clip_loader(self.builder_config.data),
+  def _check_skipped(self, skipped, tracks):
+    data = self.builder_config.data
+    if skipped > data.max_skip_fraction * tracks:
+      raise errors.DataError(
+          f'{data.manifest}: {skipped} of {tracks} tracks have unusable audio, '
+          f'over --max_skip_fraction={data.max_skip_fraction:g}; the warnings '
+          'above name each file and why')
+
+  def _describe_split(self, name, tracks):
+    """Class counts of a split; for train also the feature transform, genres."""
+    metadata = self.info.metadata
+    metadata['class_counts'][name] = [
+        sum(self._label(t) == c for t in tracks) for c in (0, 1)]
+    if name == 'train':
+      metadata['feature_stats'] = feature_stats(tracks,
+                                                self.builder_config.data)
+      # Genres unseen in training map to one extra 'unknown' id.
+      metadata['genre_vocab'] = sorted({t.genre for t in tracks})
+
+  def _generate_examples(self, name, tracks):
+    """A split's examples; a file that fails to decode is skipped and listed.
+
+    Its track leaves the split's metadata, computed again once the split is
+    written, and the build fails past --max_skip_fraction.
+    """
+    loader = clip_loader(self.builder_config.data)
+    clips = (ordered_map(functools.partial(_clip_or_error, loader),
                          [t.audio_path for t in tracks])
              if self.builder_config.with_audio else itertools.repeat(None))
+    report, written = self.info.metadata['build_report'], []
     for track, clip in zip(tracks, clips):
+      if isinstance(clip, audio.AudioError):
+        logging.warning('Skipping manifest line %d (%s): %s', track.row,
+                        track.track_id, clip)
+        report['skipped'].append({'row': track.row, 'track_id': track.track_id,
+                                  'reason': str(clip)})
+        report['kept'] -= 1
+        self._check_skipped(len(report['skipped']),
+                            report['rows'] - len(report['duplicates_dropped']))
+        continue
+      written.append(track)
       example = {
           'track_id': track.track_id,
           'features': np.asarray(track.features, np.float32),
@@ -263,6 +296,15 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
       if clip is not None:
         example['audio'] = audio.to_pcm16(clip)
       yield track.track_id, example
+    self._describe_split(name, written)
+
+
+def _clip_or_error(loader, path):
+  """The clip, or the AudioError that says why this file has none."""
+  try:
+    return loader(path)
+  except audio.AudioError as e:
+    return e
 
 
 def build(data: DataConfig, with_audio=True):
@@ -270,6 +312,12 @@ def build(data: DataConfig, with_audio=True):
   builder = SpotipopCatalog(config=builder_config(data, with_audio),
                             data_dir=os.path.expanduser(data.data_dir),
                             file_format='array_record')
+  # A build killed part-way leaves its incomplete.* folder behind for good.
+  for leftover in glob.glob(os.path.join(os.path.dirname(builder.data_dir),
+                                         'incomplete.*')):
+    logging.warning('Removing %s, left by a build that did not finish',
+                    leftover)
+    shutil.rmtree(leftover, ignore_errors=True)
   builder.download_and_prepare()
   return builder
 

@@ -132,14 +132,14 @@ def read(path, data: DataConfig, labelled=True, with_audio=True):
     raise ManifestError(f'{path}: cannot open manifest ({e})') from e
   with f:
     reader = csv.DictReader(f)
-    header = reader.fieldnames or []
-    missing = [c for c in required_columns(data, header, labelled, with_audio)
-               if c not in header]
-    if missing:
-      raise ManifestError(f'{path}: missing column(s) {missing}; '
-                          f'the header has {header}')
-    tracks, duplicates, seen = [], [], {}
     try:
+      header = reader.fieldnames or []
+      missing = [c for c in required_columns(data, header, labelled,
+                                             with_audio) if c not in header]
+      if missing:
+        raise ManifestError(f'{path}: missing column(s) {missing}; '
+                            f'the header has {header}')
+      tracks, duplicates, seen = [], [], {}
       for row, record in enumerate(reader, start=2):
         track = _track(path, row, record, data, labelled, with_audio, audio_dir)
         if track.track_id in seen:
