@@ -65,6 +65,10 @@ def test_bad_audio_is_skipped_and_reported_by_line(built):
   counts = builder.info.metadata['class_counts']
   for s in catalog.SPLITS:  # Written examples only, the late skip left out.
     assert sum(counts[s]) == builder.info.splits[s].num_examples
+  # Evaluation reloads the dataset: the metadata on disk is the final one.
+  on_disk = catalog.load(builder.data_dir).info.metadata
+  assert on_disk['class_counts'] == counts
+  assert on_disk['build_report'] == report
 
 
 def test_too_many_unusable_files_fail_the_build(dirty_catalogue, tmp_path):
