@@ -39,10 +39,15 @@ def read_split(builder, split):
                              builder.info.metadata, with_audio=False)
 
 
+def _inputs(table):
+  """The tree inputs: the transformed features, then the genre id."""
+  return np.column_stack([table['features'], table['genre_id']])
+
+
 def _gbdt(params, train, validation, target):
   """LightGBM with early stopping on the validation split."""
   def dataset(table, reference=None):
-    x = np.column_stack([table['features'], table['genre_id']])
+    x = _inputs(table)
     return lgb.Dataset(x, table[target], reference=reference,
                        categorical_feature=[x.shape[1] - 1], free_raw_data=False)
   train_set = dataset(train)
@@ -70,7 +75,7 @@ def fit_predict(tables, seed=0):
   for split, table in tables.items():
     if split == 'train':
       continue
-    x = np.column_stack([table['features'], table['genre_id']])
+    x = _inputs(table)
     n = len(table['label'])
     out['gbdt'][split] = {
         'probability': classifier.predict(

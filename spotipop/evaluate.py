@@ -91,13 +91,15 @@ def fit_baselines(builder, predictions, seed):
 
 def plot(split, predictions, baseline_predictions, summary, out_dir):
   """roc.png and calibration.png (model and GBDT), confusion.png (model)."""
-  curves = {'spotipop': predictions[split]['probability'],
-            'GBDT': baseline_predictions['gbdt'][split]['probability']}
+  curves = {'spotipop': (predictions[split]['probability'],
+                         summary['overall']),
+            'GBDT': (baseline_predictions['gbdt'][split]['probability'],
+                     summary['baselines']['gbdt'])}
   labels = predictions[split]['label']
   fig, ax = plt.subplots(figsize=(4.5, 4.5))
-  for name, probability in curves.items():
+  for name, (probability, scores) in curves.items():
     fpr, tpr = metrics.roc_curve(labels, probability)
-    ax.plot(fpr, tpr, label=f'{name} AUC {metrics.roc_auc(labels, probability):.3f}')
+    ax.plot(fpr, tpr, label=f"{name} AUC {report.cell(scores['roc_auc'])}")
   ax.plot([0, 1], [0, 1], '--', color='grey', label='class prior 0.500')
   ax.set(xlabel='False positive rate', ylabel='True positive rate',
          title='ROC: popular vs not')
@@ -105,11 +107,11 @@ def plot(split, predictions, baseline_predictions, summary, out_dir):
   _save(fig, out_dir, 'roc.png')
 
   fig, ax = plt.subplots(figsize=(4.5, 4.5))
-  for name, probability in curves.items():
+  for name, (probability, scores) in curves.items():
     bins = metrics.reliability(labels, probability)
     ax.plot([b['mean_probability'] for b in bins],
             [b['observed_rate'] for b in bins], 'o-',
-            label=f'{name} Brier {np.mean((probability - labels) ** 2):.3f}')
+            label=f"{name} Brier {report.cell(scores['brier'])}")
   ax.plot([0, 1], [0, 1], '--', color='grey', label='perfectly calibrated')
   ax.set(xlabel='Mean predicted probability (10 bins)',
          ylabel='Observed popular rate', title='Reliability')

@@ -76,7 +76,8 @@ def summarize(split, model, baselines, criterion):
   })
 
 
-def _cell(value, fmt):
+def cell(value, fmt='.3f'):
+  """A report value as text; '—' where it is undefined (null)."""
   return '—' if value is None else format(value, fmt)
 
 
@@ -90,7 +91,7 @@ def table(rows_by_name):
   lines = ['| predictor | ' + ' | '.join(h for _, h, _ in COLUMNS) + ' |',
            '| --- ' * (len(COLUMNS) + 1) + '|']
   for name, row in rows_by_name.items():
-    cells = [_cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
+    cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
     lines.append(f'| {LABELS.get(name, name)} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
 

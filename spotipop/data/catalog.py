@@ -232,7 +232,8 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
                          'kept': len(kept), 'skipped': skipped,
                          'duplicates_dropped': read.duplicates},
     })
-    self._describe_split('train', splits['train'])  # Fails fast on features.
+    for name, members in splits.items():  # Fails fast on bad features.
+      self._describe_split(name, members)
     logging.info('Catalogue %s: %d rows, %d kept, %d skipped, %d duplicates '
                  'dropped; splits %s', data.manifest,
                  len(tracks) + len(read.duplicates), len(kept), len(skipped),
@@ -266,7 +267,7 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
     """A split's examples; a file that fails to decode is skipped and listed.
 
     Its track leaves the split's metadata, computed again once the split is
-    written, and the build fails past --max_skip_fraction.
+    written if it lost any, and the build fails past --max_skip_fraction.
     """
     loader = clip_loader(self.builder_config.data)
     clips = (ordered_map(functools.partial(_clip_or_error, loader),
@@ -296,7 +297,8 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
       if clip is not None:
         example['audio'] = audio.to_pcm16(clip)
       yield track.track_id, example
-    self._describe_split(name, written)
+    if len(written) < len(tracks):
+      self._describe_split(name, written)
 
 
 def _clip_or_error(loader, path):
