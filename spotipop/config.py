@@ -152,8 +152,9 @@ class Config:
 
   @classmethod
   def from_json(cls, text):
+    """The Config of a config.json; fields it predates take their defaults."""
     raw = json.loads(text)
-    return cls(**{f.name: _from_dict(f.type, raw[f.name])
+    return cls(**{f.name: _from_dict(f.type, raw.get(f.name, {}))
                   for f in dataclasses.fields(cls)})
 
   def differences(self, other):
@@ -217,11 +218,9 @@ THRESHOLD_CRITERIA = ('mcc', 'balanced_accuracy', 'f1')
 
 
 def _from_dict(cls, raw):
-  kwargs = {}
-  for f in dataclasses.fields(cls):
-    value = raw[f.name]
-    kwargs[f.name] = tuple(value) if isinstance(value, list) else value
-  return cls(**kwargs)
+  names = {f.name for f in dataclasses.fields(cls)}
+  return cls(**{name: tuple(value) if isinstance(value, list) else value
+                for name, value in raw.items() if name in names})
 
 
 def _element_type(field_type):

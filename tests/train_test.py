@@ -111,6 +111,16 @@ def test_workdir_refuses_to_resume_under_other_settings(catalogue, tmp_path):
     train.train_and_evaluate(changed, workdir)
 
 
+def test_a_config_written_before_a_field_existed_loads_with_its_default():
+  config = config_lib.Config(train=config_lib.TrainConfig(learning_rate=0.5))
+  raw = json.loads(config.to_json())
+  del raw['data']['max_skip_fraction']
+  del raw['eval']  # A whole section added later.
+  loaded = config_lib.Config.from_json(json.dumps(raw))
+  assert loaded == config
+  assert loaded.train.learning_rate == 0.5
+
+
 def test_model_reads_int16_pcm_as_the_float_clip(setup):
   config, batch = setup
   model = models.create(config, num_genres=6)
