@@ -8,7 +8,6 @@ counters and per-epoch history) so a resumed run continues bit for bit.
 """
 
 import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -31,10 +30,10 @@ class Checkpoints:
 
   def __init__(self, workdir, keep=2):
     root = self._root = os.path.join(os.path.abspath(workdir), 'checkpoints')
-    # Single host: write in the background while training goes on. Multi-host:
-    # write synchronously, since orbax's async commit barrier times out there.
-    common = dict(create=True,
-                  enable_async_checkpointing=jax.process_count() == 1)
+    # Saves are synchronous: a save that fails (a full disk) fails here, in one
+    # place that can name its folder, and the checkpoints of these models are
+    # small enough that writing in the background saves little.
+    common = dict(create=True, enable_async_checkpointing=False)
     self._managers = {
         LATEST: ocp.CheckpointManager(
             os.path.join(root, LATEST),
@@ -51,13 +50,16 @@ class Checkpoints:
       # pmap outputs are host-local; orbax writes global arrays across hosts.
       state = jax.tree.map(
           ocp.utils.fully_replicated_host_local_array_to_global_array, state)
-    # A snapshot: the save may finish in the background while training goes
-    # on and the caller updates its progress record.
-    progress = json.loads(json.dumps(progress))
-    self._managers[which].save(
-        step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                      progress=ocp.args.JsonSave(progress)),
-        metrics=metrics, force=True)
+    try:
+      with _stderr_kept_only_on_success():
+        self._managers[which].save(
+            step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                          progress=ocp.args.JsonSave(progress)),
+            metrics=metrics, force=True)
+    except Exception as e:  # pylint: disable=broad-except
+      if (message := errors.disk_full(e, self._folder(which, step))) is None:
+        raise
+      raise errors.CheckpointError(message) from None
 
   def latest_step(self, which=LATEST):
     return self._managers[which].latest_step()
@@ -129,9 +131,10 @@ def _first_line(error):
 def _stderr_kept_only_on_success(grace_seconds=0.5):
   """Holds back what is written to fd 2 during the block; drops it on failure.
 
-  When a read fails mid-restore, TensorStore's threads print tracebacks of
-  their own (callbacks into an event loop Orbax has closed), before or after
-  the error reaches us. The caller reports the failure in one line instead.
+  When a read or write fails part-way, TensorStore's threads print tracebacks
+  of their own (callbacks into an event loop Orbax has closed, printed past
+  sys.excepthook), before or after the error reaches us. The caller reports
+  the failure in one line instead.
   """
   sys.stderr.flush()
   saved = os.dup(2)

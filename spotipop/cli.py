@@ -27,24 +27,8 @@ def fail(tool, message):
   os._exit(1)  # pylint: disable=protected-access
 
 
-def _drop_closed_loop_callbacks(default_hook):
-  """sys.excepthook without TensorStore's callbacks into a closed event loop.
-
-  When an Orbax read or write fails part-way, TensorStore's threads finish the
-  other requests and call back into the asyncio loop Orbax has already closed;
-  each prints 'RuntimeError: Event loop is closed'. The failure itself reaches
-  the main thread and is reported there.
-  """
-  def hook(kind, value, traceback):
-    if kind is RuntimeError and str(value) == 'Event loop is closed':
-      return
-    default_hook(kind, value, traceback)
-  return hook
-
-
 def run(main, tool):
   """app.run(main); flag errors, SpotipopErrors and a full disk: one line each."""
-  sys.excepthook = _drop_closed_loop_callbacks(sys.excepthook)
   def parse(argv):
     try:
       return flags.FLAGS(argv)

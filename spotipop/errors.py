@@ -31,18 +31,19 @@ _DISK_FULL_TEXT = ('RESOURCE_EXHAUSTED', 'No space left on device',
 _QUOTED_PATH = re.compile(r'(?:local file|file) "([^"]+)"')
 
 
-def disk_full(error):
+def disk_full(error, path=None):
   """One line naming the path that could not be written, or None.
 
   A full disk reaches us as OSError(ENOSPC) from Python's own writes, or as
-  TensorStore's RESOURCE_EXHAUSTED from Orbax and array_record.
+  TensorStore's RESOURCE_EXHAUSTED from Orbax and array_record. `path` is what
+  the caller was writing, when it knows; else the path the error names.
   """
   if isinstance(error, OSError) and error.errno in (errno.ENOSPC,
                                                     errno.EDQUOT):
-    path = error.filename
+    path = path or error.filename
   elif any(text in str(error) for text in _DISK_FULL_TEXT):
     match = _QUOTED_PATH.search(str(error))
-    path = match.group(1) if match else None
+    path = path or (match.group(1) if match else None)
   else:
     return None
   return (f'cannot write {path or "to disk"}: no space left on the device. '

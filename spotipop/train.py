@@ -267,8 +267,8 @@ def train_and_evaluate(config: Config, workdir):
                sum(x.size for x in jax.tree.leaves(state.params)),
                jax.device_count(), jax.local_device_count(), steps_per_epoch)
 
-  # Closed on every way out, a divergence included: Orbax's background saves
-  # must finish before the interpreter does.
+  # Closed on every way out, a divergence included: Orbax's threads must
+  # finish before the interpreter does.
   with contextlib.closing(checkpointing.Checkpoints(
       workdir, config.train.keep_checkpoints)) as ckpts:
     restored = ckpts.restore(checkpointing.LATEST, state)

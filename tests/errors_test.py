@@ -84,6 +84,9 @@ CASES = {
     'no usable audio': ('spotipop.main', lambda b: [
         *small_flags(b['no_audio'], b['tfds']), f'--workdir={b["root"]}/w2'],
                         ['no_audio.csv', 'none of the 48 tracks']),
+    'manifest not found': ('spotipop.main', lambda b: [
+        *small_flags(f'{b["root"]}/gone.csv', b['tfds']),
+        f'--workdir={b["root"]}/w4'], ['gone.csv', 'No such file']),
     'NaN in a feature': ('spotipop.main', lambda b: [
         *small_flags(b['nan'], b['tfds']), f'--workdir={b["root"]}/w3'],
                          ['nan.csv:3', "'energy'"]),
@@ -178,12 +181,16 @@ def tiny_disk(tmp_path):
 
 def test_a_full_disk_is_one_line_naming_the_path(catalogue, tmp_path,
                                                   tiny_disk):
-  result = run_module('spotipop.main', *small_flags(catalogue[0],
-                                                    tmp_path / 'tfds'),
-                      f'--workdir={tiny_disk / "run"}', '--towers=tabular_only',
-                      '--dense_features=256,256', '--checkpoint_every_steps=1',
-                      check=False)
-  assert result.returncode != 0
-  last = result.stderr.strip().splitlines()[-1]
-  assert last.startswith(f'spotipop: cannot write {tiny_disk}/run/'), last
-  assert 'no space left on the device' in last
+  flags = [*small_flags(catalogue[0], tmp_path / 'tfds'),
+           f'--workdir={tiny_disk / "run"}', '--towers=tabular_only',
+           '--dense_features=256,256', '--checkpoint_every_steps=1']
+  result = run_module('spotipop.main', *flags, check=False)
+  last = _fails_in_one_line(result, 'spotipop', 'no space left on the device')
+  assert last.startswith(
+      f'spotipop: cannot write {tiny_disk}/run/checkpoints/latest/'), last
+
+  # With space freed, the same command finishes the run.
+  subprocess.run(['mount', '-o', 'remount,size=50m', str(tiny_disk)],
+                 check=True)
+  run_module('spotipop.main', *flags)
+  assert (tiny_disk / 'run' / 'eval' / 'test-best' / 'report.json').is_file()

@@ -55,8 +55,12 @@ def builder_config(data: DataConfig, with_audio=True):
   """A builder config whose name changes whenever the built data would."""
   path = data.manifest or demo_manifest()
   digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    digest.update(f.read())
+  try:
+    with open(path, 'rb') as f:
+      digest.update(f.read())
+  except OSError as e:
+    raise manifest.ManifestError(
+        f'{path}: cannot open manifest ({e.strerror})') from None
   settings = dataclasses.asdict(data)
   del settings['data_dir']  # Where the data lives does not change it.
   settings['manifest'] = os.path.abspath(path)
