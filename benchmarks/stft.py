@@ -14,35 +14,18 @@ flops per frame at the matmul peak measured in the same run.
 import argparse
 import json
 import os
-import time
 
 import numpy as np
 
+from timing import best_time
+from timing import matmul_peak_flops
+
 RATE, N_FFT, HOP = 22_050, 2048, 512
-
-
-def _best_time(fn, repeats):
-  fn()  # Warm-up: compilation, plan caches.
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return min(times)
-
-
-def _matmul_peak_flops(jax, jnp, repeats):
-  n = 2048
-  a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n)), jnp.float32)
-  matmul = jax.jit(lambda x: x @ x)
-  seconds = _best_time(lambda: matmul(a).block_until_ready(), repeats)
-  return 2 * n ** 3 / seconds
 
 
 def implementations(device, clips, seconds):
   """name -> (run(), magnitude() [clips, frames, bins]) on the benchmark batch."""
   import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   import jax.scipy.signal  # pylint: disable=g-import-not-at-top
   from spotipop import spectrogram  # pylint: disable=g-import-not-at-top
 
@@ -100,7 +83,7 @@ def implementations(device, clips, seconds):
         librosa_stft, lambda: np.abs(np.swapaxes(librosa_stft(), 1, 2)))
     impls['scipy ShortTimeFFT'] = (
         scipy_stft, lambda: np.abs(np.swapaxes(scipy_stft(), 1, 2)))
-  return jax, jnp, impls
+  return jax, impls
 
 
 def main():
@@ -112,13 +95,13 @@ def main():
   parser.add_argument('--json', help='Also write the figures to this file.')
   args = parser.parse_args()
   os.environ.setdefault('JAX_PLATFORMS', args.device.replace('gpu', 'cuda'))
-  jax, jnp, impls = implementations(args.device, args.clips, args.seconds)
+  jax, impls = implementations(args.device, args.clips, args.seconds)
 
   reference = impls['spotipop (jnp, jit)'][1]()
   peak = reference.max()
   frames = reference.shape[0] * reference.shape[1]
-  floor_seconds = frames * 5 * N_FFT * np.log2(N_FFT) / _matmul_peak_flops(
-      jax, jnp, args.repeats)
+  floor_seconds = frames * 5 * N_FFT * np.log2(N_FFT) / matmul_peak_flops(
+      args.repeats)
   device_name = jax.devices()[0].device_kind
   print(f'device: {device_name} ({os.cpu_count()} host cores); batch '
         f'{args.clips} x {args.seconds:g} s at {RATE} Hz, n_fft {N_FFT}, hop {HOP}, '
@@ -132,7 +115,7 @@ def main():
     if error > 1e-4:
       raise SystemExit(f'{name} disagrees with spotipop: max abs diff / peak '
                        f'= {error:.2e}')
-    seconds = _best_time(run, args.repeats)
+    seconds = best_time(run, args.repeats)
     results[name] = {'seconds': seconds, 'error': error,
                      'clip_seconds_per_second': args.clips * args.seconds / seconds}
   best_peer = max(v['clip_seconds_per_second'] for k, v in results.items()

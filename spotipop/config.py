@@ -97,6 +97,10 @@ class ModelConfig:
       8, 'Genre embedding width in the tabular tower; 0 leaves genre out.')
   fusion_features: int = _field(64, 'Width of the fused head.')
   dropout: float = _field(0.2, 'Dropout rate in the towers and head.')
+  dtype: str = _field(
+      'float32', "Compute type of the conv tower's activations: 'float32' or "
+      "'bfloat16' (for GPU/TPU; parameters, the spectrogram and the loss stay "
+      'float32).')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,6 +197,7 @@ class Config:
          'log1p_columns', 'must be a subset of feature_columns'),
         (self.model.towers in ('two_tower', 'audio_only', 'tabular_only'),
          'towers', "must be 'two_tower', 'audio_only' or 'tabular_only'"),
+        (self.model.dtype in DTYPES, 'dtype', f'must be one of {DTYPES}'),
         (self.model.hop_length > 0 and self.model.n_fft >= self.model.hop_length,
          'hop_length', 'must be in (0, n_fft]'),
         (self.model.n_fft <= self.data.clip_seconds * self.data.sample_rate,
@@ -215,6 +220,7 @@ SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
             'eval': EvalConfig}
 SELECTION_METRICS = ('roc_auc', 'average_precision', 'mcc')
 THRESHOLD_CRITERIA = ('mcc', 'balanced_accuracy', 'f1')
+DTYPES = ('float32', 'bfloat16')
 
 
 def _from_dict(cls, raw):
@@ -243,6 +249,19 @@ def define_flags(flag_values=flags.FLAGS):
       if define is flags.DEFINE_list:
         default = [str(v) for v in default]
       define(f.name, default, f.metadata['help'], flag_values=flag_values)
+
+
+def from_flagfile(path, *overrides):
+  """The Config of a flagfile, later flags overriding it, parsed as the CLI does.
+
+  An unknown or invalid flag raises; --workdir, which every flagfile may set,
+  is accepted and left out.
+  """
+  flag_values = flags.FlagValues()
+  define_flags(flag_values)
+  flags.DEFINE_string('workdir', None, 'Run directory.', flag_values=flag_values)
+  flag_values(['spotipop', f'--flagfile={path}', *overrides])
+  return from_flags(flag_values)
 
 
 def from_flags(flag_values=flags.FLAGS):

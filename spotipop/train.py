@@ -23,6 +23,7 @@ import optax
 from spotipop import checkpointing
 from spotipop import metrics
 from spotipop import models
+from spotipop import summaries as summaries_lib
 from spotipop.config import Config
 from spotipop.config import ConfigMismatchError
 from spotipop.data import catalog
@@ -51,14 +52,20 @@ def create_train_state(config: Config, model, key, steps_per_epoch):
   params = jax.jit(model.init)({'params': key}, audio, features,
                                genre_id)['params']
   t = config.train
+  tx = optax.chain(optax.clip_by_global_norm(t.grad_clip_norm),
+                   optax.adamw(learning_rate_schedule(config, steps_per_epoch),
+                               weight_decay=t.weight_decay))
+  return TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+
+
+def learning_rate_schedule(config: Config, steps_per_epoch):
+  """Linear warm-up to --learning_rate, then cosine decay to 1% of it."""
+  t = config.train
   total_steps = max(t.num_epochs * steps_per_epoch, 1)
   warmup_steps = min(int(t.warmup_epochs * steps_per_epoch), total_steps - 1)
-  schedule = optax.warmup_cosine_decay_schedule(
+  return optax.warmup_cosine_decay_schedule(
       0.0, t.learning_rate, warmup_steps, total_steps,
       end_value=t.learning_rate * 0.01)
-  tx = optax.chain(optax.clip_by_global_norm(t.grad_clip_norm),
-                   optax.adamw(schedule, weight_decay=t.weight_decay))
-  return TrainState.create(apply_fn=model.apply, params=params, tx=tx)
 
 
 def loss_fn(params, apply_fn, batch, dropout_key, pos_weight, regression_weight):
@@ -267,10 +274,11 @@ def train_and_evaluate(config: Config, workdir):
                sum(x.size for x in jax.tree.leaves(state.params)),
                jax.device_count(), jax.local_device_count(), steps_per_epoch)
 
-  # Closed on every way out, a divergence included: Orbax's threads must
-  # finish before the interpreter does.
-  with contextlib.closing(checkpointing.Checkpoints(
-      workdir, config.train.keep_checkpoints)) as ckpts:
+  # Checkpoints and event files are closed on every way out, a divergence
+  # included: Orbax's threads must finish before the interpreter does.
+  with contextlib.ExitStack() as closing:
+    ckpts = closing.enter_context(contextlib.closing(checkpointing.Checkpoints(
+        workdir, config.train.keep_checkpoints)))
     restored = ckpts.restore(checkpointing.LATEST, state)
     if restored:
       state, progress = restored
@@ -291,6 +299,9 @@ def train_and_evaluate(config: Config, workdir):
     p_predict = make_predict_step(model)
     dropout_key = jax.random.fold_in(key, 1)
     step = int(state.step)
+    summaries = closing.enter_context(contextlib.closing(
+        summaries_lib.Summaries(workdir, step)))
+    schedule = learning_rate_schedule(config, steps_per_epoch)
     first_epoch, first_step = divmod(step, steps_per_epoch)
 
     for epoch in range(first_epoch, config.train.num_epochs):
@@ -310,12 +321,15 @@ def train_and_evaluate(config: Config, workdir):
           logging.info('step %d (epoch %d): loss %.4f, accuracy %.3f', step,
                        epoch + 1, float(step_metrics['loss']),
                        float(step_metrics['accuracy']))
+          summaries.step(step, float(step_metrics['loss']),
+                         float(schedule(step - 1)))
         every = config.train.checkpoint_every_steps
         if every and step % every == 0 and step % steps_per_epoch:
           check_training(progress, config, step, step_metrics['loss'],
                          state.params)
           progress['epoch_losses'] = [
               float(x) for x in jax.device_get(losses)]
+          summaries.flush()
           ckpts.save(checkpointing.LATEST, step, state, progress)
           del progress['epoch_losses']
 
@@ -335,6 +349,7 @@ def train_and_evaluate(config: Config, workdir):
                    progress['best_val_metric'],
                    val_metrics['average_precision'],
                    progress['history'][-1]['examples_per_second'])
+      summaries.epoch(progress['history'][-1])
       if improved:
         ckpts.save(checkpointing.BEST, step, state, progress,
                    metrics={checkpointing.SELECTION: progress['best_val_metric']})

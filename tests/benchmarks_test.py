@@ -58,3 +58,29 @@ def test_paper_claims_put_the_published_f1_beside_the_class_prior(tmp_path):
   assert round(authors['accuracy'], 3) == 0.957
   assert prior['mcc'] == 0 and abs(authors['mcc']) < 0.1
   assert round(authors['mae'], 2) == 9.50
+
+
+def test_train_step_benchmark_checks_the_torch_network_is_the_same(tmp_path):
+  pytest.importorskip('torch', reason="the PyTorch peer needs torch "
+                      "(pip install -e '.[bench]')")
+  out = _run('train_step.py', '--settings=default', '--steps=1',
+             f'--json={tmp_path / "step.json"}')
+  assert 'vs torch' in out and 'matmul peak' in out
+  with open(tmp_path / 'step.json') as f:
+    (result,) = json.load(f)['results']
+  # Same parameters, same logits, and a positive rate for each.
+  assert result['parameters'] > 0 and result['logit_difference'] < 1e-3
+  assert result['spotipop_examples_per_second'] > 0
+  assert result['torch_examples_per_second'] > 0 and result['ratio'] > 0
+
+
+def test_scaling_benchmark_fits_build_time_and_reports_memory(tmp_path):
+  out = _run('scaling.py', '--sizes=60,120', '--distinct=20',
+             '--predict_rows=50', f'--json={tmp_path / "scaling.json"}')
+  assert 's per 1,000 tracks' in out
+  with open(tmp_path / 'scaling.json') as f:
+    results = json.load(f)
+  assert [b['tracks'] for b in results['builds']] == [60, 120]
+  assert all(b['seconds'] > 0 and b['peak_rss_mb'] > 0
+             for b in results['builds'])
+  assert results['prediction']['tracks_per_second'] > 0

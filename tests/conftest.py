@@ -13,7 +13,6 @@ os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
 os.environ.setdefault('JAX_COMPILATION_CACHE_DIR',
                       tempfile.mkdtemp(prefix='spotipop-jax-cache-'))
 
-from absl import flags  # pylint: disable=g-import-not-at-top
 import pytest  # pylint: disable=g-import-not-at-top
 
 from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
@@ -60,17 +59,37 @@ def small_flags(manifest, data_dir):
           '--warmup_epochs=0.5']
 
 
-def experiment_config(name, *overrides):
-  """The Config of experiments/NAME.flags, later flags overriding it.
+def tensorboard_scalars(workdir):
+  """{tag: {step: value}} as TensorBoard shows a run's event files.
 
-  Parsed as spotipop.main parses it: an unknown or invalid flag raises.
+  Files are read in the order written; a START record with a step (a resumed
+  run's purge_step) drops what earlier files logged at that step or later.
   """
-  flag_values = flags.FlagValues()
-  config_lib.define_flags(flag_values)
-  flags.DEFINE_string('workdir', None, 'Run directory.', flag_values=flag_values)
-  flag_values(['spotipop', f'--flagfile={REPO}/experiments/{name}.flags',
-               *overrides])
-  return config_lib.from_flags(flag_values)
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  scalars = {}
+  folder = os.path.join(workdir, 'tensorboard')
+  for name in sorted(os.listdir(folder)):
+    with open(os.path.join(folder, name), 'rb') as f:
+      data = f.read()
+    offset = 0
+    while offset < len(data):  # TFRecords: length, its CRC, data, data CRC.
+      length = int.from_bytes(data[offset:offset + 8], 'little')
+      event = event_pb2.Event.FromString(
+          data[offset + 12:offset + 12 + length])
+      offset += 12 + length + 4
+      if event.session_log.status == event_pb2.SessionLog.START:
+        for series in scalars.values():
+          for step in [s for s in series if s >= event.step]:
+            del series[step]
+      for value in event.summary.value:
+        scalars.setdefault(value.tag, {})[event.step] = value.simple_value
+  return scalars
+
+
+def experiment_config(name, *overrides):
+  """The Config of experiments/NAME.flags, later flags overriding it."""
+  return config_lib.from_flagfile(f'{REPO}/experiments/{name}.flags',
+                                  *overrides)
 
 
 def run_module(module, *args, env=None, check=True, timeout=600):

@@ -13,6 +13,7 @@ import numpy as np
 from conftest import REPO
 from conftest import run_module
 from conftest import small_flags
+from conftest import tensorboard_scalars
 from spotipop import evaluate
 
 EPOCHS = 20  # 40 steps: the kill lands long before the end.
@@ -62,6 +63,11 @@ def test_killed_run_resumes_exactly(catalogue, tmp_path):
   # The per-epoch record matches too, the killed epoch's train loss included
   # (examples/s measures this machine's speed, not the run).
   assert _history(killed) == _history(reference)
+  # So do the TensorBoard curves, once the resumed run's purge is applied.
+  curves, expected_curves = (tensorboard_scalars(str(w))
+                             for w in (killed, reference))
+  for tag in ('train/loss', 'train/learning_rate', 'validation/roc_auc'):
+    assert curves[tag] == expected_curves[tag], tag
 
 
 def _history(workdir):

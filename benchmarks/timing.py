@@ -1,0 +1,26 @@
+"""Timing helpers the benchmarks share: best-of-N wall time, the matmul peak."""
+
+import time
+
+import numpy as np
+
+
+def best_time(fn, repeats):
+  """Fastest of `repeats` calls of fn, after one warm-up call."""
+  fn()  # Warm-up: compilation, plan caches.
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return min(times)
+
+
+def matmul_peak_flops(repeats=5, n=2048):
+  """float32 FLOP/s of a jitted n x n matmul on JAX's default device."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n)), jnp.float32)
+  matmul = jax.jit(lambda x: x @ x)
+  seconds = best_time(lambda: matmul(a).block_until_ready(), repeats)
+  return 2 * n ** 3 / seconds

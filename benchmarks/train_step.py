@@ -1,0 +1,265 @@
+"""spotipop's train step against the same network and step written in PyTorch.
+
+  python benchmarks/train_step.py                   # CPU: default and paper settings
+  python benchmarks/train_step.py --device=gpu      # both frameworks on the GPU
+  python benchmarks/train_step.py --settings=default --steps=2   # quick look
+
+What a user would write instead of spotipop: the two-tower network in
+torch.nn with the STFT computed in the step by torch.stft, the same shapes,
+batch, loss (class-weighted BCE + popularity MSE) and optimiser (AdamW after
+global-norm clipping). Before anything is timed, the torch network is loaded
+with spotipop's initial parameters and must give the same logits on the same
+batch, so both compute one function. Both are timed on host int16 batches, as
+in training, so the host-to-device copy counts.
+
+Achieved FLOP/s is XLA's count of the compiled step's floating-point
+operations over the step's time; the matmul peak is measured in the same run.
+"""
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+from timing import matmul_peak_flops
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# name -> (experiment flagfile, what it stands for)
+SETTINGS = {
+    'default': ('default', '16 kHz x 4 s, n_fft 512, 64 mels, batch 32'),
+    'paper': ('paper', '22.05 kHz x 30 s, n_fft 2048, linear STFT, batch 64'),
+}
+NUM_GENRES = 6
+POS_WEIGHT = 1.5
+
+
+def host_batch(config, seed=0):
+  """A [1, batch, ...] batch of random int16 clips and features, as loaded."""
+  from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  b = config.train.batch_size
+  return {
+      'audio': rng.integers(-8000, 8000, (1, b, catalog.num_samples(
+          config.data)), dtype=np.int16),
+      'features': rng.standard_normal(
+          (1, b, len(config.data.feature_columns))).astype(np.float32),
+      'genre_id': rng.integers(0, NUM_GENRES, (1, b), dtype=np.int32),
+      'label': rng.integers(0, 2, (1, b), dtype=np.int32),
+      'popularity': rng.uniform(0, 100, (1, b)).astype(np.float32),
+      'mask': np.ones((1, b), np.float32),
+  }
+
+
+def torch_network(config, torch):
+  """spotipop's PopularityNet (models.py) as a torch.nn.Module."""
+  from spotipop import spectrogram  # pylint: disable=g-import-not-at-top
+  nn, functional = torch.nn, torch.nn.functional
+  m, data = config.model, config.data
+
+  class Net(nn.Module):
+    """Layer for layer the flax model: same padding, norms, GELU and heads."""
+
+    def __init__(self):
+      super().__init__()
+      self.convs, self.norms, width = nn.ModuleList(), nn.ModuleList(), 1
+      for c in m.conv_channels:
+        self.convs.append(nn.Conv2d(width, c, 3, padding=1, bias=False))
+        self.norms.append(nn.GroupNorm(min(8, c), c, eps=1e-6))
+        width = c
+      self.embed = nn.Embedding(NUM_GENRES + 1, m.genre_embedding)
+      widths = [len(data.feature_columns) + m.genre_embedding,
+                *m.dense_features]
+      self.dense = nn.ModuleList(
+          nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
+      self.fusion = nn.Linear(2 * width + widths[-1], m.fusion_features)
+      self.logit = nn.Linear(m.fusion_features, 1)
+      self.score = nn.Linear(m.fusion_features, 1)
+      self.dropout = nn.Dropout(m.dropout)
+      self.register_buffer('window', torch.hann_window(m.n_fft))
+      self.register_buffer('mel', torch.from_numpy(spectrogram.mel_filterbank(
+          data.sample_rate, m.n_fft, m.n_mels)) if m.n_mels else None)
+
+    def forward(self, audio, features, genre_id):
+      wave = audio.float() / 32768.0
+      spec = torch.stft(wave, m.n_fft, m.hop_length, window=self.window,
+                        center=True, pad_mode='reflect',
+                        return_complex=True).abs().transpose(1, 2)
+      if self.mel is not None:
+        spec = spec @ self.mel
+      spec = torch.log(spec.clamp_min(1e-5))
+      x = (spec - spec.mean(dim=(1, 2), keepdim=True)) / (
+          spec.std(dim=(1, 2), correction=0, keepdim=True) + 1e-5)
+      x = x[:, None]
+      for conv, norm in zip(self.convs, self.norms):
+        x = functional.max_pool2d(
+            functional.gelu(norm(conv(x)), approximate='tanh'), 2)
+      audio_embedding = self.dropout(torch.cat(
+          [x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=-1))
+      t = torch.cat([features, self.embed(genre_id)], dim=-1)
+      for layer in self.dense:
+        t = self.dropout(functional.gelu(layer(t), approximate='tanh'))
+      x = torch.cat([audio_embedding, t], dim=-1)
+      x = self.dropout(functional.gelu(self.fusion(x), approximate='tanh'))
+      return self.logit(x)[:, 0], torch.sigmoid(self.score(x)[:, 0])
+
+    def load_flax(self, params):
+      """Copies flax parameters in (kernels transposed to torch's layout)."""
+      def put(module, kernel=None, bias=None, weight=None):
+        with torch.no_grad():
+          if kernel is not None:
+            kernel = np.asarray(kernel)
+            module.weight.copy_(torch.from_numpy(
+                kernel.transpose(3, 2, 0, 1) if kernel.ndim == 4 else kernel.T))
+          if weight is not None:
+            module.weight.copy_(torch.from_numpy(np.asarray(weight)))
+          if bias is not None:
+            module.bias.copy_(torch.from_numpy(np.asarray(bias)))
+      conv, dense = params['ConvTower_0'], params['DenseTower_0']
+      for i, (c, n) in enumerate(zip(self.convs, self.norms)):
+        put(c, kernel=conv[f'Conv_{i}']['kernel'])
+        put(n, weight=conv[f'GroupNorm_{i}']['scale'],
+            bias=conv[f'GroupNorm_{i}']['bias'])
+      put(self.embed, weight=dense['Embed_0']['embedding'])
+      for i, layer in enumerate(self.dense):
+        put(layer, **dense[f'Dense_{i}'])
+      for i, layer in enumerate((self.fusion, self.logit, self.score)):
+        put(layer, **params[f'Dense_{i}'])
+
+  return Net()
+
+
+def torch_step(config, torch, net, device):
+  """(host batch -> loss): one AdamW step of the torch network."""
+  t = config.train
+  optimizer = torch.optim.AdamW(net.parameters(), lr=t.learning_rate,
+                                weight_decay=t.weight_decay)
+
+  def step(batch):
+    b = {k: torch.as_tensor(v[0]).to(device) for k, v in batch.items()}
+    logit, score = net(b['audio'], b['features'], b['genre_id'])
+    label = b['label'].float()
+    weight = b['mask'] * torch.where(label == 1, POS_WEIGHT, 1.0)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        logit, label, reduction='none')
+    mse = (score - b['popularity'] / 100.0) ** 2
+    loss = ((weight * bce).sum() / weight.sum().clamp_min(1e-9)
+            + t.regression_weight * (b['mask'] * mse).sum()
+            / b['mask'].sum().clamp_min(1e-9))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), t.grad_clip_norm)
+    optimizer.step()
+    return loss
+  return step
+
+
+def _time(step, sync, steps):
+  for _ in range(2):  # Compile and warm up.
+    sync(step())
+  start = time.perf_counter()
+  for _ in range(steps):
+    out = step()
+  sync(out)
+  return (time.perf_counter() - start) / steps
+
+
+def compare(name, device, steps):
+  """Checks both networks agree, then times a train step of each."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+  from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
+  from spotipop import models  # pylint: disable=g-import-not-at-top
+  from spotipop import train  # pylint: disable=g-import-not-at-top
+
+  config = config_lib.from_flagfile(
+      os.path.join(REPO, 'experiments', f'{SETTINGS[name][0]}.flags'))
+  model = models.create(config, NUM_GENRES)
+  state = train.create_train_state(config, model, jax.random.key(0), 100)
+  batch = host_batch(config)
+  torch_device = torch.device('cuda' if device == 'gpu' else 'cpu')
+  net = torch_network(config, torch).to(torch_device)
+  net.load_flax(jax.device_get(state.params))
+
+  flax_logit = np.asarray(model.apply(
+      {'params': state.params}, *(batch[k][0] for k in (
+          'audio', 'features', 'genre_id')))[0])
+  net.eval()
+  with torch.no_grad():
+    torch_logit = net(*(torch.as_tensor(batch[k][0]).to(torch_device)
+                        for k in ('audio', 'features', 'genre_id')))[0]
+  net.train()
+  difference = float(np.abs(torch_logit.cpu().numpy() - flax_logit).max())
+  if difference > 1e-3 * max(1.0, np.abs(flax_logit).max()):
+    raise SystemExit(f'{name}: torch logits differ from spotipop\'s by '
+                     f'{difference:.2e}; the networks are not the same')
+  parameters = sum(x.size for x in jax.tree.leaves(state.params))
+  if parameters != sum(p.numel() for p in net.parameters()):
+    raise SystemExit(f'{name}: parameter counts differ')
+
+  p_train = train.make_train_step(POS_WEIGHT, config.train.regression_weight)
+  key = jax.random.key(1)
+  flops = p_train.lower(state, batch, key).compile().cost_analysis()['flops']
+  holder = {'state': state}
+
+  def jax_step():
+    holder['state'], out = p_train(holder['state'], batch, key)
+    return out['loss']
+
+  step = torch_step(config, torch, net, torch_device)
+  sync_torch = ((lambda _: torch.cuda.synchronize()) if device == 'gpu'
+                else (lambda _: None))
+  jax_seconds = _time(jax_step, jax.block_until_ready, steps)
+  torch_seconds = _time(lambda: step(batch), sync_torch, steps)
+  b = config.train.batch_size
+  return {'settings': name, 'what': SETTINGS[name][1], 'batch': b,
+          'parameters': parameters, 'logit_difference': difference,
+          'flops_per_step': flops,
+          'spotipop_examples_per_second': b / jax_seconds,
+          'torch_examples_per_second': b / torch_seconds,
+          'spotipop_flops_per_second': flops / jax_seconds,
+          'torch_flops_per_second': flops / torch_seconds,
+          'ratio': torch_seconds / jax_seconds}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu')
+  parser.add_argument('--settings', default='default,paper',
+                      help=f'Comma-separated, of {sorted(SETTINGS)}.')
+  parser.add_argument('--steps', type=int, default=10)
+  parser.add_argument('--json', help='Also write the figures to this file.')
+  args = parser.parse_args()
+  names = args.settings.split(',')
+  if unknown := set(names) - set(SETTINGS):
+    parser.error(f'--settings: unknown {sorted(unknown)}; have {sorted(SETTINGS)}')
+  os.environ.setdefault('JAX_PLATFORMS', args.device.replace('gpu', 'cuda'))
+  import jax  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+
+  peak = matmul_peak_flops()
+  results = [compare(name, args.device, args.steps) for name in names]
+  print(f'device: {jax.devices()[0].device_kind} ({os.cpu_count()} host cores), '
+        f'jax {jax.__version__}, torch {torch.__version__} '
+        f'({torch.get_num_threads()} threads); matmul peak '
+        f'{peak / 1e9:.1f} GFLOP/s')
+  print(f"{'settings':9s} {'GFLOP/step':>10s} {'spotipop ex/s':>14s} "
+        f"{'torch ex/s':>11s} {'vs torch':>9s} {'spotipop % peak':>16s} "
+        f"{'torch % peak':>13s}")
+  for r in results:
+    print(f"{r['settings']:9s} {r['flops_per_step'] / 1e9:10.1f} "
+          f"{r['spotipop_examples_per_second']:14.1f} "
+          f"{r['torch_examples_per_second']:11.1f} {r['ratio']:8.2f}x "
+          f"{100 * r['spotipop_flops_per_second'] / peak:15.1f}% "
+          f"{100 * r['torch_flops_per_second'] / peak:12.1f}%")
+  for r in results:
+    print(f"  {r['settings']}: {r['what']}; {r['parameters']} parameters; "
+          f"logits agree to {r['logit_difference']:.1e}")
+  if args.json:
+    with open(args.json, 'w') as f:
+      json.dump({'matmul_peak_flops': peak, 'results': results}, f, indent=2)
+
+
+if __name__ == '__main__':
+  main()
