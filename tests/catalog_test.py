@@ -14,6 +14,7 @@ from spotipop import audio
 from spotipop import errors
 from spotipop.data import catalog
 from spotipop.data import manifest
+from spotipop.data import spill
 
 
 @pytest.fixture(scope='module')
@@ -223,3 +224,21 @@ def test_parallel_decoding_keeps_manifest_order_and_errors():
   assert [next(stream) for _ in range(7)] == [0, 10, 20, 30, 40, 50, 60]
   with pytest.raises(audio.AudioError, match='clip 7'):
     next(stream)
+
+
+def test_a_split_spilled_to_disk_equals_one_built_in_memory(catalogue,
+                                                             tmp_path):
+  config = small_config(catalogue[0], tmp_path / 'memory')
+  in_memory = catalog.build(config.data).as_data_source()
+  try:
+    spill.MEMORY_BYTES, kept = 0, spill.MEMORY_BYTES  # Every record spills.
+    spilled = catalog.build(dataclasses.replace(
+        config.data, data_dir=str(tmp_path / 'spilled'))).as_data_source()
+  finally:
+    spill.MEMORY_BYTES = kept
+  assert not list((tmp_path / 'spilled').rglob('bucket_*'))  # Cleaned up.
+  for split in ('train', 'validation', 'test'):
+    assert len(spilled[split]) == len(in_memory[split]) > 0
+    for a, b in zip(spilled[split], in_memory[split]):
+      assert a['track_id'] == b['track_id']
+      np.testing.assert_array_equal(a['audio'], b['audio'])

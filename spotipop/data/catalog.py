@@ -26,6 +26,7 @@ from spotipop import audio
 from spotipop import errors
 from spotipop.config import DataConfig
 from spotipop.data import manifest
+from spotipop.data import spill
 
 SPLITS = ('train', 'validation', 'test')
 LABEL_NAMES = ('not_popular', 'popular')
@@ -324,6 +325,7 @@ def build(data: DataConfig, with_audio=True):
     logging.warning('Removing %s, left by a build that did not finish',
                     leftover)
     shutil.rmtree(leftover, ignore_errors=True)
+  spill.install()
   builder.download_and_prepare()
   return builder
 

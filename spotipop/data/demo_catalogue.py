@@ -67,8 +67,9 @@ def _attributes(rng, index):
 def _popularity(rng, a):
   z = (1.6 * (a['danceability'] - 0.55) + 1.0 * (a['energy'] - 0.5)
        + 0.6 * (a['valence'] - 0.5)
-       + 0.25 * (np.log(a['artist_followers']) - 11.0) / 2.0
-       + 0.25 * (np.log(a['playlist_count']) - 4.0) / 1.5
+       # A count of 0 (about 1 track in 250) weighs as 1.
+       + 0.25 * (np.log(max(a['artist_followers'], 1)) - 11.0) / 2.0
+       + 0.25 * (np.log(max(a['playlist_count'], 1)) - 4.0) / 1.5
        + 0.4 * (a['release_year'] - 2007) / 10.0
        + _GENRE_OFFSET[a['genre']] + (0.9 if a['hook'] else -0.6)
        + rng.normal(0.0, 0.35))
