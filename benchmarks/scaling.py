@@ -12,7 +12,8 @@ line fitted to build seconds against N gives the cost per 1,000 tracks; the
 target is linear time (R^2 near 1) and flat memory.
 
 Prediction: a model trained for one epoch on the smallest catalogue scores a
---predict_rows CSV (audio decoded, as `spotipop.predict --tracks` does).
+--predict_rows CSV in a fresh process (audio decoded, as `spotipop.predict
+--tracks` does), which reports its peak RSS too.
 """
 
 import argparse
@@ -46,12 +47,17 @@ def _build(args):
   return {'seconds': time.perf_counter() - start}
 
 
+def _train(args):
+  from spotipop import train  # pylint: disable=g-import-not-at-top
+  config = _config(args.manifest, args.data_dir, num_epochs=1)
+  start = time.perf_counter()
+  train.train_and_evaluate(config, args.workdir)
+  return {'seconds': time.perf_counter() - start}
+
+
 def _predict(args):
   from spotipop import predict  # pylint: disable=g-import-not-at-top
-  from spotipop import train  # pylint: disable=g-import-not-at-top
   from spotipop.data import manifest  # pylint: disable=g-import-not-at-top
-  config = _config(args.manifest, args.data_dir, num_epochs=1)
-  train.train_and_evaluate(config, args.workdir)
   predictor = predict.Predictor(args.workdir)
   tracks = manifest.read(args.tracks, predictor.config.data,
                          labelled=False).tracks
@@ -66,7 +72,8 @@ def _predict(args):
 
 def _worker(args):
   """Runs one measurement in this fresh process; prints it as JSON."""
-  result = {'build': _build, 'predict': _predict}[args.worker](args)
+  result = {'build': _build, 'train': _train,
+            'predict': _predict}[args.worker](args)
   print(json.dumps({**result, 'peak_rss_mb': _peak_rss_mb()}))
 
 
@@ -124,11 +131,12 @@ def main():
             f"{result['peak_rss_mb']:.0f} MB", flush=True)
     tracks_csv = os.path.join(root, 'clips', 'predict.csv')
     write_manifest(rows, args.predict_rows, tracks_csv)
-    prediction = _run_worker(
-        '--worker=predict',
+    _run_worker(
+        '--worker=train',
         f'--manifest={os.path.join(root, "clips", f"manifest_{sizes[0]}.csv")}',
-        f'--data_dir={root}/tfds_{sizes[0]}', f'--workdir={root}/run',
-        f'--tracks={tracks_csv}')
+        f'--data_dir={root}/tfds_{sizes[0]}', f'--workdir={root}/run')
+    prediction = _run_worker('--worker=predict', f'--workdir={root}/run',
+                             f'--tracks={tracks_csv}')
 
   n = np.array([b['tracks'] for b in builds], np.float64)
   seconds = np.array([b['seconds'] for b in builds])
