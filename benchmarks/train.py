@@ -165,7 +165,7 @@ def _measure(args):
         [sys.executable, __file__, '--worker', f'--batch_size={args.batch_size}',
          f'--steps={args.steps}', f'--pipeline_epochs={args.pipeline_epochs}',
          f'--data_dir={args.data_dir}', f'--settings={args.settings}',
-         f'--manifest={args.manifest}'],
+         *([f'--manifest={args.manifest}'] if args.manifest else [])],
         env=env, capture_output=True, text=True, check=False)
     if out.returncode:
       raise SystemExit(out.stderr[-3000:])
