@@ -74,6 +74,18 @@ def test_train_step_benchmark_checks_the_torch_network_is_the_same(tmp_path):
   assert result['torch_examples_per_second'] > 0 and result['ratio'] > 0
 
 
+def test_loader_benchmark_runs_grain_beside_spotipop(tmp_path):
+  pytest.importorskip('grain', reason="the Grain peer needs grain "
+                      "(pip install -e '.[bench]')")
+  _run('loader_peers.py', '--epochs=2', '--workers=1',
+       f'--data_dir={tmp_path / "tfds"}', f'--json={tmp_path / "loader.json"}')
+  with open(tmp_path / 'loader.json') as f:
+    results = json.load(f)
+  assert set(results) == {'spotipop Batches', 'grain, in-process',
+                          'grain, 1 worker processes'}
+  assert all(rate > 0 for rate in results.values())
+
+
 def test_scaling_benchmark_fits_build_time_and_reports_memory(tmp_path):
   out = _run('scaling.py', '--sizes=60,120', '--distinct=20',
              '--predict_rows=50', f'--json={tmp_path / "scaling.json"}')
