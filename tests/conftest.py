@@ -63,7 +63,8 @@ def tensorboard_scalars(workdir):
   """{tag: {step: value}} as TensorBoard shows a run's event files.
 
   Files are read in the order written; a START record with a step (a resumed
-  run's purge_step) drops what earlier files logged at that step or later.
+  run's purge_step) drops what earlier files logged at that step or later. A
+  record cut short by a killed writer ends its file, as in TensorBoard.
   """
   from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
   scalars = {}
@@ -74,6 +75,8 @@ def tensorboard_scalars(workdir):
     offset = 0
     while offset < len(data):  # TFRecords: length, its CRC, data, data CRC.
       length = int.from_bytes(data[offset:offset + 8], 'little')
+      if offset + 12 + length + 4 > len(data):
+        break
       event = event_pb2.Event.FromString(
           data[offset + 12:offset + 12 + length])
       offset += 12 + length + 4
