@@ -16,6 +16,21 @@ def best_time(fn, repeats):
   return min(times)
 
 
+def mean_time(step, sync, steps, warmup=2):
+  """Mean wall time of step() over `steps` calls after `warmup` calls.
+
+  sync(output) waits for asynchronous work (JAX dispatch, CUDA streams), so
+  the timing covers the computation, not just its launch.
+  """
+  for _ in range(warmup):  # Compilation, caches.
+    sync(step())
+  start = time.perf_counter()
+  for _ in range(steps):
+    out = step()
+  sync(out)
+  return (time.perf_counter() - start) / steps
+
+
 def matmul_peak_flops(repeats=5, n=2048):
   """float32 FLOP/s of a jitted n x n matmul on JAX's default device."""
   import jax  # pylint: disable=g-import-not-at-top

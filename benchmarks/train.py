@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+from timing import mean_time
+
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -98,14 +100,14 @@ def _worker(args):
   batch = {k: v for k, v in next(batches.epoch(0)).items()
            if k in train.DEVICE_KEYS}
   key = jax.random.key(1)
-  for _ in range(2):  # Compile and warm up.
-    state, metrics = p_train(state, batch, key)
-  jax.block_until_ready(metrics)
-  start = time.perf_counter()
-  for _ in range(args.steps):
-    state, metrics = p_train(state, batch, key)
-  jax.block_until_ready(metrics)
-  train_rate = args.steps * args.batch_size / (time.perf_counter() - start)
+  holder = {'state': state}
+
+  def step():
+    holder['state'], metrics = p_train(holder['state'], batch, key)
+    return metrics
+
+  train_rate = args.batch_size / mean_time(step, jax.block_until_ready,
+                                           args.steps)
   raw = _raw_read_mb_per_second(builder, cold=False)
   disk = _raw_read_mb_per_second(builder, cold=True)
   print(json.dumps({

@@ -19,11 +19,11 @@ operations over the step's time; the matmul peak is measured in the same run.
 import argparse
 import json
 import os
-import time
 
 import numpy as np
 
 from timing import matmul_peak_flops
+from timing import mean_time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # name -> (experiment flagfile, what it stands for)
@@ -155,16 +155,6 @@ def torch_step(config, torch, net, device):
   return step
 
 
-def _time(step, sync, steps):
-  for _ in range(2):  # Compile and warm up.
-    sync(step())
-  start = time.perf_counter()
-  for _ in range(steps):
-    out = step()
-  sync(out)
-  return (time.perf_counter() - start) / steps
-
-
 def compare(name, device, steps, batch_size=None):
   """Checks both networks agree, then times a train step of each."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -211,8 +201,8 @@ def compare(name, device, steps, batch_size=None):
   step = torch_step(config, torch, net, torch_device)
   sync_torch = ((lambda _: torch.cuda.synchronize()) if device == 'gpu'
                 else (lambda _: None))
-  jax_seconds = _time(jax_step, jax.block_until_ready, steps)
-  torch_seconds = _time(lambda: step(batch), sync_torch, steps)
+  jax_seconds = mean_time(jax_step, jax.block_until_ready, steps)
+  torch_seconds = mean_time(lambda: step(batch), sync_torch, steps)
   b = config.train.batch_size
   return {'settings': name, 'what': SETTINGS[name][1], 'batch': b,
           'parameters': parameters, 'logit_difference': difference,

@@ -61,9 +61,6 @@ class Checkpoints:
         raise
       raise errors.CheckpointError(message) from None
 
-  def latest_step(self, which=LATEST):
-    return self._managers[which].latest_step()
-
   def restore(self, which, like_state, step=None):
     """Restores (state, progress) of `step`, shaped like like_state.
 

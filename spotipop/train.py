@@ -317,12 +317,11 @@ def train_and_evaluate(config: Config, workdir):
         step += 1
         losses.append(step_metrics['loss'])
         if step == 1 or step % config.train.log_every_steps == 0:
-          check_training(progress, config, step, step_metrics['loss'])
+          loss = float(step_metrics['loss'])  # One device-to-host copy.
+          check_training(progress, config, step, loss)
           logging.info('step %d (epoch %d): loss %.4f, accuracy %.3f', step,
-                       epoch + 1, float(step_metrics['loss']),
-                       float(step_metrics['accuracy']))
-          summaries.step(step, float(step_metrics['loss']),
-                         float(schedule(step - 1)))
+                       epoch + 1, loss, float(step_metrics['accuracy']))
+          summaries.step(step, loss, float(schedule(step - 1)))
         every = config.train.checkpoint_every_steps
         if every and step % every == 0 and step % steps_per_epoch:
           check_training(progress, config, step, step_metrics['loss'],
