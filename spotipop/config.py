@@ -36,6 +36,16 @@ class DataConfig:
                           'empty means the manifest folder.')
   data_dir: str = _field('~/tensorflow_datasets',
                          'Where the TFDS dataset is built and read.')
+  build_runner: str = _field(
+      'local', "How the dataset is built: 'local' (threads on this machine) "
+      "or 'beam' (an Apache Beam pipeline; pip install -e '.[beam]'). The "
+      'data is the same either way.')
+  beam_pipeline_options: str = _field(
+      '--runner=DirectRunner --direct_running_mode=multi_processing '
+      '--direct_num_workers=0',
+      'Beam pipeline options for --build_runner=beam, as one string, e.g. '
+      "'--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/t'"
+      '; the default runs one worker process per local CPU.')
   sample_rate: int = _field(16_000, 'Audio is resampled to this rate (Hz).')
   clip_seconds: float = _field(4.0, 'Clip length the model sees (seconds).')
   min_clip_seconds: float = _field(
@@ -162,17 +172,20 @@ class Config:
                   for f in dataclasses.fields(cls)})
 
   def differences(self, other):
-    """'--flag: ours != theirs' for every field that differs."""
+    """'--flag: ours != theirs' for every field that changes results."""
     return [f'--{f.name}: {getattr(getattr(self, s), f.name)!r} != '
             f'{getattr(getattr(other, s), f.name)!r}'
             for s in SECTIONS
             for f in dataclasses.fields(getattr(self, s))
-            if getattr(getattr(self, s), f.name) !=
+            if f.name not in BUILD_PLACE_FIELDS
+            and getattr(getattr(self, s), f.name) !=
             getattr(getattr(other, s), f.name)]
 
   def validate(self):
     """Raises ValueError naming the flag for settings that cannot work."""
     checks = (
+        (self.data.build_runner in ('local', 'beam'), 'build_runner',
+         "must be 'local' or 'beam'"),
         (self.data.split in ('random', 'time', 'group'), 'split',
          "must be 'random', 'time' or 'group'"),
         (self.data.split != 'group' or self.data.group_column, 'group_column',
@@ -216,6 +229,8 @@ class Config:
     return self
 
 
+# Where and how the dataset is built: the same data either way.
+BUILD_PLACE_FIELDS = ('data_dir', 'build_runner', 'beam_pipeline_options')
 SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
             'eval': EvalConfig}
 SELECTION_METRICS = ('roc_auc', 'average_precision', 'mcc')

@@ -2,12 +2,10 @@
 
 import csv
 import dataclasses
-import shutil
 import time
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from conftest import small_config
 from spotipop import audio
@@ -15,32 +13,6 @@ from spotipop import errors
 from spotipop.data import catalog
 from spotipop.data import manifest
 from spotipop.data import spill
-
-
-@pytest.fixture(scope='module')
-def dirty_catalogue(catalogue, tmp_path_factory):
-  """The session catalogue plus a corrupt, a too-short, a missing and a
-  truncated clip (the first 1000 bytes of a real mp3: its header reads)."""
-  source_manifest, source_dir = catalogue
-  folder = tmp_path_factory.mktemp('dirty')
-  shutil.copytree(source_dir / 'audio', folder / 'audio')
-  with open(source_manifest) as f:
-    rows = list(csv.DictReader(f))
-  (folder / 'audio' / 'corrupt.mp3').write_bytes(b'\x00garbage' * 500)
-  sf.write(folder / 'audio' / 'short.wav',
-           np.zeros(800, np.float32), 8000)  # 0.1 s.
-  mp3 = next(r['audio_path'] for r in rows if r['audio_path'].endswith('.mp3'))
-  (folder / 'audio' / 'truncated.mp3').write_bytes(
-      (source_dir / mp3).read_bytes()[:1000])
-  for name in ('corrupt.mp3', 'short.wav', 'missing.ogg', 'truncated.mp3'):
-    rows.append({**rows[0], 'track_id': f'bad-{name}',
-                 'audio_path': f'audio/{name}'})
-  path = folder / 'manifest.csv'
-  with open(path, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-  return str(path)
 
 
 @pytest.fixture(scope='module')

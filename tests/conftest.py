@@ -1,7 +1,9 @@
 """Shared fixtures. Tests run on 8 simulated CPU devices so pmap really splits."""
 
+import csv
 import dataclasses
 import os
+import shutil
 import sys
 import tempfile
 
@@ -13,7 +15,9 @@ os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
 os.environ.setdefault('JAX_COMPILATION_CACHE_DIR',
                       tempfile.mkdtemp(prefix='spotipop-jax-cache-'))
 
+import numpy as np  # pylint: disable=g-import-not-at-top
 import pytest  # pylint: disable=g-import-not-at-top
+import soundfile as sf  # pylint: disable=g-import-not-at-top
 
 from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
 from spotipop.data import demo_catalogue  # pylint: disable=g-import-not-at-top
@@ -27,6 +31,32 @@ def catalogue(tmp_path_factory):
   folder = tmp_path_factory.mktemp('catalogue')
   return demo_catalogue.write_catalogue(str(folder), num_tracks=48,
                                         sample_rate=8000, seed=1), folder
+
+
+@pytest.fixture(scope='session')
+def dirty_catalogue(catalogue, tmp_path_factory):
+  """The session catalogue plus a corrupt, a too-short, a missing and a
+  truncated clip (the first 1000 bytes of a real mp3: its header reads)."""
+  source_manifest, source_dir = catalogue
+  folder = tmp_path_factory.mktemp('dirty')
+  shutil.copytree(source_dir / 'audio', folder / 'audio')
+  with open(source_manifest) as f:
+    rows = list(csv.DictReader(f))
+  (folder / 'audio' / 'corrupt.mp3').write_bytes(b'\x00garbage' * 500)
+  sf.write(folder / 'audio' / 'short.wav',
+           np.zeros(800, np.float32), 8000)  # 0.1 s.
+  mp3 = next(r['audio_path'] for r in rows if r['audio_path'].endswith('.mp3'))
+  (folder / 'audio' / 'truncated.mp3').write_bytes(
+      (source_dir / mp3).read_bytes()[:1000])
+  for name in ('corrupt.mp3', 'short.wav', 'missing.ogg', 'truncated.mp3'):
+    rows.append({**rows[0], 'track_id': f'bad-{name}',
+                 'audio_path': f'audio/{name}'})
+  path = folder / 'manifest.csv'
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  return str(path)
 
 
 def small_config(manifest, data_dir, **overrides):

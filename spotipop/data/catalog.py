@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from spotipop import audio
+from spotipop import config as config_lib
 from spotipop import errors
 from spotipop.config import DataConfig
 from spotipop.data import manifest
@@ -63,7 +64,8 @@ def builder_config(data: DataConfig, with_audio=True):
     raise manifest.ManifestError(
         f'{path}: cannot open manifest ({e.strerror})') from None
   settings = dataclasses.asdict(data)
-  del settings['data_dir']  # Where the data lives does not change it.
+  for name in config_lib.BUILD_PLACE_FIELDS:
+    del settings[name]
   settings['manifest'] = os.path.abspath(path)
   settings['with_audio'] = with_audio
   digest.update(json.dumps(settings, sort_keys=True).encode())
@@ -147,6 +149,65 @@ def feature_stats(train_tracks, data: DataConfig):
   return stats
 
 
+def label(track, data: DataConfig):
+  return int(track.popularity >= data.popularity_threshold)
+
+
+def split_metadata(name, tracks, data: DataConfig):
+  """Class counts of a split; for train also the feature transform, genres."""
+  metadata = {'class_counts': [sum(label(t, data) == c for t in tracks)
+                               for c in (0, 1)]}
+  if name == 'train':
+    metadata['feature_stats'] = feature_stats(tracks, data)
+    # Genres unseen in training map to one extra 'unknown' id.
+    metadata['genre_vocab'] = sorted({t.genre for t in tracks})
+  return metadata
+
+
+def probe_error(track, data: DataConfig, with_audio):
+  """Why a track's audio is unusable, judged from its header; None if usable."""
+  if with_audio:
+    try:
+      audio.probe(track.audio_path, data.min_clip_seconds)
+    except audio.AudioError as e:
+      return str(e)
+  return None
+
+
+def skip_record(track, reason):
+  """A build report entry; entries are listed in manifest order."""
+  return {'row': track.row, 'track_id': track.track_id, 'reason': reason}
+
+
+def check_skipped(data: DataConfig, skipped, tracks):
+  if skipped > data.max_skip_fraction * tracks:
+    raise errors.DataError(
+        f'{data.manifest}: {skipped} of {tracks} tracks have unusable audio, '
+        f'over --max_skip_fraction={data.max_skip_fraction:g}; the warnings '
+        'above name each file and why')
+
+
+def no_usable_audio(data: DataConfig, tracks):
+  return errors.DataError(f'{data.manifest}: none of the {tracks} tracks has '
+                          'usable audio; see the warnings above')
+
+
+def example(track, clip, data: DataConfig):
+  """A track's stored example; clip is None when no audio is stored."""
+  result = {
+      'track_id': track.track_id,
+      'features': np.asarray(track.features, np.float32),
+      'label': label(track, data),
+      'popularity': np.float32(track.popularity),
+      'genre': track.genre,
+      'release_year': np.int32(track.release_year),
+      'group': track.group,
+  }
+  if clip is not None:
+    result['audio'] = audio.to_pcm16(clip)
+  return result
+
+
 def clip_loader(data: DataConfig):
   """path -> the fixed-length float clip the model sees, under these settings."""
   return functools.partial(audio.load_clip, sample_rate=data.sample_rate,
@@ -175,6 +236,7 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
   """Music tracks with audio clips, Spotify features and popularity labels."""
 
   VERSION = tfds.core.Version('1.3.0')
+  METADATA = tfds.core.MetadataDict
   RELEASE_NOTES = {'1.1.0': 'Genre vocabulary in the metadata.',
                    '1.2.0': 'Audio stored as 16-bit PCM.',
                    '1.3.0': 'Column mapping, group split, optional audio.'}
@@ -202,33 +264,25 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
         builder=self,
         description=self.__doc__,
         features=tfds.features.FeaturesDict(features),
-        metadata=tfds.core.MetadataDict(),
+        metadata=self.METADATA(),
     )
 
   def _split_generators(self, dl_manager):
     del dl_manager
     data, with_audio = self.builder_config.data, self.builder_config.with_audio
-    read = manifest.read(data.manifest, data, with_audio=with_audio)
+    read = self._read_manifest()
     tracks, kept, skipped = read.tracks, [], []
     for track in tracks:
-      try:
-        if with_audio:
-          audio.probe(track.audio_path, data.min_clip_seconds)
+      reason = probe_error(track, data, with_audio)
+      if reason is None:
         kept.append(track)
-      except audio.AudioError as e:
-        skipped.append({'row': track.row, 'track_id': track.track_id,
-                        'reason': str(e)})
-    if read.duplicates:
-      logging.warning('Dropped %d rows whose track id repeats an earlier row '
-                      '(--duplicates=keep_first); listed in the build report',
-                      len(read.duplicates))
-    for s in skipped:
-      logging.warning('Skipping manifest line %d (%s): %s', s['row'],
-                      s['track_id'], s['reason'])
+      else:
+        logging.warning('Skipping manifest line %d (%s): %s', track.row,
+                        track.track_id, reason)
+        skipped.append(skip_record(track, reason))
     if not kept:
-      raise errors.DataError(f'{data.manifest}: none of the {len(tracks)} '
-                             'tracks has usable audio; see the warnings above')
-    self._check_skipped(len(skipped), len(tracks))
+      raise no_usable_audio(data, len(tracks))
+    check_skipped(data, len(skipped), len(tracks))
     splits = assign_splits(kept, data)
     self.info.metadata.update({
         'class_counts': {},
@@ -246,27 +300,20 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
     return {name: self._generate_examples(name, members)
             for name, members in splits.items()}
 
-  def _label(self, track):
-    return int(track.popularity >= self.builder_config.data.popularity_threshold)
-
-  def _check_skipped(self, skipped, tracks):
+  def _read_manifest(self):
     data = self.builder_config.data
-    if skipped > data.max_skip_fraction * tracks:
-      raise errors.DataError(
-          f'{data.manifest}: {skipped} of {tracks} tracks have unusable audio, '
-          f'over --max_skip_fraction={data.max_skip_fraction:g}; the warnings '
-          'above name each file and why')
+    read = manifest.read(data.manifest, data,
+                         with_audio=self.builder_config.with_audio)
+    if read.duplicates:
+      logging.warning('Dropped %d rows whose track id repeats an earlier row '
+                      '(--duplicates=keep_first); listed in the build report',
+                      len(read.duplicates))
+    return read
 
   def _describe_split(self, name, tracks):
-    """Class counts of a split; for train also the feature transform, genres."""
-    metadata = self.info.metadata
-    metadata['class_counts'][name] = [
-        sum(self._label(t) == c for t in tracks) for c in (0, 1)]
-    if name == 'train':
-      metadata['feature_stats'] = feature_stats(tracks,
-                                                self.builder_config.data)
-      # Genres unseen in training map to one extra 'unknown' id.
-      metadata['genre_vocab'] = sorted({t.genre for t in tracks})
+    metadata = split_metadata(name, tracks, self.builder_config.data)
+    self.info.metadata['class_counts'][name] = metadata.pop('class_counts')
+    self.info.metadata.update(metadata)
 
   def _generate_examples(self, name, tracks):
     """A split's examples; a file that fails to decode is skipped and listed.
@@ -274,7 +321,8 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
     Its track leaves the split's metadata, computed again once the split is
     written if it lost any, and the build fails past --max_skip_fraction.
     """
-    loader = clip_loader(self.builder_config.data)
+    data = self.builder_config.data
+    loader = clip_loader(data)
     clips = (ordered_map(functools.partial(_clip_or_error, loader),
                          [t.audio_path for t in tracks])
              if self.builder_config.with_audio else itertools.repeat(None))
@@ -283,25 +331,14 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
       if isinstance(clip, audio.AudioError):
         logging.warning('Skipping manifest line %d (%s): %s', track.row,
                         track.track_id, clip)
-        report['skipped'].append({'row': track.row, 'track_id': track.track_id,
-                                  'reason': str(clip)})
+        report['skipped'].append(skip_record(track, str(clip)))
+        report['skipped'].sort(key=lambda s: s['row'])
         report['kept'] -= 1
-        self._check_skipped(len(report['skipped']),
-                            report['rows'] - len(report['duplicates_dropped']))
+        check_skipped(data, len(report['skipped']),
+                      report['rows'] - len(report['duplicates_dropped']))
         continue
       written.append(track)
-      example = {
-          'track_id': track.track_id,
-          'features': np.asarray(track.features, np.float32),
-          'label': self._label(track),
-          'popularity': np.float32(track.popularity),
-          'genre': track.genre,
-          'release_year': np.int32(track.release_year),
-          'group': track.group,
-      }
-      if clip is not None:
-        example['audio'] = audio.to_pcm16(clip)
-      yield track.track_id, example
+      yield track.track_id, example(track, clip, data)
     if len(written) < len(tracks):
       self._describe_split(name, written)
 
@@ -316,9 +353,21 @@ def _clip_or_error(loader, path):
 
 def build(data: DataConfig, with_audio=True):
   """Builds the dataset if it is not on disk yet; returns the builder."""
-  builder = SpotipopCatalog(config=builder_config(data, with_audio),
-                            data_dir=os.path.expanduser(data.data_dir),
-                            file_format='array_record')
+  builder_class, download_config = SpotipopCatalog, None
+  if data.build_runner == 'beam':
+    try:
+      from spotipop.data import beam_catalog  # pylint: disable=g-import-not-at-top
+    except ImportError as e:  # An optional extra.
+      raise errors.SpotipopError(
+          f"--build_runner=beam needs Apache Beam ({e}): pip install -e "
+          "'.[beam]'") from None
+    builder_class = beam_catalog.BeamCatalog
+    download_config = tfds.download.DownloadConfig(
+        beam_options=beam_catalog.pipeline_options_from(
+            data.beam_pipeline_options))
+  builder = builder_class(config=builder_config(data, with_audio),
+                          data_dir=os.path.expanduser(data.data_dir),
+                          file_format='array_record')
   # A build killed part-way leaves its incomplete.* folder behind for good.
   for leftover in glob.glob(os.path.join(os.path.dirname(builder.data_dir),
                                          'incomplete.*')):
@@ -326,7 +375,16 @@ def build(data: DataConfig, with_audio=True):
                     leftover)
     shutil.rmtree(leftover, ignore_errors=True)
   spill.install()
-  builder.download_and_prepare()
+  if download_config is None:
+    builder.download_and_prepare()
+    return builder
+  try:
+    builder.download_and_prepare(download_config=download_config)
+  except Exception as e:  # pylint: disable=broad-exception-caught
+    error = beam_catalog.spotipop_error(e)
+    if error is None:
+      raise
+    raise error from None
   return builder
 
 
