@@ -5,6 +5,9 @@
 #                                                  (CPU, or all GPUs of this host)
 #   ./launch.sh cpu NAME [...]                     one process, SPOTIPOP_CPU_DEVICES
 #                                                  (default 8) simulated CPU devices
+#   ./launch.sh build NAME [...]                   builds the dataset only, e.g. with
+#                                                  --build_runner=beam, for the runs
+#                                                  that read it from --data_dir
 #   ./launch.sh multihost NAME [...]               one process per host, joined by
 #                                                  jax.distributed.initialize():
 #     TPU pod:  gcloud compute tpus tpu-vm ssh VM --worker=all \
@@ -17,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-usage() { sed -n '2,16p' "$0" >&2; exit 2; }
+usage() { sed -n '2,19p' "$0" >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 mode=$1 name=$2
 shift 2
@@ -32,6 +35,8 @@ case $mode in
     # Appended: XLA takes the last device count it is given.
     export XLA_FLAGS="${XLA_FLAGS:-} --xla_force_host_platform_device_count=${SPOTIPOP_CPU_DEVICES:-8}"
     exec "$python" -m spotipop.main --flagfile="$flagfile" "$@" ;;
+  build)
+    exec "$python" -m spotipop.build --flagfile="$flagfile" "$@" ;;
   multihost)
     export SPOTIPOP_DISTRIBUTED=1
     exec "$python" -m spotipop.main --flagfile="$flagfile" "$@" ;;

@@ -41,7 +41,7 @@ class DataConfig:
       "or 'beam' (an Apache Beam pipeline; pip install -e '.[beam]'). The "
       'data is the same either way.')
   beam_pipeline_options: str = _field(
-      '--runner=DirectRunner --direct_running_mode=multi_processing '
+      '--runner=FnApiRunner --direct_running_mode=multi_processing '
       '--direct_num_workers=0',
       'Beam pipeline options for --build_runner=beam, as one string, e.g. '
       "'--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/t'"
@@ -145,6 +145,10 @@ class EvalConfig:
       "validation split: 'mcc', 'balanced_accuracy' or 'f1'.")
 
 
+class FlagError(errors.SpotipopError, ValueError):
+  """A flag value that cannot work; the message names the flag."""
+
+
 class ConfigMismatchError(errors.SpotipopError, ValueError):
   """A workdir trained under other settings; resuming it would mix two runs."""
 
@@ -182,7 +186,7 @@ class Config:
             getattr(getattr(other, s), f.name)]
 
   def validate(self):
-    """Raises ValueError naming the flag for settings that cannot work."""
+    """Raises FlagError naming the flag for settings that cannot work."""
     checks = (
         (self.data.build_runner in ('local', 'beam'), 'build_runner',
          "must be 'local' or 'beam'"),
@@ -225,7 +229,7 @@ class Config:
     )
     for ok, flag, why in checks:
       if not ok:
-        raise ValueError(f'--{flag} {why}')
+        raise FlagError(f'--{flag} {why}')
     return self
 
 
@@ -291,7 +295,7 @@ def from_flags(flag_values=flags.FLAGS):
         try:
           value = tuple(element(v) for v in value)
         except ValueError:
-          raise ValueError(f'--{f.name}: every item must be '
+          raise FlagError(f'--{f.name}: every item must be '
                            f'{element.__name__}, got {value}') from None
       kwargs[f.name] = value
     sections[name] = section(**kwargs)

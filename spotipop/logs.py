@@ -4,7 +4,7 @@ import logging
 
 from absl import logging as absl_logging
 
-_CHATTY = ('/orbax/', '/tensorflow_datasets/', '/etils/')
+_CHATTY = ('/orbax/', '/tensorflow_datasets/', '/etils/', '/apache_beam/')
 
 
 class _DropLibraryChatter(logging.Filter):

@@ -60,10 +60,7 @@ def main(argv):
   del argv
   if os.environ.get('SPOTIPOP_DISTRIBUTED') == '1':
     initialize_distributed()
-  try:
-    config = config_lib.from_flags()
-  except ValueError as e:  # Names the flag.
-    raise errors.SpotipopError(str(e)) from None
+  config = config_lib.from_flags()
   workdir = os.path.abspath(os.path.expanduser(flags.FLAGS.workdir))
   logging.info('spotipop on %d process(es), devices: %s', jax.process_count(),
                jax.devices())

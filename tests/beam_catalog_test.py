@@ -10,7 +10,7 @@ from spotipop import audio
 from spotipop import errors
 from spotipop.data import catalog
 
-WORKERS = ('--runner=DirectRunner --direct_running_mode=multi_processing '
+WORKERS = ('--runner=FnApiRunner --direct_running_mode=multi_processing '
            '--direct_num_workers=2')
 
 
@@ -78,20 +78,20 @@ def test_a_failed_bundle_is_retried_by_the_runner(dirty_catalogue, local_build,
   _assert_same_dataset(built, local_build)
 
 
-def test_too_many_unusable_files_fail_a_beam_build(dirty_catalogue, tmp_path):
+@pytest.mark.parametrize('fraction, found_by', [(0.05, 3), (0.06, 4)])
+def test_too_many_unusable_files_fail_a_beam_build(dirty_catalogue, tmp_path,
+                                                   fraction, found_by):
+  """By headers before decoding (3 files), or by decoding (the 4th)."""
   with pytest.raises(errors.DataError,
-                     match=r'4 of 52 tracks have unusable audio, over '
-                     r'--max_skip_fraction=0.05'):
-    _build(dirty_catalogue, tmp_path, 'beam', max_skip_fraction=0.05)
-  assert not list(tmp_path.rglob('*.array_record*'))  # Nothing finalised.
+                     match=rf'{found_by} of 52 tracks have unusable audio, '
+                     rf'over --max_skip_fraction={fraction}'):
+    _build(dirty_catalogue, tmp_path, 'beam', max_skip_fraction=fraction)
+  assert not list(tmp_path.rglob('*.array_record*'))  # Nothing kept.
 
 
-def test_an_error_inside_a_worker_is_the_local_build_s_error(catalogue,
-                                                            tmp_path):
-  # One track among three splits: the split assignment fails in a worker.
+def test_an_empty_split_fails_before_decoding(catalogue, tmp_path):
   with pytest.raises(errors.DataError, match='leaves the .* split .* empty'):
-    _build(catalogue[0], tmp_path, 'beam',
-           split_fractions=(0.98, 0.01, 0.01))
+    _build(catalogue[0], tmp_path, 'beam', split_fractions=(0.98, 0.01, 0.01))
 
 
 def test_unknown_pipeline_options_name_themselves(catalogue, tmp_path):

@@ -1,4 +1,8 @@
-"""Two processes x 4 CPU devices, joined by jax.distributed, train like one x 8."""
+"""Two processes x 4 CPU devices, joined by jax.distributed, train like one x 8.
+
+As documented for clusters, the dataset is built first on Beam workers
+(launch.sh build), and no training host builds it again.
+"""
 
 import socket
 import subprocess
@@ -19,8 +23,22 @@ def _free_port():
     return s.getsockname()[1]
 
 
+def _files(folder):
+  return {p: p.stat().st_mtime_ns for p in folder.rglob('*')}
+
+
 def test_two_hosts_match_one_host(catalogue, tmp_path):
   flags = [*small_flags(catalogue[0], tmp_path / 'tfds'), '--dropout=0']
+  build = subprocess.run(
+      ['bash', 'launch.sh', 'build', 'default', *flags, '--build_runner=beam',
+       '--beam_pipeline_options=--direct_running_mode=multi_processing '
+       '--direct_num_workers=2'],
+      cwd=REPO, capture_output=True, text=True, timeout=600,
+      env={'PATH': '/usr/bin:/bin', 'PYTHON': sys.executable})
+  assert build.returncode == 0, build.stderr[-4000:]
+  assert 'train 34, validation 7, test 7; 0 skipped' in build.stdout
+  built = _files(tmp_path / 'tfds')
+
   single = tmp_path / 'single'
   run_module('spotipop.main', *flags, f'--workdir={single}')
 
@@ -41,6 +59,8 @@ def test_two_hosts_match_one_host(catalogue, tmp_path):
     assert p.returncode == 0, out[-4000:]
   assert 'spotipop on 2 process(es)' in outputs[0]
   assert '| spotipop |' in outputs[0]  # Host 0 reports.
+
+  assert _files(tmp_path / 'tfds') == built  # Read, never rebuilt.
 
   _, _, _, expected = evaluate.restore_run(str(single), 'latest')
   _, _, _, actual = evaluate.restore_run(str(multi), 'latest')

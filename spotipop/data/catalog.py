@@ -187,11 +187,6 @@ def check_skipped(data: DataConfig, skipped, tracks):
         'above name each file and why')
 
 
-def no_usable_audio(data: DataConfig, tracks):
-  return errors.DataError(f'{data.manifest}: none of the {tracks} tracks has '
-                          'usable audio; see the warnings above')
-
-
 def example(track, clip, data: DataConfig):
   """A track's stored example; clip is None when no audio is stored."""
   result = {
@@ -271,9 +266,22 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
     del dl_manager
     data, with_audio = self.builder_config.data, self.builder_config.with_audio
     read = self._read_manifest()
-    tracks, kept, skipped = read.tracks, [], []
-    for track in tracks:
-      reason = probe_error(track, data, with_audio)
+    splits, report = self._usable_splits(
+        read, [probe_error(t, data, with_audio) for t in read.tracks])
+    self.info.metadata.update({'class_counts': {}, 'build_report': report})
+    for name, members in splits.items():  # Fails fast on bad features.
+      self._describe_split(name, members)
+    return {name: self._generate_examples(name, members)
+            for name, members in splits.items()}
+
+  def _usable_splits(self, read, reasons):
+    """Splits of the tracks whose probe found no reason to skip them.
+
+    Returns them with the build report so far; fails when too few are usable.
+    """
+    data = self.builder_config.data
+    kept, skipped = [], []
+    for track, reason in zip(read.tracks, reasons):
       if reason is None:
         kept.append(track)
       else:
@@ -281,24 +289,18 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
                         track.track_id, reason)
         skipped.append(skip_record(track, reason))
     if not kept:
-      raise no_usable_audio(data, len(tracks))
-    check_skipped(data, len(skipped), len(tracks))
+      raise errors.DataError(
+          f'{data.manifest}: none of the {len(read.tracks)} tracks has usable '
+          'audio; see the warnings above')
+    check_skipped(data, len(skipped), len(read.tracks))
     splits = assign_splits(kept, data)
-    self.info.metadata.update({
-        'class_counts': {},
-        'build_report': {'manifest': data.manifest,
-                         'rows': len(tracks) + len(read.duplicates),
-                         'kept': len(kept), 'skipped': skipped,
-                         'duplicates_dropped': read.duplicates},
-    })
-    for name, members in splits.items():  # Fails fast on bad features.
-      self._describe_split(name, members)
+    rows = len(read.tracks) + len(read.duplicates)
     logging.info('Catalogue %s: %d rows, %d kept, %d skipped, %d duplicates '
-                 'dropped; splits %s', data.manifest,
-                 len(tracks) + len(read.duplicates), len(kept), len(skipped),
-                 len(read.duplicates), {k: len(v) for k, v in splits.items()})
-    return {name: self._generate_examples(name, members)
-            for name, members in splits.items()}
+                 'dropped; splits %s', data.manifest, rows, len(kept),
+                 len(skipped), len(read.duplicates),
+                 {k: len(v) for k, v in splits.items()})
+    return splits, {'manifest': data.manifest, 'rows': rows, 'kept': len(kept),
+                    'skipped': skipped, 'duplicates_dropped': read.duplicates}
 
   def _read_manifest(self):
     data = self.builder_config.data
@@ -375,16 +377,7 @@ def build(data: DataConfig, with_audio=True):
                     leftover)
     shutil.rmtree(leftover, ignore_errors=True)
   spill.install()
-  if download_config is None:
-    builder.download_and_prepare()
-    return builder
-  try:
-    builder.download_and_prepare(download_config=download_config)
-  except Exception as e:  # pylint: disable=broad-exception-caught
-    error = beam_catalog.spotipop_error(e)
-    if error is None:
-      raise
-    raise error from None
+  builder.download_and_prepare(download_config=download_config)
   return builder
 
 

@@ -98,8 +98,13 @@ def _synthesise(rng, a, sample_rate, seconds):
   return (wave * gain * 2.5).astype(np.float32)
 
 
-def write_catalogue(out_dir, num_tracks=200, sample_rate=16_000, seed=0):
-  """Writes `manifest.csv` and `audio/` under out_dir; returns the manifest path."""
+def write_catalogue(out_dir, num_tracks=200, sample_rate=16_000, seed=0,
+                    seconds=(3.5, 6.0)):
+  """Writes `manifest.csv` and `audio/` under out_dir; returns the manifest path.
+
+  Clip lengths are drawn uniformly from `seconds`; the default makes most
+  clips longer than the default 4 s training crop and some shorter (padded).
+  """
   rng = np.random.default_rng(seed)
   audio_dir = os.path.join(out_dir, 'audio')
   os.makedirs(audio_dir, exist_ok=True)
@@ -107,12 +112,11 @@ def write_catalogue(out_dir, num_tracks=200, sample_rate=16_000, seed=0):
   for index in range(num_tracks):
     a = _attributes(rng, index)
     a['popularity'] = _popularity(rng, a)
-    # Most clips are longer than the 4 s training crop, some shorter (padded).
-    seconds = float(rng.uniform(3.5, 6.0))
+    length = float(rng.uniform(*seconds))
     extension, subtype = _FORMATS[index % len(_FORMATS)]
     filename = f"{a['track_id']}.{extension}"
     sf.write(os.path.join(audio_dir, filename),
-             _synthesise(rng, a, sample_rate, seconds), sample_rate,
+             _synthesise(rng, a, sample_rate, length), sample_rate,
              subtype=subtype)
     a['audio_path'] = os.path.join('audio', filename)
     rows.append({c: a[c] for c in MANIFEST_COLUMNS})

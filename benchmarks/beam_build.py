@@ -1,0 +1,174 @@
+"""Dataset build throughput: the local build against Beam workers, same catalogue.
+
+  python benchmarks/beam_build.py                          # 2,000 30 s clips
+  python benchmarks/beam_build.py --tracks=200 --distinct=20 --workers=1,2
+
+A synthetic catalogue of --tracks rows cycles through --distinct 30 s clips at
+44.1 kHz (wav, flac, ogg and mp3, as previews come), each row under its own
+track id, and is built at the paper's settings (experiments/paper.flags:
+30 s at 22,050 Hz): every row is decoded, resampled, cropped and written.
+Each build runs in a fresh process: the local build (--build_runner=local,
+one decoding thread per core), then --build_runner=beam on FnApiRunner with
+each --workers count of worker processes. The builds must hold the same
+examples and metadata; the script checks that before it prints.
+
+The Beam builds give the cost model T(N) = serial + parallel / N: two worker
+counts fit it, and it projects the build time on N workers. What stays
+serial on one machine is the pipelines' start-up and the runner process,
+which moves every example between stages and holds TFDS's shuffle; on
+Dataflow, Flink or Spark that shuffle is distributed too.
+"""
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+
+def _config(args, runner, workers=None):
+  from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
+  overrides = [f'--manifest={args.manifest}', f'--data_dir={args.data_dir}',
+               f'--build_runner={runner}']
+  if workers:
+    overrides.append(
+        '--beam_pipeline_options=--runner=FnApiRunner '
+        f'--direct_running_mode=multi_processing --direct_num_workers={workers}')
+  return config_lib.from_flagfile(os.path.join(REPO, 'experiments',
+                                               'paper.flags'), *overrides)
+
+
+def _worker(args):
+  """One build in this fresh process; prints seconds and peak RSS as JSON."""
+  from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
+  config = _config(args, args.runner, args.workers)
+  start = time.perf_counter()
+  catalog.build(config.data)
+  seconds = time.perf_counter() - start
+  peak = max(resource.getrusage(who).ru_maxrss for who in
+             (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+  print(json.dumps({'seconds': seconds, 'peak_rss_mb': peak}))
+
+
+def _build(manifest, data_dir, runner, workers=0):
+  out = subprocess.run(
+      [sys.executable, __file__, '--worker', f'--manifest={manifest}',
+       f'--data_dir={data_dir}', f'--runner={runner}', f'--workers={workers}'],
+      capture_output=True, text=True, check=False)
+  if out.returncode:
+    raise SystemExit(out.stderr[-3000:])
+  return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _fingerprint(data_dir):
+  """Per split, {track id: digest of the stored example}; and the metadata."""
+  from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
+  folder = next(os.path.dirname(root) for root, _, files in os.walk(data_dir)
+                if 'dataset_info.json' in files)
+  builder = catalog.load(os.path.join(folder, os.listdir(folder)[0]))
+  splits = {}
+  for split in catalog.SPLITS:
+    digests = {}
+    for example in builder.as_data_source()[split]:
+      digest = hashlib.sha1()
+      for key in sorted(example):
+        digest.update(np.asarray(example[key]).tobytes())
+      digests[bytes(example['track_id']).decode()] = digest.hexdigest()
+    splits[split] = digests
+  return splits, dict(builder.info.metadata)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--tracks', type=int, default=2000)
+  parser.add_argument('--distinct', type=int, default=100,
+                      help='Distinct 30 s clips the catalogue cycles through.')
+  parser.add_argument('--workers', default='1,2',
+                      help='Beam worker-process counts to run (two or more).')
+  parser.add_argument('--json', help='Also write the figures to this file.')
+  parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
+  for name in ('manifest', 'data_dir', 'runner'):
+    parser.add_argument(f'--{name}', help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.worker:
+    args.workers = int(args.workers)
+    _worker(args)
+    return
+  workers = sorted(int(n) for n in args.workers.split(','))
+  if len(workers) < 2:
+    parser.error('--workers: give at least two counts to fit T(N)')
+
+  from spotipop.data import demo_catalogue  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory(dir=os.environ.get('TMPDIR')) as root:
+    start = time.perf_counter()
+    source = demo_catalogue.write_catalogue(
+        os.path.join(root, 'clips'), num_tracks=args.distinct,
+        sample_rate=44_100, seconds=(30.0, 30.0))
+    print(f'wrote {args.distinct} distinct 30 s clips in '
+          f'{time.perf_counter() - start:.0f} s', flush=True)
+    with open(source) as f:
+      rows = list(csv.DictReader(f))
+    manifest = os.path.join(root, 'clips', 'catalogue.csv')
+    with open(manifest, 'w', newline='') as f:
+      writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+      writer.writeheader()
+      for i in range(args.tracks):
+        writer.writerow({**rows[i % len(rows)], 'track_id': f'track{i:06d}'})
+
+    runs = [('local', 0)] + [('beam', n) for n in workers]
+    results, reference = [], None
+    for runner, n in runs:
+      data_dir = os.path.join(root, f'tfds_{runner}_{n}')
+      result = _build(manifest, data_dir, runner, n)
+      result.update(runner=runner, workers=n,
+                    tracks_per_second=args.tracks / result['seconds'])
+      fingerprint = _fingerprint(data_dir)
+      if reference is None:
+        reference = fingerprint
+      elif fingerprint != reference:
+        raise SystemExit(f'{runner} with {n} workers built other data than '
+                         'the local build')
+      results.append(result)
+      print(f"{runner:5s} {'threads' if not n else f'{n} workers':10s} "
+            f"{result['seconds']:7.1f} s {result['tracks_per_second']:6.1f} "
+            f"tracks/s, peak RSS {result['peak_rss_mb']:6.0f} MB (same data)",
+            flush=True)
+      shutil.rmtree(data_dir)
+
+  local = results[0]
+  beam = [r for r in results if r['runner'] == 'beam']
+  n = np.array([r['workers'] for r in beam], np.float64)
+  seconds = np.array([r['seconds'] for r in beam])
+  parallel, serial = np.polyfit(1 / n, seconds, 1)
+  print(f'\nhost: {os.cpu_count()} cores; {args.tracks} tracks of 30 s at '
+        '44.1 kHz, built at 22,050 Hz (paper.flags)')
+  print(f"{'build':18s} {'seconds':>8s} {'tracks/s':>9s} {'vs local':>9s} "
+        f"{'peak RSS MB':>12s}")
+  for r in results:
+    name = (f"beam, {r['workers']} worker(s)" if r['runner'] == 'beam'
+            else f'local, {os.cpu_count()} threads')
+    print(f"{name:18s} {r['seconds']:8.1f} {r['tracks_per_second']:9.1f} "
+          f"{local['seconds'] / r['seconds']:8.2f}x {r['peak_rss_mb']:12.0f}")
+  print(f'Beam fit T(N) = {serial:.1f} s + {parallel:.1f} s / N; projected '
+        + ', '.join(f'{k} workers {serial + parallel / k:.0f} s '
+                    f'({args.tracks / (serial + parallel / k):.0f} tracks/s)'
+                    for k in (8, 32, 128)))
+  if args.json:
+    with open(args.json, 'w') as f:
+      json.dump({'builds': results, 'serial_seconds': serial,
+                 'parallel_seconds': parallel}, f, indent=2)
+
+
+if __name__ == '__main__':
+  main()
