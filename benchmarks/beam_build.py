@@ -62,12 +62,15 @@ def _worker(args):
 
 
 def _build(manifest, data_dir, runner, workers=0):
+  """Seconds and peak RSS of one build, or the error that ended it."""
+  start = time.perf_counter()
   out = subprocess.run(
       [sys.executable, __file__, '--worker', f'--manifest={manifest}',
        f'--data_dir={data_dir}', f'--runner={runner}', f'--workers={workers}'],
       capture_output=True, text=True, check=False)
   if out.returncode:
-    raise SystemExit(out.stderr[-3000:])
+    return {'seconds': time.perf_counter() - start,
+            'error': out.stderr.strip().splitlines()[-1]}
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -133,6 +136,11 @@ def main():
       result = _build(manifest, data_dir, runner, n)
       result.update(runner=runner, workers=n,
                     tracks_per_second=args.tracks / result['seconds'])
+      if 'error' in result:
+        print(f"{runner} with {n} workers failed after "
+              f"{result['seconds']:.0f} s: {result['error']}", flush=True)
+        results.append(result)
+        continue
       fingerprint = _fingerprint(data_dir)
       if reference is None:
         reference = fingerprint
@@ -147,7 +155,9 @@ def main():
       shutil.rmtree(data_dir)
 
   local = results[0]
-  beam = [r for r in results if r['runner'] == 'beam']
+  beam = [r for r in results if r['runner'] == 'beam' and 'error' not in r]
+  if 'error' in local or len(beam) < 2:
+    raise SystemExit('too few builds finished to compare and fit')
   n = np.array([r['workers'] for r in beam], np.float64)
   seconds = np.array([r['seconds'] for r in beam])
   parallel, serial = np.polyfit(1 / n, seconds, 1)
@@ -156,6 +166,8 @@ def main():
   print(f"{'build':18s} {'seconds':>8s} {'tracks/s':>9s} {'vs local':>9s} "
         f"{'peak RSS MB':>12s}")
   for r in results:
+    if 'error' in r:
+      continue
     name = (f"beam, {r['workers']} worker(s)" if r['runner'] == 'beam'
             else f'local, {os.cpu_count()} threads')
     print(f"{name:18s} {r['seconds']:8.1f} {r['tracks_per_second']:9.1f} "

@@ -9,6 +9,7 @@ from conftest import small_config
 from spotipop import audio
 from spotipop import errors
 from spotipop.data import catalog
+from tensorflow_datasets.core import writer as writer_lib
 
 WORKERS = ('--runner=FnApiRunner --direct_running_mode=multi_processing '
            '--direct_num_workers=2')
@@ -98,3 +99,22 @@ def test_unknown_pipeline_options_name_themselves(catalogue, tmp_path):
   with pytest.raises(errors.SpotipopError,
                      match=r"\['direct_num_wrokers'\] are not Beam pipeline"):
     _build(catalogue[0], tmp_path, 'beam', '--direct_num_wrokers=2')
+
+
+_WRITE_SHARD = writer_lib.BeamWriter._write_final_shard
+
+
+def _write_shard_but_one(self, shardid_examples, non_empty_shard_ids):
+  shard_id, examples = shardid_examples
+  return _WRITE_SHARD(self, (shard_id, list(examples)[1:] or examples),
+                      non_empty_shard_ids)
+
+
+def test_examples_a_runner_failed_to_write_fail_the_build(catalogue, tmp_path,
+                                                          monkeypatch):
+  monkeypatch.setattr(writer_lib.BeamWriter, '_write_final_shard',
+                      _write_shard_but_one)
+  with pytest.raises(errors.DataError,
+                     match=r'wrote 33 of the 34 examples of the train split'):
+    _build(catalogue[0], tmp_path, 'beam', '--runner=BundleBasedDirectRunner')
+  assert not list(tmp_path.rglob('*.array_record*'))  # Nothing kept.

@@ -19,6 +19,7 @@ an audio file that cannot be decoded is skipped and listed, and any other
 exception fails the bundle for the runner to retry.
 """
 
+import collections
 import json
 import os
 import shlex
@@ -102,14 +103,33 @@ class BeamCatalog(catalog.SpotipopCatalog, skip_registration=True):
 
   def _process_pipeline_result(self, pipeline_result):
     """Fails the build past --max_skip_fraction, before anything is kept."""
-    counters = pipeline_result.metrics().query(
-        beam.metrics.MetricsFilter().with_namespace(_COUNTERS)
-        .with_name('skipped'))['counters']
+    counts = collections.Counter()
+    for counter in pipeline_result.metrics().query(
+        beam.metrics.MetricsFilter().with_namespace(_COUNTERS))['counters']:
+      counts[counter.key.metric.name] += counter.committed
     report = self._report_before_decoding
     catalog.check_skipped(
-        self.builder_config.data,
-        len(report['skipped']) + sum(c.committed for c in counters),
+        self.builder_config.data, len(report['skipped']) + counts['skipped'],
         report['rows'] - len(report['duplicates_dropped']))
+    self._decoded_per_split = {name: counts[f'decoded_{name}']
+                               for name in catalog.SPLITS}
+
+  def _download_and_prepare(self, dl_manager, download_config):
+    """Generates the splits, then checks that the runner wrote every example.
+
+    FnApiRunner has been seen to write fewer examples than the pipeline
+    produced once a split passes a few GB (benchmarks/beam_build.py); such a
+    build fails here, and nothing of it is kept.
+    """
+    super()._download_and_prepare(dl_manager, download_config)
+    for name, decoded in self._decoded_per_split.items():
+      written = self.info.splits[name].num_examples
+      if written != decoded:
+        raise errors.DataError(
+            f'{self.builder_config.data.manifest}: the Beam runner wrote '
+            f'{written} of the {decoded} examples of the {name} split; '
+            'nothing was kept. Use --build_runner=local, or a distributed '
+            'runner in --beam_pipeline_options')
 
 
 def _probe_in_workers(tracks, data, options, folder):
@@ -150,6 +170,7 @@ def _decode(placed, data, with_audio):
       logging.warning('Skipping manifest line %d (%s): %s', track.row,
                       track.track_id, e)
       return _Decoded(split, position, track, None, str(e))
+  beam.metrics.Metrics.counter(_COUNTERS, f'decoded_{split}').inc()
   return _Decoded(split, position, track, catalog.example(track, clip, data),
                   None)
 
