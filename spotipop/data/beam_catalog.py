@@ -118,7 +118,7 @@ class BeamCatalog(catalog.SpotipopCatalog, skip_registration=True):
     """Generates the splits, then checks that the runner wrote every example.
 
     FnApiRunner has been seen to write fewer examples than the pipeline
-    produced once a split passes a few GB (benchmarks/beam_build.py); such a
+    produced for a 1.8 GB split (benchmarks/beam_build.py); such a
     build fails here, and nothing of it is kept.
     """
     super()._download_and_prepare(dl_manager, download_config)
