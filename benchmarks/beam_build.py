@@ -1,7 +1,7 @@
 """Dataset build throughput: the local build against Beam workers, same catalogue.
 
-  python benchmarks/beam_build.py                          # 2,000 30 s clips
-  python benchmarks/beam_build.py --tracks=200 --distinct=20 --workers=1,2
+  python benchmarks/beam_build.py                          # 500 30 s clips
+  python benchmarks/beam_build.py --tracks=2000 --distinct=100   # 2.6 GB
 
 A synthetic catalogue of --tracks rows cycles through --distinct 30 s clips at
 44.1 kHz (wav, flac, ogg and mp3, as previews come), each row under its own
@@ -94,8 +94,8 @@ def _fingerprint(data_dir):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--tracks', type=int, default=2000)
-  parser.add_argument('--distinct', type=int, default=100,
+  parser.add_argument('--tracks', type=int, default=500)
+  parser.add_argument('--distinct', type=int, default=50,
                       help='Distinct 30 s clips the catalogue cycles through.')
   parser.add_argument('--workers', default='1,2',
                       help='Beam worker-process counts to run (two or more).')

@@ -1,6 +1,7 @@
 """The benchmark scripts run and check their peers, on tiny sizes (no timing asserted)."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -36,6 +37,19 @@ def test_train_benchmark_reports_one_and_eight_devices(tmp_path):
     results = json.load(f)
   assert [r['devices'] for r in results] == [1, 8]
   assert all(r['pipeline_over_train'] > 0 for r in results)
+
+
+def test_beam_build_benchmark_checks_both_runners_build_the_same_data(
+    tmp_path):
+  _run('beam_build.py', '--tracks=12', '--distinct=3', '--workers=1,2',
+       f'--json={tmp_path / "beam.json"}')
+  with open(tmp_path / 'beam.json') as f:
+    results = json.load(f)
+  builds = results['builds']
+  assert [(b['runner'], b['workers']) for b in builds] == [
+      ('local', 0), ('beam', 1), ('beam', 2)]
+  assert not any('error' in b for b in builds)  # Each held the same data.
+  assert math.isfinite(results['serial_seconds'])
 
 
 PAPER_PREDICTIONS = os.path.join(os.path.dirname(REPO), 'shared', 'data',

@@ -117,9 +117,9 @@ class BeamCatalog(catalog.SpotipopCatalog, skip_registration=True):
   def _download_and_prepare(self, dl_manager, download_config):
     """Generates the splits, then checks that the runner wrote every example.
 
-    FnApiRunner has been seen to write fewer examples than the pipeline
-    produced for a 1.8 GB split (benchmarks/beam_build.py); such a
-    build fails here, and nothing of it is kept.
+    FnApiRunner has been seen to drop examples of a 1.85 GB split between
+    TFDS's serializing and shard-assignment steps, with no error
+    (benchmarks/README.md); such a build fails here, and nothing is kept.
     """
     super()._download_and_prepare(dl_manager, download_config)
     for name, decoded in self._decoded_per_split.items():
