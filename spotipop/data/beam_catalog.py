@@ -102,11 +102,21 @@ class BeamCatalog(catalog.SpotipopCatalog, skip_registration=True):
             for name in catalog.SPLITS}
 
   def _process_pipeline_result(self, pipeline_result):
-    """Fails the build past --max_skip_fraction, before anything is kept."""
+    """Fails the build past --max_skip_fraction, before anything is kept.
+
+    Also keeps the examples decoded per split, to count the written ones
+    against; None from a runner that reports no metrics.
+    """
     counts = collections.Counter()
     for counter in pipeline_result.metrics().query(
         beam.metrics.MetricsFilter().with_namespace(_COUNTERS))['counters']:
-      counts[counter.key.metric.name] += counter.committed
+      counts[counter.key.metric.name] += (
+          counter.attempted if counter.committed is None else counter.committed)
+    self._decoded_per_split = None
+    if not counts:
+      logging.warning('The Beam runner reports no metrics: the skipped files '
+                      'and written examples are not counted after decoding')
+      return
     report = self._report_before_decoding
     catalog.check_skipped(
         self.builder_config.data, len(report['skipped']) + counts['skipped'],
@@ -122,7 +132,7 @@ class BeamCatalog(catalog.SpotipopCatalog, skip_registration=True):
     (benchmarks/README.md); such a build fails here, and nothing is kept.
     """
     super()._download_and_prepare(dl_manager, download_config)
-    for name, decoded in self._decoded_per_split.items():
+    for name, decoded in (self._decoded_per_split or {}).items():
       written = self.info.splits[name].num_examples
       if written != decoded:
         raise errors.DataError(
@@ -133,8 +143,11 @@ class BeamCatalog(catalog.SpotipopCatalog, skip_registration=True):
 
 
 def _probe_in_workers(tracks, data, options, folder):
-  """Every track's probe_error, the headers read by workers (a pipeline of its
-  own, so that unusable tracks leave before the split, as in the local build)."""
+  """Every track's probe_error, from headers read by workers.
+
+  A pipeline of its own: unusable tracks leave before the split, as in the
+  local build, and a bad catalogue fails before any decoding.
+  """
   path = epath.Path(folder) / 'beam-probe.json'
   with beam.Pipeline(options=options) as pipeline:
     _ = (pipeline
