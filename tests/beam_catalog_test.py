@@ -1,7 +1,5 @@
 """--build_runner=beam: the same dataset as the local build, from Beam workers."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
