@@ -1,19 +1,20 @@
 """Dataset build throughput: the local build against Beam workers, same catalogue.
 
   python benchmarks/beam_build.py                          # 500 30 s clips
-  python benchmarks/beam_build.py --tracks=2000 --distinct=100   # 2.6 GB
+  python benchmarks/beam_build.py --tracks=2000 --distinct=100 --workers=1,2
 
 A synthetic catalogue of --tracks rows cycles through --distinct 30 s clips at
 44.1 kHz (wav, flac, ogg and mp3, as previews come), each row under its own
 track id, and is built at the paper's settings (experiments/paper.flags:
 30 s at 22,050 Hz): every row is decoded, resampled, cropped and written.
 Each build runs in a fresh process: the local build (--build_runner=local,
-one decoding thread per core), then --build_runner=beam on FnApiRunner with
-each --workers count of worker processes. The builds must hold the same
-examples and metadata; the script checks that before it prints.
+one decoding thread per core), then --build_runner=beam with its default
+options (FnApiRunner in this process), then on FnApiRunner with each
+--workers count of worker processes. The builds must hold the same examples
+and metadata; the script checks that before it prints.
 
-The Beam builds give the cost model T(N) = serial + parallel / N: two worker
-counts fit it, and it projects the build time on N workers. What stays
+The worker-process builds give the cost model T(N) = serial + parallel / N:
+two worker counts fit it, and it projects the build time on N workers. What stays
 serial on one machine is the pipelines' start-up and the runner process,
 which moves every example between stages and holds TFDS's shuffle; on
 Dataflow, Flink or Spark that shuffle is distributed too.
@@ -92,6 +93,12 @@ def _fingerprint(data_dir):
   return splits, dict(builder.info.metadata)
 
 
+def _how(runner, workers):
+  if runner == 'local':
+    return f'{os.cpu_count()} threads'
+  return f'{workers} worker(s)' if workers else 'in process'
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--tracks', type=int, default=500)
@@ -129,7 +136,7 @@ def main():
       for i in range(args.tracks):
         writer.writerow({**rows[i % len(rows)], 'track_id': f'track{i:06d}'})
 
-    runs = [('local', 0)] + [('beam', n) for n in workers]
+    runs = [('local', 0), ('beam', 0)] + [('beam', n) for n in workers]
     results, reference = [], None
     for runner, n in runs:
       data_dir = os.path.join(root, f'tfds_{runner}_{n}')
@@ -148,14 +155,15 @@ def main():
         raise SystemExit(f'{runner} with {n} workers built other data than '
                          'the local build')
       results.append(result)
-      print(f"{runner:5s} {'threads' if not n else f'{n} workers':10s} "
+      print(f"{runner:5s} {_how(runner, n):14s} "
             f"{result['seconds']:7.1f} s {result['tracks_per_second']:6.1f} "
             f"tracks/s, peak RSS {result['peak_rss_mb']:6.0f} MB (same data)",
             flush=True)
       shutil.rmtree(data_dir)
 
   local = results[0]
-  beam = [r for r in results if r['runner'] == 'beam' and 'error' not in r]
+  beam = [r for r in results
+          if r['runner'] == 'beam' and r['workers'] and 'error' not in r]
   if 'error' in local or len(beam) < 2:
     raise SystemExit('too few builds finished to compare and fit')
   n = np.array([r['workers'] for r in beam], np.float64)
@@ -168,8 +176,7 @@ def main():
   for r in results:
     if 'error' in r:
       continue
-    name = (f"beam, {r['workers']} worker(s)" if r['runner'] == 'beam'
-            else f'local, {os.cpu_count()} threads')
+    name = f"{r['runner']}, {_how(r['runner'], r['workers'])}"
     print(f"{name:18s} {r['seconds']:8.1f} {r['tracks_per_second']:9.1f} "
           f"{local['seconds'] / r['seconds']:8.2f}x {r['peak_rss_mb']:12.0f}")
   print(f'Beam fit T(N) = {serial:.1f} s + {parallel:.1f} s / N; projected '

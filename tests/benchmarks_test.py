@@ -47,7 +47,7 @@ def test_beam_build_benchmark_checks_both_runners_build_the_same_data(
     results = json.load(f)
   builds = results['builds']
   assert [(b['runner'], b['workers']) for b in builds] == [
-      ('local', 0), ('beam', 1), ('beam', 2)]
+      ('local', 0), ('beam', 0), ('beam', 1), ('beam', 2)]
   assert not any('error' in b for b in builds)  # Each held the same data.
   assert math.isfinite(results['serial_seconds'])
 
