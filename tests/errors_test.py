@@ -84,10 +84,10 @@ CASES = {
     'no usable audio': ('spotipop.main', lambda b: [
         *small_flags(b['no_audio'], b['tfds']), f'--workdir={b["root"]}/w2'],
                         ['no_audio.csv', 'none of the 48 tracks']),
-    'no usable audio, found by Beam workers': ('spotipop.build', lambda b: [
+    'no usable audio, found by the Beam build': ('spotipop.build', lambda b: [
         *small_flags(b['no_audio'], b['tfds']), '--build_runner=beam'],
-                                               ['no_audio.csv',
-                                                'none of the 48 tracks']),
+                                                 ['no_audio.csv',
+                                                  'none of the 48 tracks']),
     'unknown Beam pipeline option': ('spotipop.build', lambda b: [
         *small_flags(b['manifest'], b['tfds']), '--build_runner=beam',
         '--beam_pipeline_options=--direct_num_wrokers=2'],
