@@ -31,8 +31,8 @@ def test_two_hosts_match_one_host(catalogue, tmp_path):
   flags = [*small_flags(catalogue[0], tmp_path / 'tfds'), '--dropout=0']
   build = subprocess.run(
       ['bash', 'launch.sh', 'build', 'default', *flags, '--build_runner=beam',
-       '--beam_pipeline_options=--direct_running_mode=multi_processing '
-       '--direct_num_workers=2'],
+       '--beam_pipeline_options=--runner=FnApiRunner '
+       '--direct_running_mode=multi_processing --direct_num_workers=2'],
       cwd=REPO, capture_output=True, text=True, timeout=600,
       env={'PATH': '/usr/bin:/bin', 'PYTHON': sys.executable})
   assert build.returncode == 0, build.stderr[-4000:]
