@@ -334,7 +334,6 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
         logging.warning('Skipping manifest line %d (%s): %s', track.row,
                         track.track_id, clip)
         report['skipped'].append(skip_record(track, str(clip)))
-        report['skipped'].sort(key=lambda s: s['row'])
         report['kept'] -= 1
         check_skipped(data, len(report['skipped']),
                       report['rows'] - len(report['duplicates_dropped']))
@@ -342,6 +341,7 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
       written.append(track)
       yield track.track_id, example(track, clip, data)
     if len(written) < len(tracks):
+      report['skipped'].sort(key=lambda s: s['row'])
       self._describe_split(name, written)
 
 
