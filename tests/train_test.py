@@ -166,22 +166,56 @@ def test_bfloat16_conv_tower_agrees_with_float32(setup):
 
 
 def test_conv_tower_cpu_kernels_match_xla_values_and_gradients():
-  """The CPU conv (kernel gradient as matmuls) and max pool (a reshape) are
-  the same functions as XLA's, gradients included."""
+  """The CPU conv (kernel gradient as chunked matmuls) and max pool (a
+  reshape, gradient as masks) are the same functions as XLA's, gradients
+  included. 2 x 40 x 61 positions span two chunks of the kernel gradient."""
   rng = np.random.default_rng(0)
-  x = jnp.asarray(rng.standard_normal((2, 13, 9, 3)), jnp.float32)
+  x = jnp.asarray(rng.standard_normal((2, 40, 61, 3)), jnp.float32)
   kernel = jnp.asarray(rng.standard_normal((3, 3, 3, 5)), jnp.float32)
-  dimension_numbers = ('NHWC', 'HWIO', 'NHWC')
+  assert 2 * 42 * 63 > models._KERNEL_GRAD_CHUNK
 
   def tower(conv, pool):
     def f(x, kernel):
       return jnp.sum(pool(jnp.tanh(conv(x, kernel))) ** 2)
     return jax.value_and_grad(f, argnums=(0, 1))(x, kernel)
 
-  ours = tower(lambda x, k: models._conv_3x3(x, k, dimension_numbers),
-               models._max_pool_2x2)
+  ours = tower(models._conv_3x3, models._max_pool_2x2)
   xla = tower(lambda x, k: jax.lax.conv_general_dilated(
-      x, k, (1, 1), 'SAME', dimension_numbers=dimension_numbers),
+      x, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')),
               lambda x: nn.max_pool(x, (2, 2), strides=(2, 2)))
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
                                                        atol=1e-5), ours, xla)
+
+
+def test_max_pool_gradient_goes_to_the_first_of_tied_maxima():
+  # Rounded values tie often inside a 2x2 window; odd edges are dropped.
+  x = jnp.asarray(np.random.default_rng(1).integers(0, 3, (2, 7, 9, 4)),
+                  jnp.float32)
+  weights = jnp.arange(2 * 3 * 4 * 4, dtype=jnp.float32).reshape(2, 3, 4, 4)
+
+  def grad(pool):
+    return jax.grad(lambda x: jnp.sum(pool(x) * weights))(x)
+  ours = grad(models._max_pool_2x2)
+  np.testing.assert_array_equal(
+      ours, grad(lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))))
+  assert int((ours != 0).sum()) == weights.size - 1  # One window's weight is 0.
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'bfloat16'])
+def test_group_norm_matches_flax(dtype):
+  rng = np.random.default_rng(2)
+  x = jnp.asarray(3 + 2 * rng.standard_normal((2, 11, 7, 16)), dtype)
+  params = {'scale': jnp.asarray(rng.uniform(0.5, 2, 16), jnp.float32),
+            'bias': jnp.asarray(rng.standard_normal(16), jnp.float32)}
+
+  def value_and_grads(norm):
+    def f(params, x):
+      return jnp.sum(jnp.sin(norm.apply({'params': params}, x)
+                             .astype(jnp.float32)))
+    return jax.value_and_grad(f, argnums=(0, 1))(params, x)
+  ours = value_and_grads(models.GroupNorm(num_groups=8, dtype=dtype))
+  flax_norm = value_and_grads(nn.GroupNorm(num_groups=8, dtype=dtype))
+  tolerance = 1e-5 if dtype == 'float32' else 2e-2
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(
+      np.asarray(a, np.float32), np.asarray(b, np.float32), rtol=tolerance,
+      atol=tolerance * 10), ours, flax_norm)
