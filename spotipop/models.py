@@ -109,7 +109,8 @@ def _max_pool_2x2(x):
   """nn.max_pool(x, (2, 2), strides=(2, 2)) as a reshape and a max.
 
   The same values and gradient: the gradient goes to the first maximum of
-  each window, as XLA's select-and-scatter does, but as elementwise masks.
+  each window, as XLA's select-and-scatter does, but through the window
+  position of that maximum, kept as int8, and elementwise selects.
   Select-and-scatter, or the gradient of a max reduction (which splits ties),
   takes a third of the conv tower's backward pass on CPU.
   """
@@ -117,22 +118,21 @@ def _max_pool_2x2(x):
 
 
 def _max_pool_2x2_forward(x):
-  pooled = _max_pool_2x2(x)
-  return pooled, (x, pooled)
+  windows = _pool_windows(x)
+  pooled = windows.max(axis=(2, 4))
+  first = jnp.full(pooled.shape, 3, jnp.int8)
+  for position in (2, 1, 0):
+    i, j = divmod(position, 2)
+    first = jnp.where(windows[:, :, i, :, j] == pooled,
+                      jnp.int8(position), first)
+  return pooled, (first, x.shape)
 
 
 def _max_pool_2x2_backward(saved, dy):
-  x, pooled = saved
-  windows = _pool_windows(x)
-  taken = jnp.zeros(pooled.shape, bool)
-  grads = []
-  for i in range(2):
-    for j in range(2):
-      is_max = windows[:, :, i, :, j] == pooled
-      grads.append(jnp.where(is_max & ~taken, dy, jnp.zeros_like(dy)))
-      taken |= is_max
-  rows = [jnp.stack(grads[2 * i:2 * i + 2], axis=3) for i in range(2)]
-  b, h, w, c = x.shape
+  first, (b, h, w, c) = saved
+  zero = jnp.zeros_like(dy)
+  rows = [jnp.stack([jnp.where(first == 2 * i + j, dy, zero)
+                     for j in range(2)], axis=3) for i in range(2)]
   grad = jnp.stack(rows, axis=2).reshape(b, h // 2 * 2, w // 2 * 2, c)
   return (jnp.pad(grad, ((0, 0), (0, h % 2), (0, w % 2), (0, 0))),)
 
