@@ -39,6 +39,17 @@ def test_train_benchmark_reports_one_and_eight_devices(tmp_path):
   assert all(r['pipeline_over_train'] > 0 for r in results)
 
 
+def test_conv_grads_benchmark_checks_agreement_on_every_layer(tmp_path):
+  out = _run('conv_grads.py', '--settings=default', '--batch_size=1',
+             '--repeats=1', f'--json={tmp_path / "conv.json"}')
+  assert 'vs XLA' in out and 'all layers' in out
+  with open(tmp_path / 'conv.json') as f:
+    results = json.load(f)
+  assert [r['shape'][3:] for r in results] == [
+      [1, 16], [16, 32], [32, 64], [64, 128]]
+  assert all(r['error'] < 1e-4 for r in results)
+
+
 def test_beam_build_benchmark_checks_both_runners_build_the_same_data(
     tmp_path):
   _run('beam_build.py', '--tracks=12', '--distinct=3', '--workers=1,2',
