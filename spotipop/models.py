@@ -46,8 +46,8 @@ def _kernel_grad_3x3(x, dy):
   of patches built in cache a chunk of positions at a time.
 
   XLA:CPU computes this gradient as a convolution with an image-sized window,
-  2-6x slower than the forward convolution at the default settings and up to
-  12x at the paper's. Here x is channel-major and flattened over (b, h, w),
+  up to 5x slower than the forward convolution at the default settings and
+  12x at the paper's (benchmarks/conv_grads.py). Here x is channel-major and flattened over (b, h, w),
   so tap (i, j) of position n reads x at n + (i - 1) * w + (j - 1); the taps
   that would cross an image edge are masked to the zero padding. dy is read
   in place, and each step multiplies a [9 * c, chunk] patch matrix by a
@@ -99,7 +99,8 @@ def _conv_fast_kernel_grad(lhs, rhs, window_strides, padding, lhs_dilation,
 
 
 def _pool_windows(x):
-  """[b, h, w, c] -> [b, h // 2, 2, w // 2, 2, c]: the 2x2 windows (odd edges dropped)."""
+  """[b, h, w, c] -> [b, h // 2, 2, w // 2, 2, c], the 2x2 windows; an odd
+  last row or column belongs to none."""
   b, h, w, c = x.shape
   return x[:, :h // 2 * 2, :w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, c)
 
@@ -141,12 +142,13 @@ _max_pool_2x2.defvjp(_max_pool_2x2_forward, _max_pool_2x2_backward)
 
 
 class GroupNorm(nn.Module):
-  """nn.GroupNorm over [b, h, w, c] (same parameters, epsilon and statistics),
-  its statistics summed per channel first.
+  """nn.GroupNorm over [b, h, w, c]: the same parameters, epsilon and
+  statistics, summed over h and w per channel, then over each group's
+  channels.
 
-  Summing over h and w per channel, then over each group's channels, runs
-  3-7x faster fwd+bwd on CPU than reducing the [b, h, w, groups, c/groups]
-  view that nn.GroupNorm reduces. Statistics are float32 whatever the dtype.
+  On XLA:CPU that runs 2-7x faster forward, at the conv tower's shapes, than
+  reducing the [b, h, w, groups, c/groups] view that nn.GroupNorm reduces.
+  Statistics are float32 whatever the dtype.
   """
   num_groups: int
   dtype: str = 'float32'
