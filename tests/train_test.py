@@ -167,12 +167,13 @@ def test_bfloat16_conv_tower_agrees_with_float32(setup):
 
 def test_conv_tower_cpu_kernels_match_xla_values_and_gradients():
   """The CPU conv (kernel gradient as chunked matmuls) and max pool (a
-  reshape, gradient as masks) are the same functions as XLA's, gradients
-  included. 2 x 40 x 61 positions span two chunks of the kernel gradient."""
+  reshape; gradient through the first maximum's position) are the same
+  functions as XLA's, gradients included. 2 x 40 x 61 positions take two
+  chunks of the kernel gradient, the second overlapping the first."""
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.standard_normal((2, 40, 61, 3)), jnp.float32)
   kernel = jnp.asarray(rng.standard_normal((3, 3, 3, 5)), jnp.float32)
-  assert 2 * 42 * 63 > models._KERNEL_GRAD_CHUNK
+  assert 2 * 40 * 61 > models._KERNEL_GRAD_CHUNK
 
   def tower(conv, pool):
     def f(x, kernel):
@@ -188,7 +189,7 @@ def test_conv_tower_cpu_kernels_match_xla_values_and_gradients():
 
 
 def test_max_pool_gradient_goes_to_the_first_of_tied_maxima():
-  # Rounded values tie often inside a 2x2 window; odd edges are dropped.
+  # Values of 0, 1 or 2 tie often inside a 2x2 window; odd edges are dropped.
   x = jnp.asarray(np.random.default_rng(1).integers(0, 3, (2, 7, 9, 4)),
                   jnp.float32)
   weights = jnp.arange(2 * 3 * 4 * 4, dtype=jnp.float32).reshape(2, 3, 4, 4)
