@@ -46,6 +46,7 @@ def layer_shapes(name, batch_size):
 
 
 def compare(shape, repeats):
+  """Checks both kernel gradients agree, then times them and the forward conv."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from spotipop import models  # pylint: disable=g-import-not-at-top
