@@ -165,11 +165,15 @@ def test_bfloat16_conv_tower_agrees_with_float32(setup):
   assert not np.array_equal(logit16, logit32)  # The tower really ran in bf16.
 
 
-def test_conv_tower_cpu_kernels_match_xla_values_and_gradients():
-  """The CPU conv (kernel gradient as chunked matmuls) and max pool (a
-  reshape; gradient through the first maximum's position) are the same
-  functions as XLA's, gradients included. 2 x 40 x 61 positions take two
-  chunks of the kernel gradient, the second overlapping the first."""
+@pytest.mark.parametrize('loop_min_bytes', [0, None])
+def test_conv_tower_cpu_kernels_match_xla_values_and_gradients(
+    monkeypatch, loop_min_bytes):
+  """The CPU conv (kernel gradient as chunked matmuls, or XLA's own for small
+  layers) and max pool (a reshape; gradient through the first maximum's
+  position) are the same functions as XLA's, gradients included. 2 x 40 x 61
+  positions take two chunks of the loop, the second overlapping the first."""
+  if loop_min_bytes is not None:  # Every layer takes the loop.
+    monkeypatch.setattr(models, '_KERNEL_GRAD_LOOP_MIN_BYTES', loop_min_bytes)
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.standard_normal((2, 40, 61, 3)), jnp.float32)
   kernel = jnp.asarray(rng.standard_normal((3, 3, 3, 5)), jnp.float32)
