@@ -55,11 +55,11 @@ def _kernel_grad_3x3(x, dy):
 
   XLA:CPU computes this gradient as a convolution with an image-sized window,
   up to 5x slower than the forward convolution at the default settings and
-  12x at the paper's (benchmarks/conv_grads.py). Here x is channel-major and flattened over (b, h, w),
-  so tap (i, j) of position n reads x at n + (i - 1) * w + (j - 1); the taps
-  that would cross an image edge are masked to the zero padding. dy is read
-  in place, and each step multiplies a [9 * c, chunk] patch matrix by a
-  [chunk, o] slice of it.
+  12x at the paper's (benchmarks/conv_grads.py). Here x is channel-major and
+  flattened over (b, h, w), so tap (i, j) of position n reads x at
+  n + (i - 1) * w + (j - 1); the taps that would cross an image edge are
+  masked to the zero padding. dy is read in place, and each step multiplies a
+  [9 * c, chunk] patch matrix by a [chunk, o] slice of it.
   """
   b, h, w, c = x.shape
   positions = b * h * w
