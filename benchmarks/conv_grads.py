@@ -25,7 +25,8 @@ import numpy as np
 from timing import best_time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SETTINGS = {'default': 32, 'paper': 2}  # name -> batch (the paper's 64 is too big).
+# name -> batch (the paper's 64 needs more memory than a 24 GB machine).
+SETTINGS = {'default': 32, 'paper': 2}
 
 
 def layer_shapes(name, batch_size):
@@ -46,7 +47,8 @@ def layer_shapes(name, batch_size):
 
 
 def compare(shape, repeats):
-  """Checks both kernel gradients agree, then times them and the forward conv."""
+  """Checks both kernel gradients agree, then times them and the forward
+  convolution."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from spotipop import models  # pylint: disable=g-import-not-at-top
