@@ -30,19 +30,26 @@ SETTINGS = {'default': 32, 'paper': 2}
 
 
 def layer_shapes(name, batch_size):
-  """[(batch, height, width, in_channels, out_channels)] of the conv tower."""
+  """[(batch, height, width, in_channels, out_channels)] of the conv tower,
+  from the shapes the model's own spectrogram and pooling give."""
+  import jax  # pylint: disable=g-import-not-at-top
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
+  from spotipop import models  # pylint: disable=g-import-not-at-top
   from spotipop import spectrogram  # pylint: disable=g-import-not-at-top
   from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
   config = config_lib.from_flagfile(
       os.path.join(REPO, 'experiments', f'{name}.flags'))
   m = config.model
-  height = spectrogram.num_frames(catalog.num_samples(config.data), m.n_fft,
-                                  m.hop_length)
-  width, channels, shapes = m.n_mels or m.n_fft // 2 + 1, 1, []
+  audio = jax.ShapeDtypeStruct(
+      (batch_size, catalog.num_samples(config.data)), np.float32)
+  x = jax.eval_shape(lambda a: spectrogram.log_spectrogram(
+      a, config.data.sample_rate, m.n_fft, m.hop_length, m.n_mels), audio)
+  channels, shapes = 1, []
   for out in m.conv_channels:
-    shapes.append((batch_size, height, width, channels, out))
-    height, width, channels = height // 2, width // 2, out
+    shapes.append((*x.shape[:3], channels, out))
+    x = jax.eval_shape(models._max_pool_2x2,  # pylint: disable=protected-access
+                       jax.ShapeDtypeStruct((*x.shape[:3], out), np.float32))
+    channels = out
   return shapes
 
 
