@@ -47,8 +47,10 @@ def layer_shapes(name, batch_size):
   channels, shapes = 1, []
   for out in m.conv_channels:
     shapes.append((*x.shape[:3], channels, out))
-    x = jax.eval_shape(models._max_pool_2x2,  # pylint: disable=protected-access
-                       jax.ShapeDtypeStruct((*x.shape[:3], out), np.float32))
+    x = jax.eval_shape(
+        models.NormGeluPool(num_groups=1).init_with_output,
+        jax.random.key(0),
+        jax.ShapeDtypeStruct((*x.shape[:3], out), np.float32))[0]
     channels = out
   return shapes
 

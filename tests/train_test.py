@@ -166,12 +166,11 @@ def test_bfloat16_conv_tower_agrees_with_float32(setup):
 
 
 @pytest.mark.parametrize('loop_min_bytes', [0, None])
-def test_conv_tower_cpu_kernels_match_xla_values_and_gradients(
-    monkeypatch, loop_min_bytes):
+def test_cpu_conv_matches_xla_values_and_gradients(monkeypatch,
+                                                   loop_min_bytes):
   """The CPU conv (kernel gradient as chunked matmuls, or XLA's own for small
-  layers) and max pool (a reshape; gradient through the first maximum's
-  position) are the same functions as XLA's, gradients included. 2 x 40 x 61
-  positions take two chunks of the loop, the second overlapping the first."""
+  layers) is XLA's convolution, gradients included. 2 x 40 x 61 positions
+  take two chunks of the loop, the second overlapping the first."""
   if loop_min_bytes is not None:  # Every layer takes the loop.
     monkeypatch.setattr(models, '_KERNEL_GRAD_LOOP_MIN_BYTES', loop_min_bytes)
   rng = np.random.default_rng(0)
@@ -179,48 +178,52 @@ def test_conv_tower_cpu_kernels_match_xla_values_and_gradients(
   kernel = jnp.asarray(rng.standard_normal((3, 3, 3, 5)), jnp.float32)
   assert 2 * 40 * 61 > models._KERNEL_GRAD_CHUNK
 
-  def tower(conv, pool):
+  def value_and_grads(conv):
     def f(x, kernel):
-      return jnp.sum(pool(jnp.tanh(conv(x, kernel))) ** 2)
+      return jnp.sum(nn.max_pool(jnp.tanh(conv(x, kernel)), (2, 2),
+                                 strides=(2, 2)) ** 2)
     return jax.value_and_grad(f, argnums=(0, 1))(x, kernel)
 
-  ours = tower(models._conv_3x3, models._max_pool_2x2)
-  xla = tower(lambda x, k: jax.lax.conv_general_dilated(
-      x, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')),
-              lambda x: nn.max_pool(x, (2, 2), strides=(2, 2)))
+  ours = value_and_grads(models._conv_3x3)
+  xla = value_and_grads(lambda x, k: jax.lax.conv_general_dilated(
+      x, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')))
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
                                                        atol=1e-5), ours, xla)
 
 
-def test_max_pool_gradient_goes_to_the_first_of_tied_maxima():
-  # Values of 0, 1 or 2 tie often inside a 2x2 window; odd edges are dropped.
-  x = jnp.asarray(np.random.default_rng(1).integers(0, 3, (2, 7, 9, 4)),
-                  jnp.float32)
-  weights = jnp.arange(2 * 3 * 4 * 4, dtype=jnp.float32).reshape(2, 3, 4, 4)
-
-  def grad(pool):
-    return jax.grad(lambda x: jnp.sum(pool(x) * weights))(x)
-  ours = grad(models._max_pool_2x2)
-  np.testing.assert_array_equal(
-      ours, grad(lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))))
-  assert int((ours != 0).sum()) == weights.size - 1  # One window's weight is 0.
-
-
-@pytest.mark.parametrize('dtype', ['float32', 'bfloat16'])
-def test_group_norm_matches_flax(dtype):
+@pytest.mark.parametrize('dtype,inputs', [('float32', 'tied'),
+                                          ('bfloat16', 'normal')])
+def test_norm_gelu_pool_matches_flax_composition(dtype, inputs):
+  """NormGeluPool is nn.GroupNorm, nn.gelu and nn.max_pool, gradients
+  included. Odd edges are dropped by the pool but still count in the
+  statistics. Inputs of 0, 1 or 2 tie often inside a window; the gradient
+  must reach the first of the tied maxima, as nn.max_pool's does."""
   rng = np.random.default_rng(2)
-  x = jnp.asarray(3 + 2 * rng.standard_normal((2, 11, 7, 16)), dtype)
+  shape = (2, 11, 7, 16)
+  x = (rng.integers(0, 3, shape) if inputs == 'tied'
+       else 3 + 2 * rng.standard_normal(shape))
+  x = jnp.asarray(x, dtype)
   params = {'scale': jnp.asarray(rng.uniform(0.5, 2, 16), jnp.float32),
             'bias': jnp.asarray(rng.standard_normal(16), jnp.float32)}
+  weights = jnp.asarray(rng.standard_normal((2, 5, 3, 16)), jnp.float32)
 
-  def value_and_grads(norm):
+  def value_and_grads(block):
     def f(params, x):
-      return jnp.sum(jnp.sin(norm.apply({'params': params}, x)
-                             .astype(jnp.float32)))
+      return jnp.sum(block(params, x).astype(jnp.float32) * weights)
     return jax.value_and_grad(f, argnums=(0, 1))(params, x)
-  ours = value_and_grads(models.GroupNorm(num_groups=8, dtype=dtype))
-  flax_norm = value_and_grads(nn.GroupNorm(num_groups=8, dtype=dtype))
+
+  ours = value_and_grads(lambda params, x: models.NormGeluPool(
+      num_groups=8).apply({'params': params}, x))
+  flax_norm = nn.GroupNorm(num_groups=8, dtype=dtype)
+  flax_blocks = value_and_grads(lambda params, x: nn.max_pool(
+      nn.gelu(flax_norm.apply({'params': params}, x)), (2, 2),
+      strides=(2, 2)))
+  if inputs == 'tied':
+    activations = nn.gelu(flax_norm.apply({'params': params}, x))
+    windows = activations[:, :10, :6].reshape(2, 5, 2, 3, 2, 16)
+    maxima = windows.max(axis=(2, 4), keepdims=True)
+    assert int(((windows == maxima).sum(axis=(2, 4)) > 1).sum()) > 50
   tolerance = 1e-5 if dtype == 'float32' else 2e-2
   jax.tree.map(lambda a, b: np.testing.assert_allclose(
       np.asarray(a, np.float32), np.asarray(b, np.float32), rtol=tolerance,
-      atol=tolerance * 10), ours, flax_norm)
+      atol=tolerance * 10), ours, flax_blocks)
