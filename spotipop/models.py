@@ -24,15 +24,30 @@ _KERNEL_GRAD_LOOP_MIN_BYTES = 5 * 2**20
 
 @jax.custom_vjp
 def _conv_3x3(x, kernel):
-  """A stride-1 'SAME' 3x3 convolution (NHWC, HWIO) with a faster kernel
-  gradient on CPU for large layers (`_kernel_grad_3x3`). Values, the input
-  gradient and small layers' kernel gradient are XLA's own."""
+  """A stride-1 'SAME' 3x3 convolution (NHWC, HWIO) for CPU: faster for a
+  single input channel (`_single_channel_conv_3x3`) and, for large layers,
+  with a faster kernel gradient (`_kernel_grad_3x3`). Otherwise, and for
+  the input gradient, XLA's own."""
+  if x.shape[-1] == 1:
+    return _single_channel_conv_3x3(x, kernel)
   return _xla_conv_3x3(x, kernel)
 
 
 def _xla_conv_3x3(x, kernel):
   return jax.lax.conv_general_dilated(x, kernel, (1, 1), 'SAME',
                                       dimension_numbers=_NHWC)
+
+
+def _single_channel_conv_3x3(x, kernel):
+  """The first layer's convolution, of the spectrogram, as nine shifted
+  multiply-adds: XLA:CPU's convolution of [32, 251, 64, 1] into 16 channels
+  took 14.9 ms, this 3.8 ms."""
+  _, h, w, _ = x.shape
+  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  y = sum(padded[:, i:i + h, j:j + w] * kernel[i, j, 0]
+          for i in range(3) for j in range(3))
+  # Written out once: otherwise XLA recomputes it inside every consumer.
+  return jax.lax.optimization_barrier(y)
 
 
 def _conv_3x3_forward(x, kernel):
