@@ -4,6 +4,11 @@
   python benchmarks/train_step.py --device=gpu      # both frameworks on the GPU
   python benchmarks/train_step.py --settings=default --steps=2   # quick look
 
+On CPU, spotipop's step runs as its pmap splits the batch over 1 host device
+(`python -m spotipop.main`) and over 8 (`launch.sh cpu`, which sets
+--xla_force_host_platform_device_count); `--devices` picks the counts. Each
+count is its own process, and each process times the torch step beside it.
+
 What a user would write instead of spotipop: the two-tower network in
 torch.nn with the STFT computed in the step by torch.stft, the same shapes,
 batch, loss (class-weighted BCE + popularity MSE) and optimiser (AdamW after
@@ -19,6 +24,9 @@ operations over the step's time; the matmul peak is measured in the same run.
 import argparse
 import json
 import os
+import re
+import subprocess
+import sys
 from unittest import mock
 
 import numpy as np
@@ -37,20 +45,25 @@ POS_WEIGHT = 1.5
 
 
 def host_batch(config, seed=0):
-  """A [1, batch, ...] batch of random int16 clips and features, as loaded."""
+  """A [batch, ...] batch of random int16 clips and features, as loaded."""
   from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(seed)
   b = config.train.batch_size
   return {
-      'audio': rng.integers(-8000, 8000, (1, b, catalog.num_samples(
+      'audio': rng.integers(-8000, 8000, (b, catalog.num_samples(
           config.data)), dtype=np.int16),
       'features': rng.standard_normal(
-          (1, b, len(config.data.feature_columns))).astype(np.float32),
-      'genre_id': rng.integers(0, NUM_GENRES, (1, b), dtype=np.int32),
-      'label': rng.integers(0, 2, (1, b), dtype=np.int32),
-      'popularity': rng.uniform(0, 100, (1, b)).astype(np.float32),
-      'mask': np.ones((1, b), np.float32),
+          (b, len(config.data.feature_columns))).astype(np.float32),
+      'genre_id': rng.integers(0, NUM_GENRES, b, dtype=np.int32),
+      'label': rng.integers(0, 2, b, dtype=np.int32),
+      'popularity': rng.uniform(0, 100, b).astype(np.float32),
+      'mask': np.ones(b, np.float32),
   }
+
+
+def split(batch, devices):
+  """[batch, ...] -> [devices, batch / devices, ...], pmap's input."""
+  return {k: v.reshape(devices, -1, *v.shape[1:]) for k, v in batch.items()}
 
 
 def torch_network(config, torch):
@@ -138,7 +151,7 @@ def torch_step(config, torch, net, device):
                                 weight_decay=t.weight_decay)
 
   def step(batch):
-    b = {k: torch.as_tensor(v[0]).to(device) for k, v in batch.items()}
+    b = {k: torch.as_tensor(v).to(device) for k, v in batch.items()}
     logit, score = net(b['audio'], b['features'], b['genre_id'])
     label = b['label'].float()
     weight = b['mask'] * torch.where(label == 1, POS_WEIGHT, 1.0)
@@ -157,7 +170,8 @@ def torch_step(config, torch, net, device):
 
 
 def compare(name, device, steps, batch_size=None):
-  """Checks both networks agree, then times a train step of each."""
+  """Checks both networks agree, then times a train step of each, spotipop's
+  split over all of JAX's local devices."""
   import jax  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
@@ -175,11 +189,11 @@ def compare(name, device, steps, batch_size=None):
   net.load_flax(jax.device_get(state.params))
 
   flax_logit = np.asarray(model.apply(
-      {'params': state.params}, *(batch[k][0] for k in (
+      {'params': state.params}, *(batch[k] for k in (
           'audio', 'features', 'genre_id')))[0])
   net.eval()
   with torch.no_grad():
-    torch_logit = net(*(torch.as_tensor(batch[k][0]).to(torch_device)
+    torch_logit = net(*(torch.as_tensor(batch[k]).to(torch_device)
                         for k in ('audio', 'features', 'genre_id')))[0]
   net.train()
   difference = float(np.abs(torch_logit.cpu().numpy() - flax_logit).max())
@@ -190,18 +204,23 @@ def compare(name, device, steps, batch_size=None):
   if parameters != sum(p.numel() for p in net.parameters()):
     raise SystemExit(f'{name}: parameter counts differ')
 
+  devices = jax.local_device_count()
+  if config.train.batch_size % devices:
+    raise SystemExit(f'{name}: batch {config.train.batch_size} does not split '
+                     f'over {devices} devices')
+  device_batch = split(batch, devices)
   p_train = train.make_train_step(POS_WEIGHT, config.train.regression_weight)
   key = jax.random.key(1)
   # XLA's cost analysis counts a loop body once, so the FLOPs are counted on
-  # the same step with XLA's own convolution gradients (no loop).
+  # the same step with XLA's own convolutions (no loop), on one device.
   with mock.patch.object(models, '_conv_fast_kernel_grad', None):
     flops = train.make_train_step(
         POS_WEIGHT, config.train.regression_weight).lower(
-            state, batch, key).compile().cost_analysis()['flops']
+            state, split(batch, 1), key).compile().cost_analysis()['flops']
   holder = {'state': state}
 
   def jax_step():
-    holder['state'], out = p_train(holder['state'], batch, key)
+    holder['state'], out = p_train(holder['state'], device_batch, key)
     return out['loss']
 
   step = torch_step(config, torch, net, torch_device)
@@ -211,6 +230,7 @@ def compare(name, device, steps, batch_size=None):
   torch_seconds = mean_time(lambda: step(batch), sync_torch, steps)
   b = config.train.batch_size
   return {'settings': name, 'what': SETTINGS[name][1], 'batch': b,
+          'devices': devices,
           'parameters': parameters, 'logit_difference': difference,
           'flops_per_step': flops,
           'spotipop_examples_per_second': b / jax_seconds,
@@ -225,42 +245,70 @@ def main():
   parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu')
   parser.add_argument('--settings', default='default,paper',
                       help=f'Comma-separated, of {sorted(SETTINGS)}.')
+  parser.add_argument('--devices', default='1,8',
+                      help='CPU: comma-separated host device counts to split '
+                      "spotipop's batch over, each in its own process.")
   parser.add_argument('--steps', type=int, default=10)
   parser.add_argument('--batch_size', type=int,
                       help="Instead of each experiment's (the paper's 64 "
                       'needs over 24 GB of activations on a CPU).')
   parser.add_argument('--json', help='Also write the figures to this file.')
+  parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
   args = parser.parse_args()
   names = args.settings.split(',')
   if unknown := set(names) - set(SETTINGS):
     parser.error(f'--settings: unknown {sorted(unknown)}; have {sorted(SETTINGS)}')
+  counts = [int(n) for n in args.devices.split(',')] if args.device == 'cpu' else [None]
   os.environ.setdefault('JAX_PLATFORMS', args.device.replace('gpu', 'cuda'))
+  if args.worker:
+    print(json.dumps([compare(name, args.device, args.steps, args.batch_size)
+                      for name in names]))
+    return
   import jax  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
 
   peak = matmul_peak_flops()
-  results = [compare(name, args.device, args.steps, args.batch_size)
-             for name in names]
+  results = [r for count in counts for r in _in_worker(args, count)]
   print(f'device: {jax.devices()[0].device_kind} ({os.cpu_count()} host cores), '
         f'jax {jax.__version__}, torch {torch.__version__} '
         f'({torch.get_num_threads()} threads); matmul peak '
         f'{peak / 1e9:.1f} GFLOP/s')
-  print(f"{'settings':9s} {'GFLOP/step':>10s} {'spotipop ex/s':>14s} "
-        f"{'torch ex/s':>11s} {'vs torch':>9s} {'spotipop % peak':>16s} "
-        f"{'torch % peak':>13s}")
+  print(f"{'settings':9s} {'devices':>7s} {'GFLOP/step':>10s} "
+        f"{'spotipop ex/s':>14s} {'torch ex/s':>11s} {'vs torch':>9s} "
+        f"{'spotipop % peak':>16s} {'torch % peak':>13s}")
   for r in results:
-    print(f"{r['settings']:9s} {r['flops_per_step'] / 1e9:10.1f} "
+    print(f"{r['settings']:9s} {r['devices']:7d} "
+          f"{r['flops_per_step'] / 1e9:10.1f} "
           f"{r['spotipop_examples_per_second']:14.2f} "
           f"{r['torch_examples_per_second']:11.2f} {r['ratio']:8.2f}x "
           f"{100 * r['spotipop_flops_per_second'] / peak:15.1f}% "
           f"{100 * r['torch_flops_per_second'] / peak:12.1f}%")
-  for r in results:
+  for r in results[:len(names)]:
     print(f"  {r['settings']}: {r['what']}, batch {r['batch']}; "
           f"{r['parameters']} parameters; "
           f"logits agree to {r['logit_difference']:.1e}")
   if args.json:
     with open(args.json, 'w') as f:
       json.dump({'matmul_peak_flops': peak, 'results': results}, f, indent=2)
+
+
+def _in_worker(args, count):
+  """compare() for each settings in a process whose JAX has `count` host
+  devices (None: the platform's own devices)."""
+  env = dict(os.environ)
+  if count:  # Replaces any inherited count: XLA takes the last one given.
+    inherited = re.sub(r'--xla_force_host_platform_device_count=\d+', '',
+                       env.get('XLA_FLAGS', ''))
+    env['XLA_FLAGS'] = (
+        f'{inherited} --xla_force_host_platform_device_count={count}')
+  out = subprocess.run(
+      [sys.executable, __file__, '--worker', f'--device={args.device}',
+       f'--settings={args.settings}', f'--steps={args.steps}',
+       *([f'--batch_size={args.batch_size}'] if args.batch_size else [])],
+      env=env, capture_output=True, text=True, check=False)
+  if out.returncode:
+    raise SystemExit(out.stderr[-3000:])
+  return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 if __name__ == '__main__':

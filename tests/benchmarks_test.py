@@ -89,14 +89,15 @@ def test_train_step_benchmark_checks_the_torch_network_is_the_same(tmp_path):
   pytest.importorskip('torch', reason="the PyTorch peer needs torch "
                       "(pip install -e '.[bench]')")
   out = _run('train_step.py', '--settings=default', '--steps=1',
-             f'--json={tmp_path / "step.json"}')
+             '--devices=1,2', f'--json={tmp_path / "step.json"}')
   assert 'vs torch' in out and 'matmul peak' in out
   with open(tmp_path / 'step.json') as f:
-    (result,) = json.load(f)['results']
-  # Same parameters, same logits, and a positive rate for each.
-  assert result['parameters'] > 0 and result['logit_difference'] < 1e-3
-  assert result['spotipop_examples_per_second'] > 0
-  assert result['torch_examples_per_second'] > 0 and result['ratio'] > 0
+    results = json.load(f)['results']
+  assert [r['devices'] for r in results] == [1, 2]
+  for result in results:  # Same parameters, same logits, a rate for each.
+    assert result['parameters'] > 0 and result['logit_difference'] < 1e-3
+    assert result['spotipop_examples_per_second'] > 0
+    assert result['torch_examples_per_second'] > 0 and result['ratio'] > 0
 
 
 def test_loader_benchmark_runs_grain_beside_spotipop(tmp_path):
