@@ -16,6 +16,11 @@ _NHWC = ('NHWC', 'HWIO', 'NHWC')
 # Output positions per step of the kernel gradient's loop: the step's patch
 # matrix (9 * channels x 4096 floats) stays in cache.
 _KERNEL_GRAD_CHUNK = 4096
+# On CPU, the audio path runs as independent chains, each over a chunk of the
+# batch whose first conv layer's output holds at most this many bytes, and at
+# most this many chains (each is a copy of the path in the compiled step).
+_CPU_CHAIN_BYTES = 4 * 2**20
+_CPU_MAX_CHAINS = 8
 # Below this size of input plus output gradient, XLA's own kernel gradient is
 # the faster (benchmarks/conv_grads.py: 0.78x at 4 clips of the default
 # settings, 1.34-2.17x from 6 MB up at 32 clips).
@@ -331,10 +336,16 @@ class PopularityNet(nn.Module):
     if self.towers in ('two_tower', 'audio_only'):
       if audio.dtype == jnp.int16:
         audio = audio.astype(jnp.float32) / PCM_SCALE
-      spec = spectrogram.log_spectrogram(audio, self.sample_rate, self.n_fft,
-                                         self.hop_length, self.n_mels)
-      embeddings.append(ConvTower(self.conv_channels, self.dropout,
-                                  self.dtype)(spec, train))
+      tower = ConvTower(self.conv_channels, self.dropout, self.dtype)
+
+      def embed(audio):
+        return tower(spectrogram.log_spectrogram(
+            audio, self.sample_rate, self.n_fft, self.hop_length, self.n_mels),
+                     train)
+      chains = (self._cpu_chains(audio) if jax.default_backend() == 'cpu'
+                else 1)
+      embeddings.append(jnp.concatenate(
+          [embed(chunk) for chunk in jnp.array_split(audio, chains)]))
     if self.towers in ('two_tower', 'tabular_only'):
       embeddings.append(DenseTower(
           self.dense_features, self.dropout, self.num_genres,
@@ -345,6 +356,21 @@ class PopularityNet(nn.Module):
     logit = nn.Dense(1)(x)[..., 0]
     score = nn.sigmoid(nn.Dense(1)(x)[..., 0])
     return logit, score
+
+
+  def _cpu_chains(self, audio):
+    """How many chunks of the batch the audio path runs on, side by side.
+
+    XLA:CPU runs many of the tower's operations (its convolutions among them)
+    on one thread. Independent chains let it run them on every core at once,
+    and keep each chain's activations small enough to stay in cache.
+    """
+    first_layer_bytes = (
+        spectrogram.num_frames(audio.shape[-1], self.n_fft, self.hop_length)
+        * (self.n_mels or self.n_fft // 2 + 1) * self.conv_channels[0]
+        * jnp.dtype(self.dtype).itemsize)
+    clips = max(1, _CPU_CHAIN_BYTES // first_layer_bytes)
+    return min(_CPU_MAX_CHAINS, -(-audio.shape[0] // clips))
 
 
 def create(config: Config, num_genres):

@@ -196,6 +196,35 @@ def test_cpu_conv_matches_xla_values_and_gradients(monkeypatch,
                                                        atol=1e-5), ours, xla)
 
 
+def test_audio_path_in_chains_equals_one_chain(setup, monkeypatch):
+  """On CPU the audio path runs on chunks of the batch side by side; logits
+  and gradients are those of one chain over the whole batch."""
+  config, batch = setup
+  params = _state(config).params
+  args = [batch[k].reshape(-1, *batch[k].shape[2:])
+          for k in ('audio', 'features', 'genre_id')]
+  model = models.create(config, num_genres=6)
+
+  @jax.jit
+  def logits_and_grads(params):
+    def loss(params):
+      logit, score = model.apply({'params': params}, *args)
+      return jnp.sum(logit ** 2) + jnp.sum(score), logit
+    return jax.value_and_grad(loss, has_aux=True)(params)
+
+  assert model._cpu_chains(args[0]) == 1  # Small clips: all in one chain.
+  one_chain = logits_and_grads(params)
+  # One clip a chain, at most 3 chains: 16 clips in chunks of 6, 5 and 5.
+  monkeypatch.setattr(models, '_CPU_CHAIN_BYTES', 1)
+  monkeypatch.setattr(models, '_CPU_MAX_CHAINS', 3)
+  assert model._cpu_chains(args[0]) == 3
+  logits_and_grads.clear_cache()
+  chains = logits_and_grads(params)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
+                                                       atol=1e-6),
+               chains, one_chain)
+
+
 @pytest.mark.parametrize('dtype,inputs', [('float32', 'tied'),
                                           ('bfloat16', 'normal')])
 def test_norm_gelu_pool_matches_flax_composition(dtype, inputs):
