@@ -17,13 +17,16 @@ _NHWC = ('NHWC', 'HWIO', 'NHWC')
 # matrix (9 * channels x 4096 floats) stays in cache.
 _KERNEL_GRAD_CHUNK = 4096
 # On CPU, the audio path runs as independent chains, each over a chunk of the
-# batch whose first conv layer's output holds at most this many bytes, and at
-# most this many chains (each is a copy of the path in the compiled step).
+# batch whose first conv layer's output holds at most this many bytes (4
+# clips at the default settings; chunks of 2 and 4 clips trained as fast, 8
+# slower), and at most this many chains (each is a copy of the path in the
+# compiled step).
 _CPU_CHAIN_BYTES = 4 * 2**20
 _CPU_MAX_CHAINS = 8
 # Below this size of input plus output gradient, XLA's own kernel gradient is
-# the faster (benchmarks/conv_grads.py: 0.78x at 4 clips of the default
-# settings, 1.34-2.17x from 6 MB up at 32 clips).
+# the faster (benchmarks/conv_grads.py: the loop ran at 0.78x XLA at 4 clips
+# of the default settings, 1.34-2.17x from 6 MB up at 32 clips). Chains of 4
+# default clips stay under it; the paper's 30 s clips do not.
 _KERNEL_GRAD_LOOP_MIN_BYTES = 5 * 2**20
 
 
