@@ -1,5 +1,7 @@
-"""Timing helpers the benchmarks share: best-of-N wall time, the matmul peak."""
+"""Helpers the benchmarks share: best-of-N wall time, the matmul peak, and
+the environment of a worker process with N CPU host devices."""
 
+import re
 import time
 
 import numpy as np
@@ -39,3 +41,14 @@ def matmul_peak_flops(repeats=5, n=2048):
   matmul = jax.jit(lambda x: x @ x)
   seconds = best_time(lambda: matmul(a).block_until_ready(), repeats)
   return 2 * n ** 3 / seconds
+
+
+def host_devices_env(env, count):
+  """A copy of env in which JAX has `count` CPU host devices.
+
+  Replaces any inherited count: XLA takes the last one given.
+  """
+  inherited = re.sub(r'--xla_force_host_platform_device_count=\d+', '',
+                     env.get('XLA_FLAGS', ''))
+  return dict(env, XLA_FLAGS=(
+      f'{inherited} --xla_force_host_platform_device_count={count}'))

@@ -22,12 +22,12 @@ import argparse
 import glob
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 
+from timing import host_devices_env
 from timing import mean_time
 
 
@@ -158,11 +158,8 @@ def _measure(args):
   results = []
   for count in counts:
     env = dict(os.environ, JAX_PLATFORMS=args.device.replace('gpu', 'cuda'))
-    if count:  # Replaces any inherited count: XLA takes the last one given.
-      inherited = re.sub(r'--xla_force_host_platform_device_count=\d+', '',
-                         env.get('XLA_FLAGS', ''))
-      env['XLA_FLAGS'] = (
-          f'{inherited} --xla_force_host_platform_device_count={count}')
+    if count:
+      env = host_devices_env(env, count)
     out = subprocess.run(
         [sys.executable, __file__, '--worker', f'--batch_size={args.batch_size}',
          f'--steps={args.steps}', f'--pipeline_epochs={args.pipeline_epochs}',

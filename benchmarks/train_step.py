@@ -24,13 +24,13 @@ operations over the step's time; the matmul peak is measured in the same run.
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 from unittest import mock
 
 import numpy as np
 
+from timing import host_devices_env
 from timing import matmul_peak_flops
 from timing import mean_time
 
@@ -295,12 +295,7 @@ def main():
 def _in_worker(args, count):
   """compare() for each settings in a process whose JAX has `count` host
   devices (None: the platform's own devices)."""
-  env = dict(os.environ)
-  if count:  # Replaces any inherited count: XLA takes the last one given.
-    inherited = re.sub(r'--xla_force_host_platform_device_count=\d+', '',
-                       env.get('XLA_FLAGS', ''))
-    env['XLA_FLAGS'] = (
-        f'{inherited} --xla_force_host_platform_device_count={count}')
+  env = host_devices_env(os.environ, count) if count else dict(os.environ)
   out = subprocess.run(
       [sys.executable, __file__, '--worker', f'--device={args.device}',
        f'--settings={args.settings}', f'--steps={args.steps}',
