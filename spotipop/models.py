@@ -342,9 +342,9 @@ class PopularityNet(nn.Module):
       tower = ConvTower(self.conv_channels, self.dropout, self.dtype)
 
       def embed(audio):
-        return tower(spectrogram.log_spectrogram(
-            audio, self.sample_rate, self.n_fft, self.hop_length, self.n_mels),
-                     train)
+        spec = spectrogram.log_spectrogram(audio, self.sample_rate, self.n_fft,
+                                           self.hop_length, self.n_mels)
+        return tower(spec, train)
       chains = (self._cpu_chains(audio) if jax.default_backend() == 'cpu'
                 else 1)
       embeddings.append(jnp.concatenate(
@@ -359,7 +359,6 @@ class PopularityNet(nn.Module):
     logit = nn.Dense(1)(x)[..., 0]
     score = nn.sigmoid(nn.Dense(1)(x)[..., 0])
     return logit, score
-
 
   def _cpu_chains(self, audio):
     """How many chunks of the batch the audio path runs on, side by side.
