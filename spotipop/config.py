@@ -215,6 +215,12 @@ class Config:
         (self.model.towers in ('two_tower', 'audio_only', 'tabular_only'),
          'towers', "must be 'two_tower', 'audio_only' or 'tabular_only'"),
         (self.model.dtype in DTYPES, 'dtype', f'must be one of {DTYPES}'),
+        (self.model.towers == 'tabular_only' or (
+            self.model.conv_channels and all(
+                c > 0 and (c < 8 or c % 8 == 0)
+                for c in self.model.conv_channels)), 'conv_channels',
+         'must be one or more channel counts, each under 8 or a multiple of '
+         "8 (a layer's GroupNorm takes min(8, channels) groups)"),
         (self.model.hop_length > 0 and self.model.n_fft >= self.model.hop_length,
          'hop_length', 'must be in (0, n_fft]'),
         (self.model.n_fft <= self.data.clip_seconds * self.data.sample_rate,

@@ -67,6 +67,9 @@ CASES = {
     'missing workdir': ('spotipop.main', lambda b: [], ['--workdir']),
     'invalid flag value': ('spotipop.main', lambda b: [
         f'--workdir={b["root"]}/w', '--learning_rate=0'], ['--learning_rate']),
+    'conv channels GroupNorm cannot group': ('spotipop.main', lambda b: [
+        f'--workdir={b["root"]}/w', '--conv_channels=16,12'],
+                                             ['--conv_channels']),
     'group split without a group column': ('spotipop.main', lambda b: [
         f'--workdir={b["root"]}/w', '--split=group'], ['--group_column']),
     'batch not divisible by devices': ('spotipop.main', lambda b: [
