@@ -99,8 +99,9 @@ class ModelConfig:
   n_fft: int = _field(512, 'STFT window length (samples).')
   hop_length: int = _field(256, 'STFT hop (samples).')
   n_mels: int = _field(64, 'Mel bands; 0 feeds the linear log-magnitude STFT.')
-  conv_channels: tuple[int, ...] = _field((16, 32, 64, 128),
-                                          'Channels of the conv tower blocks.')
+  conv_channels: tuple[int, ...] = _field(
+      (16, 32, 64, 128), 'Channels of the conv tower blocks; each under 8 or a '
+      'multiple of 8 (GroupNorm groups).')
   dense_features: tuple[int, ...] = _field((64, 64),
                                            'Widths of the tabular tower.')
   genre_embedding: int = _field(
