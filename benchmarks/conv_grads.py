@@ -9,7 +9,7 @@ the kernel, given the layer's input and a random output gradient:
 
 - XLA: jax.vjp of lax.conv_general_dilated, a convolution whose window is
   the whole image;
-- spotipop: models._kernel_grad_3x3, matmuls of cache-sized patch matrices.
+- spotipop: kernels.conv.kernel_grad_3x3, matmuls of cache-sized patch matrices.
 
 Both must agree (max abs diff / peak < 1e-4) before anything is timed. The
 layer's forward convolution is timed too, as the yardstick of what a
@@ -34,9 +34,9 @@ def layer_shapes(name, batch_size):
   from the shapes the model's own spectrogram and pooling give."""
   import jax  # pylint: disable=g-import-not-at-top
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
-  from spotipop import models  # pylint: disable=g-import-not-at-top
   from spotipop import spectrogram  # pylint: disable=g-import-not-at-top
   from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
+  from spotipop.kernels import norm_gelu_pool  # pylint: disable=g-import-not-at-top
   config = config_lib.from_flagfile(
       os.path.join(REPO, 'experiments', f'{name}.flags'))
   m = config.model
@@ -48,7 +48,7 @@ def layer_shapes(name, batch_size):
   for out in m.conv_channels:
     shapes.append((*x.shape[:3], channels, out))
     x = jax.eval_shape(
-        models.NormGeluPool(num_groups=1).init_with_output,
+        norm_gelu_pool.NormGeluPool(num_groups=1).init_with_output,
         jax.random.key(0),
         jax.ShapeDtypeStruct((*x.shape[:3], out), np.float32))[0]
     channels = out
@@ -60,7 +60,7 @@ def compare(shape, repeats):
   convolution."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from spotipop import models  # pylint: disable=g-import-not-at-top
+  from spotipop.kernels import conv as conv_kernels  # pylint: disable=g-import-not-at-top
   b, h, w, c, o = shape
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.standard_normal((b, h, w, c)), jnp.float32)
@@ -72,7 +72,7 @@ def compare(shape, repeats):
         x, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
   forward = jax.jit(conv)
   xla = jax.jit(lambda x, dy: jax.vjp(lambda k: conv(x, k), kernel)[1](dy)[0])
-  ours = jax.jit(models._kernel_grad_3x3)  # pylint: disable=protected-access
+  ours = jax.jit(conv_kernels.kernel_grad_3x3)
   expected = np.asarray(xla(x, dy))
   error = float(np.abs(np.asarray(ours(x, dy)) - expected).max()
                 / np.abs(expected).max())

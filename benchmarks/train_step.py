@@ -26,7 +26,6 @@ import json
 import os
 import subprocess
 import sys
-from unittest import mock
 
 import numpy as np
 
@@ -169,20 +168,22 @@ def torch_step(config, torch, net, device):
   return step
 
 
-def compare(name, device, steps, batch_size=None):
+def compare(name, device, steps, batch_size=None, kernels='auto'):
   """Checks both networks agree, then times a train step of each, spotipop's
-  split over all of JAX's local devices."""
+  split over all of JAX's local devices, with --kernels=kernels."""
   import jax  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
   from spotipop import models  # pylint: disable=g-import-not-at-top
   from spotipop import train  # pylint: disable=g-import-not-at-top
+  from spotipop import train_state  # pylint: disable=g-import-not-at-top
 
-  config = config_lib.from_flagfile(
-      os.path.join(REPO, 'experiments', f'{SETTINGS[name][0]}.flags'),
-      *([f'--batch_size={batch_size}'] if batch_size else []))
+  flagfile = os.path.join(REPO, 'experiments', f'{SETTINGS[name][0]}.flags')
+  overrides = ([f'--batch_size={batch_size}'] if batch_size else [])
+  config = config_lib.from_flagfile(flagfile, *overrides,
+                                    f'--kernels={kernels}')
   model = models.create(config, NUM_GENRES)
-  state = train.create_train_state(config, model, jax.random.key(0), 100)
+  state = train_state.create(config, model, jax.random.key(0), 100)
   batch = host_batch(config)
   torch_device = torch.device('cuda' if device == 'gpu' else 'cpu')
   net = torch_network(config, torch).to(torch_device)
@@ -212,11 +213,13 @@ def compare(name, device, steps, batch_size=None):
   p_train = train.make_train_step(POS_WEIGHT, config.train.regression_weight)
   key = jax.random.key(1)
   # XLA's cost analysis counts a loop body once, so the FLOPs are counted on
-  # the same step with XLA's own convolutions (no loop), on one device.
-  with mock.patch.object(models, '_conv_fast_kernel_grad', None):
-    flops = train.make_train_step(
-        POS_WEIGHT, config.train.regression_weight).lower(
-            state, split(batch, 1), key).compile().cost_analysis()['flops']
+  # the same step with XLA's own kernels (no loop), on one device.
+  xla_model = models.create(config_lib.from_flagfile(
+      flagfile, *overrides, '--kernels=xla'), NUM_GENRES)
+  flops = train.make_train_step(
+      POS_WEIGHT, config.train.regression_weight).lower(
+          state.replace(apply_fn=xla_model.apply), split(batch, 1),
+          key).compile().cost_analysis()['flops']
   holder = {'state': state}
 
   def jax_step():
@@ -230,7 +233,7 @@ def compare(name, device, steps, batch_size=None):
   torch_seconds = mean_time(lambda: step(batch), sync_torch, steps)
   b = config.train.batch_size
   return {'settings': name, 'what': SETTINGS[name][1], 'batch': b,
-          'devices': devices,
+          'devices': devices, 'kernels': model.kernels,
           'parameters': parameters, 'logit_difference': difference,
           'flops_per_step': flops,
           'spotipop_examples_per_second': b / jax_seconds,
@@ -248,6 +251,10 @@ def main():
   parser.add_argument('--devices', default='1,8',
                       help='CPU: comma-separated host device counts to split '
                       "spotipop's batch over, each in its own process.")
+  parser.add_argument('--kernels', default='auto',
+                      help="Comma-separated --kernels choices to time "
+                      "spotipop's step with (auto, xla, fused), each in turn "
+                      'in the same process.')
   parser.add_argument('--steps', type=int, default=10)
   parser.add_argument('--batch_size', type=int,
                       help="Instead of each experiment's (the paper's 64 "
@@ -261,8 +268,10 @@ def main():
   counts = [int(n) for n in args.devices.split(',')] if args.device == 'cpu' else [None]
   os.environ.setdefault('JAX_PLATFORMS', args.device.replace('gpu', 'cuda'))
   if args.worker:
-    print(json.dumps([compare(name, args.device, args.steps, args.batch_size)
-                      for name in names]))
+    print(json.dumps([compare(name, args.device, args.steps, args.batch_size,
+                              kernels)
+                      for name in names
+                      for kernels in args.kernels.split(',')]))
     return
   import jax  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
@@ -273,20 +282,20 @@ def main():
         f'jax {jax.__version__}, torch {torch.__version__} '
         f'({torch.get_num_threads()} threads); matmul peak '
         f'{peak / 1e9:.1f} GFLOP/s')
-  print(f"{'settings':9s} {'devices':>7s} {'GFLOP/step':>10s} "
+  print(f"{'settings':9s} {'devices':>7s} {'kernels':>7s} {'GFLOP/step':>10s} "
         f"{'spotipop ex/s':>14s} {'torch ex/s':>11s} {'vs torch':>9s} "
         f"{'spotipop % peak':>16s} {'torch % peak':>13s}")
   for r in results:
-    print(f"{r['settings']:9s} {r['devices']:7d} "
+    print(f"{r['settings']:9s} {r['devices']:7d} {r['kernels']:>7s} "
           f"{r['flops_per_step'] / 1e9:10.1f} "
           f"{r['spotipop_examples_per_second']:14.2f} "
           f"{r['torch_examples_per_second']:11.2f} {r['ratio']:8.2f}x "
           f"{100 * r['spotipop_flops_per_second'] / peak:15.1f}% "
           f"{100 * r['torch_flops_per_second'] / peak:12.1f}%")
-  for r in results[:len(names)]:
-    print(f"  {r['settings']}: {r['what']}, batch {r['batch']}; "
-          f"{r['parameters']} parameters; "
-          f"logits agree to {r['logit_difference']:.1e}")
+  for r in results:
+    print(f"  {r['settings']}, {r['devices']} device(s), {r['kernels']} "
+          f"kernels: {r['what']}, batch {r['batch']}; {r['parameters']} "
+          f"parameters; logits agree to {r['logit_difference']:.1e}")
   if args.json:
     with open(args.json, 'w') as f:
       json.dump({'matmul_peak_flops': peak, 'results': results}, f, indent=2)
@@ -299,6 +308,7 @@ def _in_worker(args, count):
   out = subprocess.run(
       [sys.executable, __file__, '--worker', f'--device={args.device}',
        f'--settings={args.settings}', f'--steps={args.steps}',
+       f'--kernels={args.kernels}',
        *([f'--batch_size={args.batch_size}'] if args.batch_size else [])],
       env=env, capture_output=True, text=True, check=False)
   if out.returncode:

@@ -112,6 +112,11 @@ class ModelConfig:
       'float32', "Compute type of the conv tower's activations: 'float32' or "
       "'bfloat16' (for GPU/TPU; parameters, the spectrogram and the loss stay "
       'float32).')
+  kernels: str = _field(
+      'auto', "The conv tower's kernels: 'xla' (the plain flax layers), "
+      "'fused' (spotipop/kernels/: same values and gradients, faster on "
+      "CPU) or 'auto' (fused where benchmarks/train_step.py measured them "
+      "faster, XLA's elsewhere). Same parameters either way.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,14 +151,6 @@ class EvalConfig:
       "validation split: 'mcc', 'balanced_accuracy' or 'f1'.")
 
 
-class FlagError(errors.SpotipopError, ValueError):
-  """A flag value that cannot work; the message names the flag."""
-
-
-class ConfigMismatchError(errors.SpotipopError, ValueError):
-  """A workdir trained under other settings; resuming it would mix two runs."""
-
-
 @dataclasses.dataclass(frozen=True)
 class Config:
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
@@ -177,17 +174,17 @@ class Config:
                   for f in dataclasses.fields(cls)})
 
   def differences(self, other):
-    """'--flag: ours != theirs' for every field that changes results."""
+    """'--flag: ours != theirs' for every field that changes the model."""
     return [f'--{f.name}: {getattr(getattr(self, s), f.name)!r} != '
             f'{getattr(getattr(other, s), f.name)!r}'
             for s in SECTIONS
             for f in dataclasses.fields(getattr(self, s))
-            if f.name not in BUILD_PLACE_FIELDS
+            if f.name not in BUILD_PLACE_FIELDS + TRAINING_NEUTRAL_FIELDS
             and getattr(getattr(self, s), f.name) !=
             getattr(getattr(other, s), f.name)]
 
   def validate(self):
-    """Raises FlagError naming the flag for settings that cannot work."""
+    """Raises errors.FlagError naming the flag for settings that cannot work."""
     checks = (
         (self.data.build_runner in ('local', 'beam'), 'build_runner',
          "must be 'local' or 'beam'"),
@@ -216,6 +213,8 @@ class Config:
         (self.model.towers in ('two_tower', 'audio_only', 'tabular_only'),
          'towers', "must be 'two_tower', 'audio_only' or 'tabular_only'"),
         (self.model.dtype in DTYPES, 'dtype', f'must be one of {DTYPES}'),
+        (self.model.kernels in KERNELS, 'kernels',
+         f'must be one of {KERNELS}'),
         (self.model.towers == 'tabular_only' or (
             self.model.conv_channels and all(
                 c > 0 and (c < 8 or c % 8 == 0)
@@ -236,17 +235,21 @@ class Config:
     )
     for ok, flag, why in checks:
       if not ok:
-        raise FlagError(f'--{flag} {why}')
+        raise errors.FlagError(f'--{flag} {why}')
     return self
 
 
 # Where and how the dataset is built: the same data either way.
 BUILD_PLACE_FIELDS = ('data_dir', 'build_runner', 'beam_pipeline_options')
+# How fast a model is computed: it does not change the trained model, so a
+# run may resume under another value.
+TRAINING_NEUTRAL_FIELDS = ('kernels',)
 SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
             'eval': EvalConfig}
 SELECTION_METRICS = ('roc_auc', 'average_precision', 'mcc')
 THRESHOLD_CRITERIA = ('mcc', 'balanced_accuracy', 'f1')
 DTYPES = ('float32', 'bfloat16')
+KERNELS = ('auto', 'xla', 'fused')
 
 
 def _from_dict(cls, raw):
@@ -302,7 +305,7 @@ def from_flags(flag_values=flags.FLAGS):
         try:
           value = tuple(element(v) for v in value)
         except ValueError:
-          raise FlagError(f'--{f.name}: every item must be '
+          raise errors.FlagError(f'--{f.name}: every item must be '
                            f'{element.__name__}, got {value}') from None
       kwargs[f.name] = value
     sections[name] = section(**kwargs)
