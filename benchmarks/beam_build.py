@@ -52,10 +52,10 @@ def _config(args, runner, workers=None):
 
 def _worker(args):
   """One build in this fresh process; prints seconds and peak RSS as JSON."""
-  from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
+  from spotipop.data import datasets  # pylint: disable=g-import-not-at-top
   config = _config(args, args.runner, args.workers)
   start = time.perf_counter()
-  catalog.build(config.data)
+  datasets.build(config.data)
   seconds = time.perf_counter() - start
   peak = max(resource.getrusage(who).ru_maxrss for who in
              (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
@@ -78,9 +78,10 @@ def _build(manifest, data_dir, runner, workers=0):
 def _fingerprint(data_dir):
   """Per split, {track id: digest of the stored example}; and the metadata."""
   from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
+  from spotipop.data import datasets  # pylint: disable=g-import-not-at-top
   folder = next(os.path.dirname(root) for root, _, files in os.walk(data_dir)
                 if 'dataset_info.json' in files)
-  builder = catalog.load(os.path.join(folder, os.listdir(folder)[0]))
+  builder = datasets.load(os.path.join(folder, os.listdir(folder)[0]))
   splits = {}
   for split in catalog.SPLITS:
     digests = {}

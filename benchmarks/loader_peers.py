@@ -22,8 +22,8 @@ BATCH = 32
 
 def _source(data_dir):
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
-  from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
-  builder = catalog.build(config_lib.DataConfig(data_dir=data_dir))
+  from spotipop.data import datasets  # pylint: disable=g-import-not-at-top
+  builder = datasets.build(config_lib.DataConfig(data_dir=data_dir))
   return builder.as_data_source()['train'], builder.info.metadata
 
 

@@ -41,9 +41,9 @@ def _config(manifest, data_dir, **train):
 
 
 def _build(args):
-  from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
+  from spotipop.data import datasets  # pylint: disable=g-import-not-at-top
   start = time.perf_counter()
-  catalog.build(_config(args.manifest, args.data_dir).data)
+  datasets.build(_config(args.manifest, args.data_dir).data)
   return {'seconds': time.perf_counter() - start}
 
 

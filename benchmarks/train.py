@@ -77,13 +77,15 @@ def _raw_read_mb_per_second(builder, cold, repeats=3):
 def _worker(args):
   """Runs in a process with the device count already fixed."""
   import jax  # pylint: disable=g-import-not-at-top
+  from spotipop import inference  # pylint: disable=g-import-not-at-top
   from spotipop import models  # pylint: disable=g-import-not-at-top
   from spotipop import train  # pylint: disable=g-import-not-at-top
-  from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
+  from spotipop import train_state  # pylint: disable=g-import-not-at-top
+  from spotipop.data import datasets  # pylint: disable=g-import-not-at-top
 
   config = _config(args)
-  builder = catalog.build(config.data)
-  batches = train.split_batches(builder, config, 'train', train=True)
+  builder = datasets.build(config.data)
+  batches = inference.split_batches(builder, config, 'train', train=True)
 
   start, examples = time.perf_counter(), 0
   for epoch in range(args.pipeline_epochs):
@@ -93,12 +95,12 @@ def _worker(args):
   example_mb = batch['audio'][0, 0].nbytes / 1e6
 
   model = models.create(config, len(builder.info.metadata['genre_vocab']))
-  state = train.create_train_state(config, model, jax.random.key(0),
+  state = train_state.create(config, model, jax.random.key(0),
                                    len(batches))
   p_train = train.make_train_step(1.0, config.train.regression_weight)
   # Host numpy batch, as in training: the timing includes the transfer.
   batch = {k: v for k, v in next(batches.epoch(0)).items()
-           if k in train.DEVICE_KEYS}
+           if k in inference.DEVICE_KEYS}
   key = jax.random.key(1)
   holder = {'state': state}
 

@@ -10,23 +10,19 @@ import soundfile as sf
 from spotipop import errors
 
 
-class AudioError(errors.SpotipopError, ValueError):
-  """An audio file that cannot become a training clip; the message names the file."""
-
-
 def probe(path, min_seconds):
   """Checks a file's header cheaply; returns its duration in seconds."""
   if not os.path.isfile(path):
-    raise AudioError(f'{path}: no such file')
+    raise errors.AudioError(f'{path}: no such file')
   try:
     info = sf.info(path)
   except (sf.LibsndfileError, RuntimeError, OSError) as e:
-    raise AudioError(f'{path}: cannot decode audio ({e})') from e
+    raise errors.AudioError(f'{path}: cannot decode audio ({e})') from e
   if info.samplerate <= 0 or info.frames <= 0:
-    raise AudioError(f'{path}: no audio frames')
+    raise errors.AudioError(f'{path}: no audio frames')
   seconds = info.frames / info.samplerate
   if seconds < min_seconds:
-    raise AudioError(
+    raise errors.AudioError(
         f'{path}: too short ({seconds:.2f} s < minimum {min_seconds:.2f} s)')
   return seconds
 
@@ -46,17 +42,17 @@ def load(path, sample_rate):
     with sf.SoundFile(path) as f:
       native_rate, channels = f.samplerate, f.channels
       if not SAMPLE_RATES[0] <= native_rate <= SAMPLE_RATES[1]:
-        raise AudioError(f'{path}: implausible sample rate {native_rate} Hz')
+        raise errors.AudioError(f'{path}: implausible sample rate {native_rate} Hz')
       if not 1 <= channels <= MAX_CHANNELS:
-        raise AudioError(f'{path}: implausible channel count {channels}')
+        raise errors.AudioError(f'{path}: implausible channel count {channels}')
       limit = min(MAX_SECONDS * native_rate, MAX_SAMPLES // channels)
       frames = min(f.frames, limit) if f.frames > 0 else limit
       wave = f.read(frames, dtype='float32', always_2d=True)
   except (sf.LibsndfileError, RuntimeError, OSError) as e:
-    raise AudioError(f'{path}: cannot decode audio ({e})') from e
+    raise errors.AudioError(f'{path}: cannot decode audio ({e})') from e
   wave = wave.mean(axis=1)
   if not np.all(np.isfinite(wave)):
-    raise AudioError(f'{path}: decoded audio contains NaN or Inf samples')
+    raise errors.AudioError(f'{path}: decoded audio contains NaN or Inf samples')
   if native_rate != sample_rate:
     g = math.gcd(native_rate, sample_rate)
     wave = signal.resample_poly(wave, sample_rate // g, native_rate // g)
@@ -83,7 +79,7 @@ def load_clip(path, sample_rate, clip_seconds, min_seconds):
   """The clip the model sees: decoded, resampled, length-checked, fixed length."""
   wave = load(path, sample_rate)
   if wave.shape[0] < min_seconds * sample_rate:
-    raise AudioError(f'{path}: decoded only {wave.shape[0] / sample_rate:.2f} s '
-                     f'of audio (< minimum {min_seconds:.2f} s); if its header '
-                     'says longer, the file is truncated or corrupt')
+    raise errors.AudioError(f'{path}: decoded only {wave.shape[0] / sample_rate:.2f} s '
+                            f'of audio (< minimum {min_seconds:.2f} s); if its header '
+                            'says longer, the file is truncated or corrupt')
   return fix_length(wave, int(round(clip_seconds * sample_rate)))

@@ -13,6 +13,7 @@ from absl import flags
 from spotipop import cli
 from spotipop import config as config_lib
 from spotipop.data import catalog
+from spotipop.data import datasets
 
 config_lib.define_flags()
 # Experiment flagfiles set it; a build has no use for it.
@@ -22,7 +23,7 @@ flags.DEFINE_string('workdir', None, 'Ignored.')
 def main(argv):
   del argv
   config = config_lib.from_flags()
-  builder = catalog.build(config.data, config.uses_audio)
+  builder = datasets.build(config.data, config.uses_audio)
   report = builder.info.metadata['build_report']
   sizes = ', '.join(f'{name} {builder.info.splits[name].num_examples}'
                     for name in catalog.SPLITS)

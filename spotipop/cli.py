@@ -27,8 +27,11 @@ def fail(tool, message):
   os._exit(1)  # pylint: disable=protected-access
 
 
-def run(main, tool):
-  """app.run(main); flag errors, SpotipopErrors and a full disk: one line each."""
+def run(main, tool, takes_arguments=False):
+  """app.run(main); flag errors, SpotipopErrors and a full disk: one line each.
+
+  Positional arguments are refused unless the tool takes_arguments.
+  """
   def parse(argv):
     try:
       return flags.FLAGS(argv)
@@ -36,7 +39,7 @@ def run(main, tool):
       fail(tool, e)
 
   def guarded(argv):
-    if len(argv) > 1:
+    if len(argv) > 1 and not takes_arguments:
       fail(tool, f'unexpected arguments: {argv[1:]}')
     logs.quiet_libraries()
     try:

@@ -26,6 +26,22 @@ class CheckpointError(SpotipopError):
   """A checkpoint that is missing or cannot be restored."""
 
 
+class FlagError(SpotipopError, ValueError):
+  """A flag value that cannot work; the message names the flag."""
+
+
+class ConfigMismatchError(SpotipopError, ValueError):
+  """A workdir trained under other settings; resuming it would mix two runs."""
+
+
+class ManifestError(SpotipopError, ValueError):
+  """A manifest that cannot be read; the message names file, line and column."""
+
+
+class AudioError(SpotipopError, ValueError):
+  """An audio file that cannot be used; the message names the file."""
+
+
 _DISK_FULL_TEXT = ('RESOURCE_EXHAUSTED', 'No space left on device',
                    'Disk quota exceeded')
 _QUOTED_PATH = re.compile(r'(?:local file|file) "([^"]+)"')

@@ -73,7 +73,7 @@ def confusion(labels, predictions):
                    [np.sum(labels & ~predictions), np.sum(labels & predictions)]])
 
 
-def _mcc(tp, fp, fn, tn):
+def mcc(tp, fp, fn, tn):
   """Matthews correlation; 0 where a row or column of the confusion is empty."""
   tp, fp, fn, tn = (np.asarray(x, np.float64) for x in (tp, fp, fn, tn))
   denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
@@ -82,14 +82,14 @@ def _mcc(tp, fp, fn, tn):
                   0.0)
 
 
-def _balanced_accuracy(tp, fp, fn, tn):
+def balanced_accuracy(tp, fp, fn, tn):
   positives, negatives = tp + fn, tn + fp
   if not (np.all(positives) and np.all(negatives)):
     return np.full(np.shape(tp), NAN)
   return (tp / positives + tn / negatives) / 2
 
 
-def _f1(tp, fp, fn, tn):
+def f1_score(tp, fp, fn, tn):
   del tn
   tp, fp, fn = (np.asarray(x, np.float64) for x in (tp, fp, fn))
   denominator = 2 * tp + fp + fn
@@ -97,7 +97,7 @@ def _f1(tp, fp, fn, tn):
                                                      denominator, 1), 0.0)
 
 
-CRITERIA = {'mcc': _mcc, 'balanced_accuracy': _balanced_accuracy, 'f1': _f1}
+CRITERIA = {'mcc': mcc, 'balanced_accuracy': balanced_accuracy, 'f1': f1_score}
 
 
 def choose_threshold(labels, probabilities, criterion):
@@ -126,9 +126,9 @@ def classification_metrics(labels, probabilities, threshold=0.5):
           'positive_rate': float(labels.mean()) if labels.size else NAN,
           'accuracy': float((tp + tn) / max(labels.size, 1)),
           'precision': float(precision), 'recall': float(recall),
-          'f1': float(_f1(tp, fp, fn, tn)),
-          'mcc': float(_mcc(tp, fp, fn, tn)),
-          'balanced_accuracy': float(_balanced_accuracy(tp, fp, fn, tn)),
+          'f1': float(f1_score(tp, fp, fn, tn)),
+          'mcc': float(mcc(tp, fp, fn, tn)),
+          'balanced_accuracy': float(balanced_accuracy(tp, fp, fn, tn)),
           'roc_auc': roc_auc(labels, probabilities),
           'average_precision': average_precision(labels, probabilities),
           'brier': (float(np.mean((probabilities - labels) ** 2))

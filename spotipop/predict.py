@@ -19,12 +19,12 @@ import math
 
 from absl import flags
 from absl import logging
-import jax
 import numpy as np
 
 from spotipop import cli
 from spotipop import errors
-from spotipop import evaluate
+from spotipop import inference
+from spotipop import workdir as workdir_lib
 from spotipop.data import catalog
 from spotipop.data import manifest
 from spotipop.data import pipeline
@@ -56,12 +56,10 @@ class Predictor:
   """A restored model with its input transform, ready to score tracks."""
 
   def __init__(self, workdir, checkpoint='best'):
-    self.config, self._dataset, model, state = evaluate.restore_run(
+    self.config, self._dataset, model, state = workdir_lib.restore_run(
         workdir, checkpoint)
     self._params = state.params
-    # Audio goes last: tabular-only models take none.
-    self._apply = jax.jit(
-        lambda p, f, g, a=None: model.apply({'params': p}, a, f, g))
+    self._predict = inference.make_predict_step(model)
 
   @property
   def feature_columns(self):
@@ -71,29 +69,27 @@ class Predictor:
     """(probability popular, popularity score 0-100) arrays for the tracks.
 
     Tracks are decoded in parallel, as when building a dataset, and scored
-    `chunk` at a time; with several chunks the last is padded so every call
-    runs the same compiled shape. Tabular-only models ignore audio_paths.
+    `chunk` at a time, every chunk padded to one compiled shape.
+    Tabular-only models ignore audio_paths.
     """
     clips = (catalog.ordered_map(catalog.clip_loader(self.config.data),
                                  audio_paths)
              if self.config.uses_audio else None)
     total = len(features)
-    several = total > chunk
+    batch_size = min(chunk, total)
     probabilities, scores = [], []
     for start in range(0, total, chunk):
       count = len(features[start:start + chunk])
-      inputs = [*pipeline.model_inputs(features[start:start + chunk],
-                                       genres[start:start + chunk],
-                                       self._dataset)]
+      inputs = dict(zip(('features', 'genre_id'), pipeline.model_inputs(
+          features[start:start + chunk], genres[start:start + chunk],
+          self._dataset)))
       if clips is not None:
-        inputs.append(np.stack(list(itertools.islice(clips, count))))
-      if several:
-        inputs = [np.concatenate([x, np.repeat(x[:1], chunk - count, 0)])
-                  for x in inputs]
-      logit, score = self._apply(self._params, *inputs)
-      probabilities.append(np.asarray(jax.nn.sigmoid(logit))[:count])
-      scores.append(np.asarray(score)[:count] * 100.0)
-      if several:
+        inputs['audio'] = np.stack(list(itertools.islice(clips, count)))
+      probability, score = inference.predict_rows(
+          self._predict, self._params, inputs, batch_size)
+      probabilities.append(probability)
+      scores.append(score)
+      if total > chunk:
         logging.info('scored %d/%d tracks', start + count, total)
     return np.concatenate(probabilities), np.concatenate(scores)
 

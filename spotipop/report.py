@@ -11,8 +11,9 @@ prints the side-by-side test tables of finished runs as markdown.
 
 import json
 import os
-import sys
 
+from spotipop import cli
+from spotipop import errors
 from spotipop import metrics
 
 # Columns of the side-by-side table: (report key, heading, format).
@@ -50,7 +51,7 @@ def summarize(split, model, baselines, criterion):
   """The report of a split: model metrics, breakdowns and baseline rows.
 
   model: {'validation': ..., split: ...} per-example arrays from
-  train.predict_split; baselines: baselines.fit_predict's output, in the same
+  inference.predict_split; baselines: baselines.fit_predict's output, in the same
   example order.
   """
   evaluated = model[split]
@@ -109,17 +110,18 @@ def headline(summary):
 def main(argv):
   """Prints the test table of each workdir given on the command line."""
   if len(argv) < 2:
-    sys.exit('usage: python -m spotipop.report WORKDIR [WORKDIR ...]')
+    raise errors.SpotipopError('usage: python -m spotipop.report WORKDIR '
+                               '[WORKDIR ...]')
   for workdir in argv[1:]:
     path = os.path.join(workdir, 'eval', 'test-best', 'report.json')
     try:
       with open(path) as f:
         summary = json.load(f)
     except (OSError, ValueError) as e:
-      sys.exit(f'spotipop.report: {path}: {e}')
+      raise errors.SpotipopError(f'{path}: {e}') from None
     print(f'### {os.path.basename(os.path.normpath(workdir))}\n\n'
           f'{headline(summary)}\n\n{table(rows(summary))}\n')
 
 
 if __name__ == '__main__':
-  main(sys.argv)
+  cli.run(main, 'spotipop.report', takes_arguments=True)

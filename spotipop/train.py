@@ -7,13 +7,10 @@ so the updated state is identical everywhere and comes back as one array.
 
 import contextlib
 import functools
-import json
 import math
-import os
 import time
 
 from absl import logging
-import flax.training.train_state
 import jax
 from jax.experimental import multihost_utils
 import jax.numpy as jnp
@@ -21,51 +18,27 @@ import numpy as np
 import optax
 
 from spotipop import checkpointing
+from spotipop import inference
 from spotipop import metrics
 from spotipop import models
 from spotipop import summaries as summaries_lib
+from spotipop import train_state
+from spotipop import workdir as workdir_lib
 from spotipop.config import Config
-from spotipop.config import ConfigMismatchError
-from spotipop.data import catalog
+from spotipop.data import datasets
 from spotipop.data import pipeline
 from spotipop.errors import TrainingDivergedError
 
-AXIS = 'batch'
-DEVICE_KEYS = ('audio', 'features', 'genre_id', 'label', 'popularity', 'mask')
-TrainState = flax.training.train_state.TrainState
+AXIS = inference.AXIS
 
 
 def prepare_dataset(config: Config):
   """Builds the dataset on host 0 while the others wait; returns the builder."""
   if jax.process_index() == 0:
-    builder = catalog.build(config.data, config.uses_audio)
+    builder = datasets.build(config.data, config.uses_audio)
   multihost_utils.sync_global_devices('spotipop_dataset_built')
   return (builder if jax.process_index() == 0
-          else catalog.build(config.data, config.uses_audio))
-
-
-def create_train_state(config: Config, model, key, steps_per_epoch):
-  audio = (jnp.zeros((1, catalog.num_samples(config.data)), jnp.float32)
-           if config.uses_audio else None)
-  features = jnp.zeros((1, len(config.data.feature_columns)), jnp.float32)
-  genre_id = jnp.zeros((1,), jnp.int32)
-  params = jax.jit(model.init)({'params': key}, audio, features,
-                               genre_id)['params']
-  t = config.train
-  tx = optax.chain(optax.clip_by_global_norm(t.grad_clip_norm),
-                   optax.adamw(learning_rate_schedule(config, steps_per_epoch),
-                               weight_decay=t.weight_decay))
-  return TrainState.create(apply_fn=model.apply, params=params, tx=tx)
-
-
-def learning_rate_schedule(config: Config, steps_per_epoch):
-  """Linear warm-up to --learning_rate, then cosine decay to 1% of it."""
-  t = config.train
-  total_steps = max(t.num_epochs * steps_per_epoch, 1)
-  warmup_steps = min(int(t.warmup_epochs * steps_per_epoch), total_steps - 1)
-  return optax.warmup_cosine_decay_schedule(
-      0.0, t.learning_rate, warmup_steps, total_steps,
-      end_value=t.learning_rate * 0.01)
+          else datasets.build(config.data, config.uses_audio))
 
 
 def loss_fn(params, apply_fn, batch, dropout_key, pos_weight, regression_weight):
@@ -101,88 +74,11 @@ def train_step(state, batch, key, pos_weight, regression_weight):
                  'accuracy': totals['correct'] / totals['count']}
 
 
-def device_batch(batch):
-  """The arrays of a host batch that go to the devices ('audio' if stored)."""
-  return {k: batch[k] for k in DEVICE_KEYS if k in batch}
-
-
 def make_train_step(pos_weight, regression_weight):
   step = functools.partial(train_step, pos_weight=pos_weight,
                            regression_weight=regression_weight)
   return jax.pmap(step, axis_name=AXIS, in_axes=(None, 0, None),
                   out_axes=(None, None))
-
-
-def make_predict_step(model):
-  """pmapped (params, batch) -> popularity probability and score (0-100)."""
-  def predict_step(params, batch):
-    logit, score = model.apply({'params': params}, batch.get('audio'),
-                               batch['features'], batch['genre_id'])
-    return jax.nn.sigmoid(logit), score * 100.0
-  return jax.pmap(predict_step, axis_name=AXIS, in_axes=(None, 0))
-
-
-def predict_split(p_predict, params, batches):
-  """Runs the model over a whole split; returns per-example numpy arrays."""
-  parts = {k: [] for k in ('probability', 'score', 'label', 'popularity',
-                           'track_id', 'genre', 'release_year', 'group')}
-  for batch in pipeline.prefetch(batches.epoch()):
-    probability, score = p_predict(params, device_batch(batch))
-    keep = batch['mask'].reshape(-1) > 0
-    parts['probability'].append(np.asarray(probability).reshape(-1)[keep])
-    parts['score'].append(np.asarray(score).reshape(-1)[keep])
-    parts['label'].append(batch['label'].reshape(-1)[keep])
-    parts['popularity'].append(batch['popularity'].reshape(-1)[keep])
-    for k in ('track_id', 'genre', 'release_year', 'group'):
-      parts[k].append(np.asarray(batch['meta'][k])[keep])
-  return {k: np.concatenate(v) for k, v in parts.items()}
-
-
-def split_batches(builder, config: Config, split, train):
-  """Batches of a split for this host; evaluation reads the whole split."""
-  return pipeline.Batches(
-      builder.as_data_source()[split], builder.info.metadata,
-      config.train.batch_size, jax.local_device_count(), train=train,
-      seed=config.train.seed,
-      process_index=jax.process_index() if train else 0,
-      process_count=jax.process_count() if train else 1)
-
-
-def write_run_files(workdir, config: Config, builder):
-  """The resolved config and dataset pointer that evaluation/prediction read.
-
-  A workdir belongs to one config: resuming it under other settings would
-  train a model that neither describes, so that is refused.
-  """
-  path = os.path.join(workdir, 'config.json')
-  if os.path.exists(path):
-    with open(path) as f:
-      previous = Config.from_json(f.read())
-    if differences := previous.differences(config):
-      raise ConfigMismatchError(
-          f'{workdir} was trained with other settings (workdir != now): '
-          f'{"; ".join(differences)}. Use a new --workdir, or the same flags '
-          'to resume.')
-  if jax.process_index():
-    return
-  os.makedirs(workdir, exist_ok=True)
-  with open(path, 'w') as f:
-    f.write(config.to_json())
-  with open(os.path.join(workdir, 'dataset.json'), 'w') as f:
-    json.dump({'data_dir': os.fspath(builder.data_dir),
-               'feature_stats': builder.info.metadata['feature_stats'],
-               'genre_vocab': builder.info.metadata['genre_vocab'],
-               'class_counts': builder.info.metadata['class_counts'],
-               'build_report': builder.info.metadata['build_report']},
-              f, indent=2)
-
-
-def _write_history(workdir, history):
-  if jax.process_index():
-    return
-  with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
-    for record in history:
-      f.write(json.dumps(record) + '\n')
 
 
 def selection_value(config: Config, val_metrics):
@@ -261,13 +157,14 @@ def train_and_evaluate(config: Config, workdir):
   Returns the run's progress record (best validation metric, history, ...).
   """
   builder = prepare_dataset(config)
-  write_run_files(workdir, config, builder)
-  train_batches = split_batches(builder, config, 'train', train=True)
-  val_batches = split_batches(builder, config, 'validation', train=False)
+  workdir_lib.write_run_files(workdir, config, builder)
+  train_batches = inference.split_batches(builder, config, 'train', train=True)
+  val_batches = inference.split_batches(builder, config, 'validation',
+                                        train=False)
   steps_per_epoch = len(train_batches)
   model = models.create(config, len(builder.info.metadata['genre_vocab']))
   key = jax.random.key(config.train.seed)
-  state = create_train_state(config, model, jax.random.fold_in(key, 0),
+  state = train_state.create(config, model, jax.random.fold_in(key, 0),
                              steps_per_epoch)
   logging.info('Model: %s towers, %d parameters; %d devices (%d local), '
                '%d steps per epoch', config.model.towers,
@@ -296,12 +193,12 @@ def train_and_evaluate(config: Config, workdir):
     pos_weight = (negatives / max(positives, 1)
                   if config.train.class_weighting else 1.0)
     p_train = make_train_step(pos_weight, config.train.regression_weight)
-    p_predict = make_predict_step(model)
+    p_predict = inference.make_predict_step(model)
     dropout_key = jax.random.fold_in(key, 1)
     step = int(state.step)
     summaries = closing.enter_context(contextlib.closing(
         summaries_lib.Summaries(workdir, step)))
-    schedule = learning_rate_schedule(config, steps_per_epoch)
+    schedule = train_state.learning_rate_schedule(config, steps_per_epoch)
     first_epoch, first_step = divmod(step, steps_per_epoch)
 
     for epoch in range(first_epoch, config.train.num_epochs):
@@ -313,7 +210,8 @@ def train_and_evaluate(config: Config, workdir):
       batches = train_batches.epoch(
           epoch, first_step if epoch == first_epoch else 0)
       for batch in pipeline.prefetch(batches):
-        state, step_metrics = p_train(state, device_batch(batch), dropout_key)
+        state, step_metrics = p_train(state, inference.device_batch(batch),
+                                     dropout_key)
         step += 1
         losses.append(step_metrics['loss'])
         if step == 1 or step % config.train.log_every_steps == 0:
@@ -333,7 +231,7 @@ def train_and_evaluate(config: Config, workdir):
           del progress['epoch_losses']
 
       check_training(progress, config, step, losses[-1], state.params)
-      val = predict_split(p_predict, state.params, val_batches)
+      val = inference.predict_split(p_predict, state.params, val_batches)
       val_metrics = metrics.classification_metrics(val['label'],
                                                    val['probability'])
       improved = record_epoch(progress, config, epoch, step, losses,
@@ -353,7 +251,7 @@ def train_and_evaluate(config: Config, workdir):
         ckpts.save(checkpointing.BEST, step, state, progress,
                    metrics={checkpointing.SELECTION: progress['best_val_metric']})
       ckpts.save(checkpointing.LATEST, step, state, progress)
-      _write_history(workdir, progress['history'])
+      workdir_lib.write_history(workdir, progress['history'])
       if progress['stopped']:
         break
 

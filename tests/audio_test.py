@@ -5,6 +5,7 @@ import pytest
 import soundfile as sf
 
 from spotipop import audio
+from spotipop import errors
 
 FORMATS = [('wav', 'PCM_16'), ('flac', 'PCM_16'), ('ogg', 'VORBIS'),
            ('mp3', 'MPEG_LAYER_III')]
@@ -49,30 +50,30 @@ def test_fix_length_centre_crops_and_pads():
 def test_corrupt_file_error_names_the_file(tmp_path):
   path = tmp_path / 'corrupt.mp3'
   path.write_bytes(b'this is not audio' * 100)
-  with pytest.raises(audio.AudioError, match='corrupt.mp3'):
+  with pytest.raises(errors.AudioError, match='corrupt.mp3'):
     audio.probe(str(path), 0.5)
-  with pytest.raises(audio.AudioError, match='corrupt.mp3'):
+  with pytest.raises(errors.AudioError, match='corrupt.mp3'):
     audio.load(str(path), 16_000)
 
 
 def test_too_short_audio_is_rejected_with_its_length(tmp_path):
   path = str(tmp_path / 'short.wav')
   sf.write(path, _tone(440.0, 0.3, 8_000), 8_000)
-  with pytest.raises(audio.AudioError, match=r'short.wav: too short \(0.30 s'):
+  with pytest.raises(errors.AudioError, match=r'short.wav: too short \(0.30 s'):
     audio.probe(path, 1.0)
-  with pytest.raises(audio.AudioError, match=r'decoded only 0.30 s'):
+  with pytest.raises(errors.AudioError, match=r'decoded only 0.30 s'):
     audio.load_clip(path, 8_000, clip_seconds=2.0, min_seconds=1.0)
 
 
 def test_an_implausible_header_is_refused_before_decoding(tmp_path):
   path = str(tmp_path / 'slow.wav')
   sf.write(path, _tone(0.1, 0.3, 100), 100)  # 100 Hz: no real recording.
-  with pytest.raises(audio.AudioError, match='implausible sample rate 100 Hz'):
+  with pytest.raises(errors.AudioError, match='implausible sample rate 100 Hz'):
     audio.load(path, 8_000)
 
 
 def test_missing_file_error_names_the_file(tmp_path):
-  with pytest.raises(audio.AudioError, match='nowhere.wav'):
+  with pytest.raises(errors.AudioError, match='nowhere.wav'):
     audio.probe(str(tmp_path / 'nowhere.wav'), 0.5)
 
 

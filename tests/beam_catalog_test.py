@@ -2,12 +2,16 @@
 
 import numpy as np
 import pytest
+from tensorflow_datasets.core import writer as writer_lib
 
 from conftest import small_config
 from spotipop import audio
 from spotipop import errors
 from spotipop.data import catalog
-from tensorflow_datasets.core import writer as writer_lib
+from spotipop.data import datasets
+
+# A scenario: whole tools and runs, outside the quick tier.
+pytestmark = pytest.mark.slow
 
 WORKERS = ('--runner=FnApiRunner --direct_running_mode=multi_processing '
            '--direct_num_workers=2')
@@ -16,7 +20,7 @@ WORKERS = ('--runner=FnApiRunner --direct_running_mode=multi_processing '
 def _build(manifest, data_dir, runner, options=WORKERS, **overrides):
   config = small_config(manifest, data_dir, build_runner=runner,
                         beam_pipeline_options=options, **overrides)
-  return catalog.build(config.data)
+  return datasets.build(config.data)
 
 
 def _examples(builder, split):
@@ -36,8 +40,8 @@ def _assert_same_dataset(beam_built, local_built):
         np.testing.assert_array_equal(value, theirs[track_id][key],
                                       err_msg=f'{split} {track_id} {key}')
   # Statistics included, to the last bit: the same tracks in the same order.
-  assert (catalog.load(beam_built.data_dir).info.metadata ==
-          catalog.load(local_built.data_dir).info.metadata)
+  assert (datasets.load(beam_built.data_dir).info.metadata ==
+          datasets.load(local_built.data_dir).info.metadata)
 
 
 @pytest.fixture(scope='module')

@@ -10,6 +10,9 @@ import pytest
 
 from conftest import REPO
 
+# A scenario: whole tools and runs, outside the quick tier.
+pytestmark = pytest.mark.slow
+
 
 def _run(script, *args):
   result = subprocess.run([sys.executable, f'benchmarks/{script}', *args],

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import small_config
-from spotipop import audio
 from spotipop import errors
 from spotipop.data import catalog
+from spotipop.data import datasets
 from spotipop.data import manifest
 from spotipop.data import spill
 
@@ -19,7 +19,7 @@ from spotipop.data import spill
 def built(dirty_catalogue, tmp_path_factory):
   config = small_config(dirty_catalogue, tmp_path_factory.mktemp('tfds'),
                         max_skip_fraction=0.1)
-  return config, catalog.build(config.data)
+  return config, datasets.build(config.data)
 
 
 def test_bad_audio_is_skipped_and_reported_by_line(built):
@@ -39,7 +39,7 @@ def test_bad_audio_is_skipped_and_reported_by_line(built):
   for s in catalog.SPLITS:  # Written examples only, the late skip left out.
     assert sum(counts[s]) == builder.info.splits[s].num_examples
   # Evaluation reloads the dataset: the metadata on disk is the final one.
-  on_disk = catalog.load(builder.data_dir).info.metadata
+  on_disk = datasets.load(builder.data_dir).info.metadata
   assert on_disk['class_counts'] == counts
   assert on_disk['build_report'] == report
 
@@ -49,7 +49,7 @@ def test_too_many_unusable_files_fail_the_build(dirty_catalogue, tmp_path):
   with pytest.raises(errors.DataError,
                      match=r'3 of 52 tracks have unusable audio, over '
                      r'--max_skip_fraction=0.05'):
-    catalog.build(config.data)
+    datasets.build(config.data)
 
 
 def test_a_killed_build_leaves_nothing_behind(catalogue, tmp_path):
@@ -58,7 +58,7 @@ def test_a_killed_build_leaves_nothing_behind(catalogue, tmp_path):
   leftover = tmp_path / 'spotipop_catalog' / name / 'incomplete.ABC123_1.3.0'
   leftover.mkdir(parents=True)
   (leftover / 'partial.array_record').write_bytes(b'x' * 100)
-  catalog.build(config.data)
+  datasets.build(config.data)
   assert not leftover.exists()
 
 
@@ -90,7 +90,7 @@ def test_feature_stats_come_from_the_train_split_only(built, dirty_catalogue):
 
 def test_time_split_holds_out_the_newest_releases(catalogue, tmp_path):
   config = small_config(catalogue[0], tmp_path, split='time')
-  sources = catalog.build(config.data).as_data_source()
+  sources = datasets.build(config.data).as_data_source()
   years = {s: [int(r['release_year']) for r in sources[s]]
            for s in catalog.SPLITS}
   assert max(years['train']) <= min(years['validation'])
@@ -116,7 +116,7 @@ def _split_groups(sources):
 def test_group_split_puts_each_artist_on_one_side(catalogue, tmp_path):
   config = small_config(catalogue[0], tmp_path, split='group',
                         group_column='artist')
-  sources = catalog.build(config.data).as_data_source()
+  sources = datasets.build(config.data).as_data_source()
   groups = _split_groups(sources)
   assert groups['train'] and groups['validation'] and groups['test']
   assert not groups['train'] & groups['validation']
@@ -124,23 +124,6 @@ def test_group_split_puts_each_artist_on_one_side(catalogue, tmp_path):
   assert not groups['validation'] & groups['test']
   assert sum(len(sources[s]) for s in catalog.SPLITS) == 48
   assert 0.5 < len(sources['train']) / 48 < 0.9
-
-
-def test_group_split_sizes_follow_the_fractions_with_unequal_groups():
-  rng = np.random.default_rng(0)
-  sizes = rng.integers(1, 40, 300)  # 300 artists, 1 to 39 tracks each.
-  tracks = [manifest.Track(row=0, track_id=f'{g}-{i}', audio_path='',
-                           popularity=50.0, genre='pop', release_date='',
-                           group=f'artist{g}', features=())
-            for g, size in enumerate(sizes) for i in range(size)]
-  data = small_config('', '/unused', split='group', group_column='a').data
-  splits = catalog.assign_splits(tracks, data)
-  fractions = [len(splits[s]) / len(tracks) for s in catalog.SPLITS]
-  np.testing.assert_allclose(fractions, data.split_fractions, atol=0.03)
-  owner = {}
-  for split, members in splits.items():
-    for t in members:
-      assert owner.setdefault(t.group, split) == split
 
 
 def test_tabular_only_dataset_reads_and_stores_no_audio(catalogue, tmp_path):
@@ -155,7 +138,7 @@ def test_tabular_only_dataset_reads_and_stores_no_audio(catalogue, tmp_path):
     writer.writeheader()
     writer.writerows(rows)
   config = small_config(str(path), tmp_path / 'tfds')
-  builder = catalog.build(config.data, with_audio=False)
+  builder = datasets.build(config.data, with_audio=False)
   assert 'audio' not in builder.info.features
   assert builder.info.metadata['build_report']['kept'] == 48
   assert 'audio' not in builder.as_data_source()['train'][0]
@@ -172,7 +155,7 @@ def test_keep_first_duplicates_are_counted_in_the_build_report(catalogue,
     writer.writerows(rows + rows[:3])  # Lines 50-52 repeat lines 2-4.
   config = small_config(str(path), tmp_path / 'tfds', duplicates='keep_first',
                         audio_dir=str(catalogue[1]))
-  report = catalog.build(config.data).info.metadata['build_report']
+  report = datasets.build(config.data).info.metadata['build_report']
   assert report['rows'] == 51 and report['kept'] == 48
   assert [d['row'] for d in report['duplicates_dropped']] == [50, 51, 52]
   assert report['duplicates_dropped'][0]['first_row'] == 2
@@ -180,7 +163,7 @@ def test_keep_first_duplicates_are_counted_in_the_build_report(catalogue,
 
 def test_embedded_demo_catalogue_builds_clean(tmp_path):
   config = small_config('', tmp_path, sample_rate=16_000, clip_seconds=4.0)
-  builder = catalog.build(config.data)
+  builder = datasets.build(config.data)
   report = builder.info.metadata['build_report']
   assert report['rows'] == 200 and report['kept'] == 200
   assert builder.info.splits['train'].num_examples == 140
@@ -190,21 +173,21 @@ def test_parallel_decoding_keeps_manifest_order_and_errors():
   def slow_for_small(x):
     time.sleep(0.01 * (5 - x % 5))  # Later items finish first.
     if x == 7:
-      raise audio.AudioError('clip 7: cannot decode')
+      raise errors.AudioError('clip 7: cannot decode')
     return x * 10
   stream = catalog.ordered_map(slow_for_small, range(12), workers=4)
   assert [next(stream) for _ in range(7)] == [0, 10, 20, 30, 40, 50, 60]
-  with pytest.raises(audio.AudioError, match='clip 7'):
+  with pytest.raises(errors.AudioError, match='clip 7'):
     next(stream)
 
 
 def test_a_split_spilled_to_disk_equals_one_built_in_memory(catalogue,
                                                              tmp_path):
   config = small_config(catalogue[0], tmp_path / 'memory')
-  in_memory = catalog.build(config.data).as_data_source()
+  in_memory = datasets.build(config.data).as_data_source()
   try:
     spill.MEMORY_BYTES, kept = 0, spill.MEMORY_BYTES  # Every record spills.
-    spilled = catalog.build(dataclasses.replace(
+    spilled = datasets.build(dataclasses.replace(
         config.data, data_dir=str(tmp_path / 'spilled'))).as_data_source()
   finally:
     spill.MEMORY_BYTES = kept
@@ -214,3 +197,23 @@ def test_a_split_spilled_to_disk_equals_one_built_in_memory(catalogue,
     for a, b in zip(spilled[split], in_memory[split]):
       assert a['track_id'] == b['track_id']
       np.testing.assert_array_equal(a['audio'], b['audio'])
+
+
+def test_labels_on_the_threshold_are_popular(tmp_path):
+  """Every stored label, for popularity just under, on and over
+  --popularity_threshold, and at the ends of [0, 100]."""
+  popularity = [0, 49.99, 50, 50.01, 100] * 6
+  path = tmp_path / 'm.csv'
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['track_id', 'popularity', 'genre', 'release_year',
+                     'energy'])
+    for i, p in enumerate(popularity):
+      writer.writerow([f't{i}', p, 'pop', 2000 + i, i / 30])
+  config = small_config(str(path), tmp_path / 'tfds', towers='tabular_only',
+                        feature_columns=('energy',), log1p_columns=())
+  sources = datasets.build(config.data, with_audio=False).as_data_source()
+  labels = {e['track_id'].decode(): int(e['label'])
+            for s in catalog.SPLITS for e in sources[s]}
+  assert labels == {f't{i}': int(p >= 50) for i, p in enumerate(popularity)}
+  assert sorted(set(labels.values())) == [0, 1]

@@ -14,7 +14,11 @@ from conftest import run_module
 from conftest import small_flags
 from spotipop import predict
 from spotipop.data import catalog
+from spotipop.data import datasets
 from spotipop.data import manifest
+
+# A scenario: whole tools and runs, outside the quick tier.
+pytestmark = pytest.mark.slow
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
@@ -194,7 +198,7 @@ def test_paper_experiment_reads_renamed_columns_with_audio(catalogue, tmp_path):
   with open(workdir / 'dataset.json') as f:
     dataset = json.load(f)
   assert dataset['build_report']['kept'] == 48
-  sources = catalog.load(dataset['data_dir']).as_data_source()
+  sources = datasets.load(dataset['data_dir']).as_data_source()
   assert sources['train'][0]['audio'].shape == (8000,)
   groups = {s: {r['group'].decode() for r in sources[s]}
             for s in catalog.SPLITS}

@@ -12,7 +12,10 @@ import pytest
 from conftest import run_module
 from conftest import small_flags
 from spotipop import config as config_lib
-from spotipop import evaluate
+from spotipop import workdir as workdir_lib
+
+# A scenario: whole tools and runs, outside the quick tier.
+pytestmark = pytest.mark.slow
 
 
 def _fails_in_one_line(result, tool, *names):
@@ -133,7 +136,7 @@ def test_divergence_stops_the_run_before_anything_is_saved(catalogue,
   assert not (workdir / 'eval').exists()  # Nothing of it was evaluated.
   best = workdir / 'checkpoints' / 'best'
   if best.exists() and os.listdir(best):  # Saved before the divergence showed.
-    _, _, _, state = evaluate.restore_run(str(workdir), 'best')
+    _, _, _, state = workdir_lib.restore_run(str(workdir), 'best')
     assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state.params))
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import pytest
 
 from spotipop import audio
+from spotipop import errors
 from spotipop.config import DataConfig
 from spotipop.data import manifest
 
@@ -57,7 +58,7 @@ def _check_manifest(path, content):
   for labelled in (True, False):
     try:
       manifest.read(path, DATA, labelled=labelled)
-    except manifest.ManifestError as e:
+    except errors.ManifestError as e:
       assert path in str(e), e
 
 
@@ -90,7 +91,7 @@ def _check_audio(path, content):
                lambda: audio.load_clip(path, 8000, 1.0, 0.1)):
     try:
       load()
-    except audio.AudioError as e:
+    except errors.AudioError as e:
       assert path in str(e), e
 
 

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from spotipop import errors
 from spotipop.config import DataConfig
 from spotipop.data import manifest
 
@@ -31,7 +32,7 @@ def test_reads_tracks_with_absolute_audio_paths(tmp_path):
 
 def test_missing_columns_are_named(tmp_path):
   path = _write(tmp_path, [GOOD[:-1]], header=COLUMNS[:-1])
-  with pytest.raises(manifest.ManifestError,
+  with pytest.raises(errors.ManifestError,
                      match=r"m.csv: missing column\(s\) \['tempo'\]"):
     manifest.read(path, DATA)
 
@@ -51,7 +52,7 @@ def test_bad_rows_are_named(tmp_path, column, value, message):
   bad = list(GOOD)
   bad[0] = 't2'
   bad[COLUMNS.index(column)] = value
-  with pytest.raises(manifest.ManifestError, match=message):
+  with pytest.raises(errors.ManifestError, match=message):
     manifest.read(_write(tmp_path, [GOOD, bad]), DATA)
 
 
@@ -60,7 +61,7 @@ def test_unlabelled_manifest_needs_no_popularity(tmp_path):
                 header=['track_id', 'audio_path', 'energy', 'tempo'])
   (track,) = manifest.read(path, DATA, labelled=False).tracks
   assert math.isnan(track.popularity) and track.features == (0.9, 99.0)
-  with pytest.raises(manifest.ManifestError, match='popularity'):
+  with pytest.raises(errors.ManifestError, match='popularity'):
     manifest.read(path, DATA)
 
 
@@ -127,7 +128,7 @@ def test_tabular_reads_need_no_audio_column(tmp_path):
   path = _write(tmp_path, [row], header)
   (track,) = manifest.read(path, DATA, with_audio=False).tracks
   assert track.audio_path == ''
-  with pytest.raises(manifest.ManifestError, match=r"\['audio_path'\]"):
+  with pytest.raises(errors.ManifestError, match=r"\['audio_path'\]"):
     manifest.read(path, DATA)
 
 
@@ -135,3 +136,16 @@ def test_a_byte_order_mark_is_read_past(tmp_path):
   path = _write(tmp_path, [GOOD], prefix='\ufeff')
   (track,) = manifest.read(path, DATA).tracks
   assert track.track_id == 't1'
+
+
+@pytest.mark.parametrize('value,ok', [('0', True), ('100', True),
+                                      ('-0.01', False), ('100.01', False)])
+def test_popularity_is_read_on_both_ends_of_its_range(tmp_path, value, ok):
+  path = _write(tmp_path, [GOOD[:2] + [value] + GOOD[3:]])
+  if ok:
+    (track,) = manifest.read(path, DATA).tracks
+    assert track.popularity == float(value)
+  else:
+    with pytest.raises(errors.ManifestError,
+                       match=rf"m.csv:2: column 'popularity' is {value}"):
+      manifest.read(path, DATA)

@@ -10,11 +10,15 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 from conftest import REPO
 from conftest import run_module
 from conftest import small_flags
-from spotipop import evaluate
+from spotipop import workdir as workdir_lib
+
+# A scenario: whole tools and runs, outside the quick tier.
+pytestmark = pytest.mark.slow
 
 
 def _free_port():
@@ -62,8 +66,8 @@ def test_two_hosts_match_one_host(catalogue, tmp_path):
 
   assert _files(tmp_path / 'tfds') == built  # Read, never rebuilt.
 
-  _, _, _, expected = evaluate.restore_run(str(single), 'latest')
-  _, _, _, actual = evaluate.restore_run(str(multi), 'latest')
+  _, _, _, expected = workdir_lib.restore_run(str(single), 'latest')
+  _, _, _, actual = workdir_lib.restore_run(str(multi), 'latest')
   assert int(actual.step) == int(expected.step)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4,
                                                        atol=1e-6),

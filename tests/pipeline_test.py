@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from conftest import small_config
-from spotipop.data import catalog
+from spotipop.data import datasets
 from spotipop.data import pipeline
 
 
 @pytest.fixture(scope='module')
 def dataset(catalogue, tmp_path_factory):
   config = small_config(catalogue[0], tmp_path_factory.mktemp('tfds'))
-  builder = catalog.build(config.data)
+  builder = datasets.build(config.data)
   return builder.as_data_source(), builder.info.metadata
 
 

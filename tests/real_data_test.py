@@ -17,6 +17,10 @@ from conftest import run_module
 from spotipop import baselines
 from spotipop import metrics
 from spotipop.data import catalog
+from spotipop.data import datasets
+
+# A scenario: whole tools and runs, outside the quick tier.
+pytestmark = pytest.mark.slow
 
 SAMPLE = os.path.join(REPO, 'tests', 'data', 'falah2025', 'tracks_sample.csv')
 SHARED = os.path.join(os.path.dirname(REPO), 'shared', 'data')
@@ -42,7 +46,7 @@ def falah_sample(tmp_path_factory):
   """The falah2025 sample built under falah2025_group.flags (tabular)."""
   config = experiment_config('falah2025_group', f'--manifest={SAMPLE}',
                              f'--data_dir={tmp_path_factory.mktemp("tfds")}')
-  return config, catalog.build(config.data, config.uses_audio)
+  return config, datasets.build(config.data, config.uses_audio)
 
 
 def test_falah_mapping_reads_the_papers_table_as_published(falah_sample):
@@ -88,7 +92,7 @@ def test_gbdt_ranks_real_tracks_better_than_the_prior(tmp_path):
   config = experiment_config('falah2025_median', f'--manifest={SAMPLE}',
                              f'--data_dir={tmp_path}',
                              '--popularity_threshold=73')
-  builder = catalog.build(config.data, config.uses_audio)
+  builder = datasets.build(config.data, config.uses_audio)
   tables = {s: baselines.read_split(builder, s) for s in catalog.SPLITS}
   gbdt = baselines.fit_predict(tables)['gbdt']
   for split in ('validation', 'test'):
@@ -124,7 +128,7 @@ def test_tabular_run_end_to_end_needs_no_audio(tmp_path):
 def test_spotify32k_splits_hold_out_artists_and_newest_releases(name,
                                                                  tmp_path):
   config = experiment_config(name, f'--data_dir={tmp_path}')
-  builder = catalog.build(config.data, config.uses_audio)
+  builder = datasets.build(config.data, config.uses_audio)
   report = builder.info.metadata['build_report']
   # One row per track: the playlist repeats are dropped and listed.
   assert report['kept'] == 28_356

@@ -9,12 +9,16 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
 from conftest import REPO
 from conftest import run_module
 from conftest import small_flags
 from conftest import tensorboard_scalars
-from spotipop import evaluate
+from spotipop import workdir as workdir_lib
+
+# A scenario: whole tools and runs, outside the quick tier.
+pytestmark = pytest.mark.slow
 
 EPOCHS = 20  # 40 steps: the kill lands long before the end.
 
@@ -54,8 +58,8 @@ def test_killed_run_resumes_exactly(catalogue, tmp_path):
   resumed = run_module('spotipop.main', *_flags(catalogue, tmp_path, killed))
   assert f'Resumed from step {killed_at}' in resumed.stderr
 
-  _, _, _, expected = evaluate.restore_run(str(reference), 'latest')
-  _, _, _, actual = evaluate.restore_run(str(killed), 'latest')
+  _, _, _, expected = workdir_lib.restore_run(str(reference), 'latest')
+  _, _, _, actual = workdir_lib.restore_run(str(killed), 'latest')
   assert int(actual.step) == int(expected.step) == 2 * EPOCHS
   jax.tree.map(np.testing.assert_array_equal, actual.params, expected.params)
   jax.tree.map(np.testing.assert_array_equal, actual.opt_state,

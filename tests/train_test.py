@@ -1,10 +1,10 @@
 """pmap training on 8 CPU devices: correctness of the data-parallel step and loop."""
 
 import dataclasses
+import functools
 import json
 import os
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,42 +12,145 @@ import pytest
 
 from conftest import small_config
 from conftest import tensorboard_scalars
-from spotipop import audio
+from spotipop import errors
 from spotipop import config as config_lib
+from spotipop import inference
+from spotipop import metrics
 from spotipop import models
 from spotipop import train
-from spotipop.data import catalog
+from spotipop import train_state
+from spotipop.data import datasets
 
 
 @pytest.fixture(scope='module')
-def setup(catalogue, tmp_path_factory):
-  config = small_config(catalogue[0], tmp_path_factory.mktemp('tfds'),
-                        dropout=0.0)
-  builder = catalog.build(config.data)
-  batches = train.split_batches(builder, config, 'train', train=True)
+def built(catalogue, tmp_path_factory):
+  """The session catalogue's dataset and one training batch of it."""
+  config = small_config(catalogue[0], tmp_path_factory.mktemp('tfds'))
+  builder = datasets.build(config.data)
+  batches = inference.split_batches(builder, config, 'train', train=True)
   batch = next(batches.epoch(0))
-  return config, {k: batch[k] for k in train.DEVICE_KEYS}
+  return builder, {k: batch[k] for k in inference.DEVICE_KEYS}
+
+
+@pytest.fixture(scope='module')
+def setup(catalogue, built):
+  config = small_config(catalogue[0], 'unused', dropout=0.0)
+  return config, built[1]
 
 
 def _state(config, steps_per_epoch=2):
-  return train.create_train_state(config, models.create(config, num_genres=6),
-                                  jax.random.key(0), steps_per_epoch)
+  return train_state.create(config, models.create(config, num_genres=6),
+                            jax.random.key(0), steps_per_epoch)
 
 
-def test_eight_device_step_equals_one_device_step_on_the_whole_batch(setup):
-  config, batch = setup
+def _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6):
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=rtol,
+                                                       atol=atol),
+               actual, expected)
+
+
+@functools.partial(jax.jit, static_argnames=('pos_weight', 'regression_weight',
+                                             'same_key_everywhere'))
+def _reference_step(state, batch, key, pos_weight, regression_weight,
+                    same_key_everywhere=False):
+  """The data-parallel step written out without pmap: each device's gradient
+  of its own shard's loss, with that device's dropout key, averaged over the
+  devices, then one optimiser update."""
+  devices = batch['features'].shape[0]
+  step_key = jax.random.fold_in(key, state.step)
+  device_keys = jax.vmap(lambda d: jax.random.fold_in(step_key, d))(
+      jnp.zeros(devices, jnp.int32) if same_key_everywhere
+      else jnp.arange(devices))
+  grads = jax.vmap(lambda shard, device_key: jax.grad(
+      train.loss_fn, has_aux=True)(state.params, state.apply_fn, shard,
+                                   device_key, pos_weight,
+                                   regression_weight)[0])(batch, device_keys)
+  return state.apply_gradients(grads=jax.tree.map(lambda g: g.mean(0), grads))
+
+
+STEPS = 3
+
+
+@pytest.mark.parametrize('dropout', [0.0, 0.3])
+def test_eight_device_steps_equal_the_written_out_data_parallel_step(
+    catalogue, built, dropout):
+  """Several steps at the peak learning rate (no warm-up), dropout off and
+  on: the parameters move, and equal the reference's at every step."""
+  config = small_config(catalogue[0], 'unused', dropout=dropout,
+                        warmup_epochs=0.0)
+  batch = built[1]
   assert jax.local_device_count() == 8
   key = jax.random.key(1)
-  sharded, _ = train.make_train_step(1.0, 0.5)(_state(config), batch, key)
+  p_train = train.make_train_step(2.0, 0.5)
+  reference_step = functools.partial(_reference_step, pos_weight=2.0,
+                                     regression_weight=0.5)
+  ours = reference = initial = _state(config)
+  for _ in range(STEPS):
+    ours, _ = p_train(ours, batch, key)
+    reference = reference_step(reference, batch, key)
+  moved = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), ours.params,
+                       initial.params)
+  assert min(jax.tree.leaves(moved)) > 1e-4  # Every tensor was trained.
+  _assert_trees_close(ours.params, reference.params)
+  if dropout:
+    # The devices draw different masks: one mask everywhere is another run.
+    same_masks = initial
+    for _ in range(STEPS):
+      same_masks = reference_step(same_masks, batch, key,
+                                  same_key_everywhere=True)
+    differences = jax.tree.map(lambda a, b: float(np.abs(a - b).max()),
+                               ours.params, same_masks.params)
+    assert max(jax.tree.leaves(differences)) > 1e-3
+
+
+def test_without_dropout_eight_devices_equal_one_device_on_the_whole_batch(
+    built):
+  """Equal shards, every example unmasked, no class weight: the mean of the
+  shards' mean losses is the whole batch's, so one device on the whole batch
+  takes the same steps."""
+  batch = built[1]
+  config = small_config('unused.csv', 'unused', dropout=0.0,
+                        warmup_epochs=0.0)
+  key = jax.random.key(1)
   whole = {k: v.reshape(1, -1, *v.shape[2:]) for k, v in batch.items()}
   one_device = jax.pmap(
       lambda s, b, k: train.train_step(s, b, k, 1.0, 0.5), axis_name=train.AXIS,
       in_axes=(None, 0, None), out_axes=(None, None),
       devices=jax.local_devices()[:1])
-  single, _ = one_device(_state(config), whole, key)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4,
-                                                       atol=2e-6),
-               sharded.params, single.params)
+  sharded = single = _state(config)
+  p_train = train.make_train_step(1.0, 0.5)
+  for _ in range(STEPS):
+    sharded, _ = p_train(sharded, batch, key)
+    single, _ = one_device(single, whole, key)
+  _assert_trees_close(sharded.params, single.params, rtol=2e-4, atol=2e-6)
+  assert not np.allclose(sharded.params['Dense_0']['kernel'],
+                         _state(config).params['Dense_0']['kernel'])
+
+
+def test_loss_is_class_weighted_bce_plus_weighted_score_mse(setup):
+  """train.loss_fn against the formula computed in numpy from the logits:
+  positives weighted by pos_weight, masked rows left out."""
+  config, batch = setup
+  state = _state(config)
+  shard = {k: np.asarray(v).reshape(-1, *v.shape[2:]) for k, v in
+           batch.items()}
+  shard['label'] = np.tile(np.array([1, 0, 1, 1], np.int32), 4)
+  shard['mask'] = np.r_[np.ones(13), np.zeros(3)].astype(np.float32)
+  pos_weight, regression_weight = 3.0, 0.25
+  loss, aux = train.loss_fn(state.params, state.apply_fn, shard,
+                            jax.random.key(0), pos_weight, regression_weight)
+  logit, score = (np.asarray(x, np.float64) for x in state.apply_fn(
+      {'params': state.params}, shard['audio'], shard['features'],
+      shard['genre_id']))
+  y, m = shard['label'], shard['mask']
+  bce = np.where(y == 1, np.log1p(np.exp(-logit)), np.log1p(np.exp(logit)))
+  w = m * np.where(y == 1, pos_weight, 1.0)
+  mse = np.sum(m * (score - shard['popularity'] / 100) ** 2) / m.sum()
+  expected = np.sum(w * bce) / w.sum() + regression_weight * mse
+  assert float(loss) == pytest.approx(expected, rel=1e-5)
+  assert float(aux['bce']) == pytest.approx(np.sum(w * bce) / w.sum(),
+                                            rel=1e-5)
+  assert float(aux['count']) == m.sum()
 
 
 def test_state_stays_unreplicated_and_loss_falls(setup):
@@ -64,14 +167,7 @@ def test_state_stays_unreplicated_and_loss_falls(setup):
   assert losses[-1] < 0.7 * losses[0], losses
 
 
-def test_genre_embedding_can_be_left_out(setup):
-  config, _ = setup
-  without = dataclasses.replace(
-      config, model=dataclasses.replace(config.model, genre_embedding=0))
-  assert 'Embed_0' in _state(config).params['DenseTower_0']
-  assert 'Embed_0' not in _state(without).params['DenseTower_0']
-
-
+@pytest.mark.slow  # Whole training runs.
 @pytest.mark.parametrize('towers,present,absent', [
     ('audio_only', 'ConvTower_0', 'DenseTower_0'),
     ('tabular_only', 'DenseTower_0', 'ConvTower_0'),
@@ -85,6 +181,7 @@ def test_ablations_train_one_tower(catalogue, tmp_path, towers, present, absent)
   assert present in state.params and absent not in state.params
 
 
+@pytest.mark.slow  # Whole training runs.
 def test_early_stopping_on_the_validation_metric(catalogue, tmp_path):
   # Steps of 1e-30 leave float32 weights as they are, so validation ROC-AUC
   # cannot improve after epoch 1.
@@ -113,151 +210,69 @@ def test_early_stopping_on_the_validation_metric(catalogue, tmp_path):
   assert len(again['history']) == 3
 
 
+# Scripted validation figures per epoch: the selection metric's sequence
+# improves at epochs 1 and 2, then not for 2 epochs (a tie is no
+# improvement); the other metrics' would pick other epochs.
+SELECTED = [0.5, 0.8, 0.7, 0.8, 0.6, 0.9]
+OTHERS = [0.9, 0.1, 0.95, 0.2, 0.3, 0.4]
+
+
+def _scripted(metric, epoch):
+  figures = {m: OTHERS[epoch] for m in config_lib.SELECTION_METRICS}
+  return {**figures, metric: SELECTED[epoch]}
+
+
+@pytest.mark.parametrize('metric', config_lib.SELECTION_METRICS)
+def test_record_epoch_tracks_the_best_epoch_and_patience(metric):
+  config = small_config('', '/unused', selection_metric=metric,
+                        early_stopping_patience=2, num_epochs=6)
+  progress = {'best_val_metric': None, 'best_step': None,
+              'epochs_without_improvement': 0, 'stopped': None, 'history': []}
+  improved = []
+  for epoch in range(6):
+    improved.append(train.record_epoch(progress, config, epoch, 10 * (epoch + 1),
+                                       [1.0], 1.0, _scripted(metric, epoch)))
+    if progress['stopped']:
+      break
+  assert improved == [True, True, False, False]
+  assert progress['stopped'] == 'early_stopping'
+  assert progress['best_step'] == 20 and progress['best_val_metric'] == 0.8
+
+
+@pytest.mark.slow  # Whole training runs.
+@pytest.mark.parametrize('metric', config_lib.SELECTION_METRICS)
+def test_best_checkpoint_and_early_stop_follow_the_selection_metric(
+    catalogue, tmp_path, monkeypatch, metric):
+  """A run whose validation figures are scripted: it stops after epoch 4 and
+  keeps epoch 2's step as its best checkpoint."""
+  epochs = iter(range(6))
+
+  def scripted_metrics(labels, probabilities, threshold=0.5):
+    real = classification_metrics(labels, probabilities, threshold)
+    return {**real, **_scripted(metric, next(epochs))}
+  classification_metrics = metrics.classification_metrics
+  monkeypatch.setattr(metrics, 'classification_metrics', scripted_metrics)
+  config = small_config(catalogue[0], tmp_path / 'tfds', towers='tabular_only',
+                        selection_metric=metric, early_stopping_patience=2,
+                        num_epochs=6)
+  workdir = tmp_path / 'run'
+  progress = train.train_and_evaluate(config, str(workdir))
+  steps_per_epoch = progress['history'][0]['step']
+  assert progress['stopped'] == 'early_stopping'
+  assert len(progress['history']) == 4
+  assert progress['best_step'] == 2 * steps_per_epoch
+  assert os.listdir(workdir / 'checkpoints' / 'best') == [
+      str(2 * steps_per_epoch)]
+  assert [h[f'val_{metric}'] for h in progress['history']] == SELECTED[:4]
+
+
+@pytest.mark.slow  # Whole training runs.
 def test_workdir_refuses_to_resume_under_other_settings(catalogue, tmp_path):
   config = small_config(catalogue[0], tmp_path / 'tfds', num_epochs=1)
   workdir = str(tmp_path / 'run')
   train.train_and_evaluate(config, workdir)
   changed = dataclasses.replace(
       config, train=dataclasses.replace(config.train, learning_rate=0.1))
-  with pytest.raises(config_lib.ConfigMismatchError,
+  with pytest.raises(errors.ConfigMismatchError,
                      match=r'--learning_rate: 0.003 != 0.1'):
     train.train_and_evaluate(changed, workdir)
-
-
-def test_a_config_written_before_a_field_existed_loads_with_its_default():
-  config = config_lib.Config(train=config_lib.TrainConfig(learning_rate=0.5))
-  raw = json.loads(config.to_json())
-  del raw['data']['max_skip_fraction']
-  del raw['eval']  # A whole section added later.
-  loaded = config_lib.Config.from_json(json.dumps(raw))
-  assert loaded == config
-  assert loaded.train.learning_rate == 0.5
-
-
-def test_model_reads_int16_pcm_as_the_float_clip(setup):
-  config, batch = setup
-  model = models.create(config, num_genres=6)
-  params = _state(config).params
-  pcm = np.asarray(batch['audio'][0])
-  assert pcm.dtype == np.int16
-  args = (batch['features'][0], batch['genre_id'][0])
-  from_pcm = model.apply({'params': params}, pcm, *args)
-  from_float = model.apply({'params': params},
-                           pcm.astype(np.float32) / audio.PCM_SCALE, *args)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
-                                                       atol=1e-6),
-               from_pcm, from_float)
-
-
-def test_bfloat16_conv_tower_agrees_with_float32(setup):
-  config, batch = setup
-  params = _state(config).params  # float32 either way.
-  bf16 = dataclasses.replace(
-      config, model=dataclasses.replace(config.model, dtype='bfloat16'))
-  args = (batch['audio'][0], batch['features'][0], batch['genre_id'][0])
-  logit32, score32 = models.create(config, 6).apply({'params': params}, *args)
-  logit16, score16 = models.create(bf16, 6).apply({'params': params}, *args)
-  assert logit16.dtype == score16.dtype == np.float32
-  # bfloat16 keeps 8 bits of mantissa (relative error 2^-9 per rounding); on
-  # this batch the logits differ by 0.006 at most and the scores by 0.0008.
-  np.testing.assert_allclose(logit16, logit32, atol=0.02)
-  np.testing.assert_allclose(score16, score32, atol=0.01)
-  assert not np.array_equal(logit16, logit32)  # The tower really ran in bf16.
-
-
-@pytest.mark.parametrize('channels', [1, 3])
-@pytest.mark.parametrize('loop_min_bytes', [0, None])
-def test_cpu_conv_matches_xla_values_and_gradients(monkeypatch,
-                                                   loop_min_bytes, channels):
-  """The CPU conv (shifted multiply-adds for one input channel; kernel
-  gradient as chunked matmuls, or XLA's own for small layers) is XLA's
-  convolution, gradients included. 2 x 40 x 61 positions take two chunks of
-  the loop, the second overlapping the first."""
-  if loop_min_bytes is not None:  # Every layer takes the loop.
-    monkeypatch.setattr(models, '_KERNEL_GRAD_LOOP_MIN_BYTES', loop_min_bytes)
-  rng = np.random.default_rng(0)
-  x = jnp.asarray(rng.standard_normal((2, 40, 61, channels)), jnp.float32)
-  # Small weights keep tanh off its flat tails, where rounding-level
-  # differences in the convolution could turn a window's maximum into a tie.
-  kernel = jnp.asarray(0.2 * rng.standard_normal((3, 3, channels, 5)),
-                       jnp.float32)
-  assert 2 * 40 * 61 > models._KERNEL_GRAD_CHUNK
-
-  def value_and_grads(conv):
-    def f(x, kernel):
-      return jnp.sum(nn.max_pool(jnp.tanh(conv(x, kernel)), (2, 2),
-                                 strides=(2, 2)) ** 2)
-    return jax.value_and_grad(f, argnums=(0, 1))(x, kernel)
-
-  ours = value_and_grads(models._conv_3x3)
-  xla = value_and_grads(lambda x, k: jax.lax.conv_general_dilated(
-      x, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')))
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
-                                                       atol=1e-5), ours, xla)
-
-
-def test_audio_path_in_chains_equals_one_chain(setup, monkeypatch):
-  """On CPU the audio path runs on chunks of the batch side by side; logits
-  and gradients are those of one chain over the whole batch."""
-  config, batch = setup
-  params = _state(config).params
-  args = [batch[k].reshape(-1, *batch[k].shape[2:])
-          for k in ('audio', 'features', 'genre_id')]
-  model = models.create(config, num_genres=6)
-
-  @jax.jit
-  def logits_and_grads(params):
-    def loss(params):
-      logit, score = model.apply({'params': params}, *args)
-      return jnp.sum(logit ** 2) + jnp.sum(score), logit
-    return jax.value_and_grad(loss, has_aux=True)(params)
-
-  assert model._cpu_chains(args[0]) == 1  # Small clips: all in one chain.
-  one_chain = logits_and_grads(params)
-  # One clip a chain, at most 3 chains: 16 clips in chunks of 6, 5 and 5.
-  monkeypatch.setattr(models, '_CPU_CHAIN_BYTES', 1)
-  monkeypatch.setattr(models, '_CPU_MAX_CHAINS', 3)
-  assert model._cpu_chains(args[0]) == 3
-  logits_and_grads.clear_cache()
-  chains = logits_and_grads(params)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
-                                                       atol=1e-6),
-               chains, one_chain)
-
-
-@pytest.mark.parametrize('dtype,inputs', [('float32', 'tied'),
-                                          ('bfloat16', 'normal')])
-def test_norm_gelu_pool_matches_flax_composition(dtype, inputs):
-  """NormGeluPool is nn.GroupNorm, nn.gelu and nn.max_pool, gradients
-  included. Odd edges are dropped by the pool but still count in the
-  statistics. Inputs of 0, 1 or 2 tie often inside a window; the gradient
-  must reach the first of the tied maxima, as nn.max_pool's does."""
-  rng = np.random.default_rng(2)
-  shape = (2, 11, 7, 16)
-  x = (rng.integers(0, 3, shape) if inputs == 'tied'
-       else 3 + 2 * rng.standard_normal(shape))
-  x = jnp.asarray(x, dtype)
-  params = {'scale': jnp.asarray(rng.uniform(0.5, 2, 16), jnp.float32),
-            'bias': jnp.asarray(rng.standard_normal(16), jnp.float32)}
-  weights = jnp.asarray(rng.standard_normal((2, 5, 3, 16)), jnp.float32)
-
-  def value_and_grads(block):
-    def f(params, x):
-      return jnp.sum(block(params, x).astype(jnp.float32) * weights)
-    return jax.value_and_grad(f, argnums=(0, 1))(params, x)
-
-  ours = value_and_grads(lambda params, x: models.NormGeluPool(
-      num_groups=8).apply({'params': params}, x))
-  flax_norm = nn.GroupNorm(num_groups=8, dtype=dtype)
-  flax_blocks = value_and_grads(lambda params, x: nn.max_pool(
-      nn.gelu(flax_norm.apply({'params': params}, x)), (2, 2),
-      strides=(2, 2)))
-  if inputs == 'tied':
-    activations = nn.gelu(flax_norm.apply({'params': params}, x))
-    windows = activations[:, :10, :6].reshape(2, 5, 2, 3, 2, 16)
-    maxima = windows.max(axis=(2, 4), keepdims=True)
-    assert int(((windows == maxima).sum(axis=(2, 4)) > 1).sum()) > 50
-  tolerance = 1e-5 if dtype == 'float32' else 2e-2
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(
-      np.asarray(a, np.float32), np.asarray(b, np.float32), rtol=tolerance,
-      atol=tolerance * 10), ours, flax_blocks)

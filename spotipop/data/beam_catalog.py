@@ -31,7 +31,6 @@ from apache_beam.options import pipeline_options
 from etils import epath
 import tensorflow_datasets as tfds
 
-from spotipop import audio
 from spotipop import errors
 from spotipop.config import DataConfig
 from spotipop.data import catalog
@@ -178,7 +177,7 @@ def _decode(placed, data, with_audio):
   if with_audio:
     try:
       clip = catalog.clip_loader(data)(track.audio_path)
-    except audio.AudioError as e:
+    except errors.AudioError as e:
       beam.metrics.Metrics.counter(_COUNTERS, 'skipped').inc()
       logging.warning('Skipping manifest line %d (%s): %s', track.row,
                       track.track_id, e)

@@ -10,13 +10,11 @@ import collections
 import concurrent.futures
 import dataclasses
 import functools
-import glob
 import hashlib
 import importlib.resources
 import itertools
 import json
 import os
-import shutil
 
 from absl import logging
 import numpy as np
@@ -26,10 +24,11 @@ from spotipop import audio
 from spotipop import config as config_lib
 from spotipop import errors
 from spotipop.config import DataConfig
+from spotipop.data import features
 from spotipop.data import manifest
-from spotipop.data import spill
+from spotipop.data import splits as splits_lib
 
-SPLITS = ('train', 'validation', 'test')
+SPLITS = splits_lib.SPLITS
 LABEL_NAMES = ('not_popular', 'popular')
 
 
@@ -61,7 +60,7 @@ def builder_config(data: DataConfig, with_audio=True):
     with open(path, 'rb') as f:
       digest.update(f.read())
   except OSError as e:
-    raise manifest.ManifestError(
+    raise errors.ManifestError(
         f'{path}: cannot open manifest ({e.strerror})') from None
   settings = dataclasses.asdict(data)
   for name in config_lib.BUILD_PLACE_FIELDS:
@@ -75,80 +74,6 @@ def builder_config(data: DataConfig, with_audio=True):
                        with_audio=with_audio)
 
 
-def _group_split(tracks, data: DataConfig):
-  """Whole groups to each split, in a seeded random order of the groups.
-
-  A group lands in the split where the middle of its tracks falls when the
-  shuffled groups are laid end to end, so split sizes come close to the
-  fractions however unequal the groups are.
-  """
-  members = collections.defaultdict(list)
-  for i, track in enumerate(tracks):
-    members[track.group].append(i)
-  names = sorted(members)
-  order = np.random.default_rng(data.split_seed).permutation(len(names))
-  cuts = np.cumsum(data.split_fractions)[:2] * len(tracks)
-  splits, start = {name: [] for name in SPLITS}, 0
-  for g in order:
-    rows = members[names[g]]
-    split = SPLITS[int(np.searchsorted(cuts, start + len(rows) / 2))]
-    splits[split] += [tracks[i] for i in rows]
-    start += len(rows)
-  return splits
-
-
-def assign_splits(tracks, data: DataConfig):
-  """Random, time (newest releases held out) or group (e.g. unseen artists)."""
-  if data.split == 'group':
-    splits = _group_split(tracks, data)
-  else:
-    if data.split == 'time':
-      order = sorted(range(len(tracks)), key=lambda i: (
-          tracks[i].release_date, tracks[i].track_id))
-    else:
-      order = np.random.default_rng(data.split_seed).permutation(len(tracks))
-    n_train = int(round(data.split_fractions[0] * len(tracks)))
-    n_val = int(round(data.split_fractions[1] * len(tracks)))
-    bounds = (0, n_train, n_train + n_val, len(tracks))
-    splits = {name: [tracks[i] for i in order[lo:hi]]
-              for name, lo, hi in zip(SPLITS, bounds, bounds[1:])}
-  for name, members in splits.items():
-    if not members:
-      raise errors.DataError(
-          f'--split_fractions={data.split_fractions} leaves the {name} split '
-          f'of {len(tracks)} tracks empty'
-          + (f' ({len({t.group for t in tracks})} groups)'
-             if data.split == 'group' else ''))
-  return splits
-
-
-QUANTILES = 1001
-
-
-def feature_stats(train_tracks, data: DataConfig):
-  """The feature transform's parameters, fitted on the train split only.
-
-  Always: log1p where configured, then mean and std. For 'quantile' also
-  QUANTILES evenly spaced quantiles of every (log1p'd) column.
-  """
-  log1p = np.array([c in data.log1p_columns for c in data.feature_columns])
-  x = np.array([t.features for t in train_tracks], np.float64)
-  if np.any(x[:, log1p] <= -1):
-    bad = [c for c, on in zip(data.feature_columns, log1p)
-           if on and np.any(x[:, data.feature_columns.index(c)] <= -1)]
-    raise errors.DataError(f'--log1p_columns: {bad} have values <= -1')
-  x[:, log1p] = np.log1p(x[:, log1p])
-  std = x.std(axis=0)
-  stats = {'columns': list(data.feature_columns), 'log1p': log1p.tolist(),
-           'transform': data.feature_transform,
-           'mean': x.mean(axis=0).tolist(),
-           'std': np.where(std > 0, std, 1.0).tolist()}
-  if data.feature_transform == 'quantile':
-    stats['quantiles'] = np.quantile(
-        x, np.linspace(0, 1, QUANTILES), axis=0).T.tolist()
-  return stats
-
-
 def label(track, data: DataConfig):
   return int(track.popularity >= data.popularity_threshold)
 
@@ -158,7 +83,7 @@ def split_metadata(name, tracks, data: DataConfig):
   metadata = {'class_counts': [sum(label(t, data) == c for t in tracks)
                                for c in (0, 1)]}
   if name == 'train':
-    metadata['feature_stats'] = feature_stats(tracks, data)
+    metadata['feature_stats'] = features.fit(tracks, data)
     # Genres unseen in training map to one extra 'unknown' id.
     metadata['genre_vocab'] = sorted({t.genre for t in tracks})
   return metadata
@@ -169,7 +94,7 @@ def probe_error(track, data: DataConfig, with_audio):
   if with_audio:
     try:
       audio.probe(track.audio_path, data.min_clip_seconds)
-    except audio.AudioError as e:
+    except errors.AudioError as e:
       return str(e)
   return None
 
@@ -293,7 +218,7 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
           f'{data.manifest}: none of the {len(read.tracks)} tracks has usable '
           'audio; see the warnings above')
     check_skipped(data, len(skipped), len(read.tracks))
-    splits = assign_splits(kept, data)
+    splits = splits_lib.assign(kept, data)
     rows = len(read.tracks) + len(read.duplicates)
     logging.info('Catalogue %s: %d rows, %d kept, %d skipped, %d duplicates '
                  'dropped; splits %s', data.manifest, rows, len(kept),
@@ -330,7 +255,7 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
              if self.builder_config.with_audio else itertools.repeat(None))
     report, written = self.info.metadata['build_report'], []
     for track, clip in zip(tracks, clips):
-      if isinstance(clip, audio.AudioError):
+      if isinstance(clip, errors.AudioError):
         logging.warning('Skipping manifest line %d (%s): %s', track.row,
                         track.track_id, clip)
         report['skipped'].append(skip_record(track, str(clip)))
@@ -349,38 +274,5 @@ def _clip_or_error(loader, path):
   """The clip, or the AudioError that says why this file has none."""
   try:
     return loader(path)
-  except audio.AudioError as e:
+  except errors.AudioError as e:
     return e
-
-
-def build(data: DataConfig, with_audio=True):
-  """Builds the dataset if it is not on disk yet; returns the builder."""
-  builder_class, download_config = SpotipopCatalog, None
-  if data.build_runner == 'beam':
-    try:
-      from spotipop.data import beam_catalog  # pylint: disable=g-import-not-at-top
-    except ImportError as e:  # An optional extra.
-      raise errors.SpotipopError(
-          f"--build_runner=beam needs Apache Beam ({e}): pip install -e "
-          "'.[beam]'") from None
-    builder_class = beam_catalog.BeamCatalog
-    download_config = tfds.download.DownloadConfig(
-        beam_options=beam_catalog.pipeline_options_from(
-            data.beam_pipeline_options))
-  builder = builder_class(config=builder_config(data, with_audio),
-                          data_dir=os.path.expanduser(data.data_dir),
-                          file_format='array_record')
-  # A build killed part-way leaves its incomplete.* folder behind for good.
-  for leftover in glob.glob(os.path.join(os.path.dirname(builder.data_dir),
-                                         'incomplete.*')):
-    logging.warning('Removing %s, left by a build that did not finish',
-                    leftover)
-    shutil.rmtree(leftover, ignore_errors=True)
-  spill.install()
-  builder.download_and_prepare(download_config=download_config)
-  return builder
-
-
-def load(data_dir):
-  """Reads a built dataset from its folder (as recorded in a workdir)."""
-  return tfds.builder_from_directory(data_dir)

@@ -14,10 +14,11 @@ output is deterministic for a given --seed.
 import csv
 import os
 
-from absl import app
 from absl import flags
 import numpy as np
 import soundfile as sf
+
+from spotipop import cli
 
 GENRES = ('pop', 'rock', 'hip-hop', 'electronic', 'jazz', 'classical')
 _GENRE_OFFSET = {'pop': 0.6, 'rock': 0.1, 'hip-hop': 0.5, 'electronic': 0.2,
@@ -141,4 +142,4 @@ if __name__ == '__main__':
   flags.DEFINE_integer('sample_rate', 16_000, 'Sample rate of the audio.')
   flags.DEFINE_integer('seed', 0, 'Random seed.')
   flags.mark_flag_as_required('out')
-  app.run(main)
+  cli.run(main, 'spotipop.data.demo_catalogue')

@@ -21,10 +21,6 @@ _DATE = re.compile(r'(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?')
 _BOOLEANS = {'true': 1.0, 'false': 0.0}
 
 
-class ManifestError(errors.SpotipopError, ValueError):
-  """A manifest that cannot be used; the message names the file, row and column."""
-
-
 @dataclasses.dataclass(frozen=True)
 class Track:
   row: int  # Line number in the CSV (the header is line 1).
@@ -55,10 +51,10 @@ def _number(path, row, column, text):
   try:
     value = float(text)
   except ValueError:
-    raise ManifestError(
+    raise errors.ManifestError(
         f'{path}:{row}: column {column!r} is not a number: {text!r}') from None
   if not math.isfinite(value):
-    raise ManifestError(f'{path}:{row}: column {column!r} is {text!r} (NaN/Inf)')
+    raise errors.ManifestError(f'{path}:{row}: column {column!r} is {text!r} (NaN/Inf)')
   return value
 
 
@@ -97,9 +93,9 @@ def _cell(path, row, column, parse, text):
   try:
     return parse(text)
   except (ValueError, SyntaxError):
-    raise ManifestError(f'{path}:{row}: column {column!r} cannot be read as '
-                        f'{parse.__name__.replace("parse_", "a ")}: '
-                        f'{text!r}') from None
+    raise errors.ManifestError(f'{path}:{row}: column {column!r} cannot be read as '
+                               f'{parse.__name__.replace("parse_", "a ")}: '
+                               f'{text!r}') from None
 
 
 def required_columns(data: DataConfig, header, labelled, with_audio):
@@ -129,7 +125,7 @@ def read(path, data: DataConfig, labelled=True, with_audio=True):
     # utf-8-sig: spreadsheet "CSV UTF-8" exports start with a byte-order mark.
     f = open(path, newline='', encoding='utf-8-sig')
   except OSError as e:
-    raise ManifestError(f'{path}: cannot open manifest ({e})') from e
+    raise errors.ManifestError(f'{path}: cannot open manifest ({e})') from e
   with f:
     reader = csv.DictReader(f)
     try:
@@ -137,14 +133,14 @@ def read(path, data: DataConfig, labelled=True, with_audio=True):
       missing = [c for c in required_columns(data, header, labelled,
                                              with_audio) if c not in header]
       if missing:
-        raise ManifestError(f'{path}: missing column(s) {missing}; '
-                            f'the header has {header}')
+        raise errors.ManifestError(f'{path}: missing column(s) {missing}; '
+                                   f'the header has {header}')
       tracks, duplicates, seen = [], [], {}
       for row, record in enumerate(reader, start=2):
         track = _track(path, row, record, data, labelled, with_audio, audio_dir)
         if track.track_id in seen:
           if data.duplicates != 'keep_first':
-            raise ManifestError(
+            raise errors.ManifestError(
                 f'{path}:{row}: {data.id_column or "track id"} '
                 f'{track.track_id!r} repeats line {seen[track.track_id]} '
                 '(--duplicates=keep_first keeps the first)')
@@ -154,10 +150,10 @@ def read(path, data: DataConfig, labelled=True, with_audio=True):
         seen[track.track_id] = row
         tracks.append(track)
     except (csv.Error, UnicodeDecodeError) as e:
-      raise ManifestError(f'{path}:{reader.line_num}: not readable as UTF-8 '
-                          f'CSV ({e})') from None
+      raise errors.ManifestError(f'{path}:{reader.line_num}: not readable as UTF-8 '
+                                 f'CSV ({e})') from None
   if not tracks:
-    raise ManifestError(f'{path}: no tracks')
+    raise errors.ManifestError(f'{path}: no tracks')
   return Manifest(tracks, duplicates)
 
 
@@ -166,7 +162,7 @@ def _track(path, row, record, data, labelled, with_audio, audio_dir):
   if data.id_column:
     track_id = (record[data.id_column] or '').strip()
     if not track_id:
-      raise ManifestError(f'{path}:{row}: empty {data.id_column!r}')
+      raise errors.ManifestError(f'{path}:{row}: empty {data.id_column!r}')
   else:
     track_id = f'line{row}'
   popularity, release_date, group = math.nan, '', ''
@@ -174,8 +170,8 @@ def _track(path, row, record, data, labelled, with_audio, audio_dir):
     column = data.popularity_column
     popularity = _number(path, row, column, record[column])
     if not 0 <= popularity <= 100:
-      raise ManifestError(f'{path}:{row}: column {column!r} is {popularity}, '
-                          'outside [0, 100]')
+      raise errors.ManifestError(f'{path}:{row}: column {column!r} is {popularity}, '
+                                 'outside [0, 100]')
     if data.group_column:
       # A track without a group value is a group of its own.
       group = ((record[data.group_column] or '').strip()

@@ -11,39 +11,9 @@ import queue
 import threading
 
 import numpy as np
-from scipy import special
 
 from spotipop import errors
-
-
-def standardize(features, stats):
-  """Applies the train-split feature transform (catalog.feature_stats) to rows."""
-  x = np.asarray(features, np.float64)
-  log1p = np.asarray(stats['log1p'], bool)
-  below = log1p & np.any(x <= -1, axis=0)
-  if below.any():
-    raise ValueError(f'{np.asarray(stats["columns"])[below].tolist()}: values '
-                     '<= -1 cannot go through log1p')
-  x = np.where(log1p, np.log1p(np.where(log1p, x, 0)), x)
-  if stats['transform'] == 'quantile':
-    return _normal_scores(x, np.asarray(stats['quantiles'])).astype(np.float32)
-  return ((x - np.asarray(stats['mean'])) / np.asarray(stats['std'])).astype(
-      np.float32)
-
-
-def _normal_scores(x, quantiles):
-  """Each column's train-split CDF, then the standard normal quantile of it.
-
-  Ties (a spike such as instrumentalness == 0) take the middle of their CDF
-  step; values outside the train range clip to about +-3.1.
-  """
-  levels = np.linspace(0, 1, quantiles.shape[1])
-  out = np.empty_like(x)
-  for j, q in enumerate(quantiles):
-    lower = np.interp(x[:, j], q, levels)
-    upper = np.interp(-x[:, j], -q[::-1], levels[::-1])
-    out[:, j] = special.ndtri(np.clip((lower + upper) / 2, 1e-3, 1 - 1e-3))
-  return out
+from spotipop.data import features
 
 
 def genre_ids(genres, vocab):
@@ -52,9 +22,9 @@ def genre_ids(genres, vocab):
   return np.array([index.get(g, len(vocab)) for g in genres], np.int32)
 
 
-def model_inputs(features, genres, metadata):
-  """(standardised features, genre ids) with the dataset's train-split transform."""
-  return (standardize(features, metadata['feature_stats']),
+def model_inputs(feature_rows, genres, metadata):
+  """(transformed features, genre ids) with the dataset's train-split transform."""
+  return (features.apply(feature_rows, metadata['feature_stats']),
           genre_ids(genres, metadata['genre_vocab']))
 
 
@@ -65,10 +35,10 @@ META_KEYS = ('track_id', 'genre', 'release_year', 'group')
 def read_columns(records, metadata, with_audio=True):
   """Records -> column arrays with the model's inputs (transformed features)."""
   genres = [r['genre'].decode() for r in records]
-  features, genre_id = model_inputs([r['features'] for r in records], genres,
-                                    metadata)
+  transformed, genre_id = model_inputs([r['features'] for r in records],
+                                       genres, metadata)
   columns = {
-      'features': features,
+      'features': transformed,
       'genre_id': genre_id,
       'label': np.array([r['label'] for r in records], np.int32),
       'popularity': np.array([r['popularity'] for r in records], np.float32),

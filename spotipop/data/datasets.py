@@ -1,0 +1,50 @@
+"""Builds a catalogue's dataset (locally or on Beam) and loads a built one.
+
+The one place that picks the builder: catalog.py (threads on this machine)
+or beam_catalog.py (Apache Beam pipelines), which extends it.
+"""
+
+import glob
+import os
+import shutil
+
+from absl import logging
+import tensorflow_datasets as tfds
+
+from spotipop import errors
+from spotipop.config import DataConfig
+from spotipop.data import catalog
+from spotipop.data import spill
+
+
+def build(data: DataConfig, with_audio=True):
+  """Builds the dataset if it is not on disk yet; returns the builder."""
+  builder_class, download_config = catalog.SpotipopCatalog, None
+  if data.build_runner == 'beam':
+    try:
+      from spotipop.data import beam_catalog  # pylint: disable=g-import-not-at-top
+    except ImportError as e:  # An optional extra.
+      raise errors.SpotipopError(
+          f"--build_runner=beam needs Apache Beam ({e}): pip install -e "
+          "'.[beam]'") from None
+    builder_class = beam_catalog.BeamCatalog
+    download_config = tfds.download.DownloadConfig(
+        beam_options=beam_catalog.pipeline_options_from(
+            data.beam_pipeline_options))
+  builder = builder_class(config=catalog.builder_config(data, with_audio),
+                          data_dir=os.path.expanduser(data.data_dir),
+                          file_format='array_record')
+  # A build killed part-way leaves its incomplete.* folder behind for good.
+  for leftover in glob.glob(os.path.join(os.path.dirname(builder.data_dir),
+                                         'incomplete.*')):
+    logging.warning('Removing %s, left by a build that did not finish',
+                    leftover)
+    shutil.rmtree(leftover, ignore_errors=True)
+  spill.install()
+  builder.download_and_prepare(download_config=download_config)
+  return builder
+
+
+def load(data_dir):
+  """Reads a built dataset from its folder (as recorded in a workdir)."""
+  return tfds.builder_from_directory(data_dir)

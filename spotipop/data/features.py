@@ -1,0 +1,69 @@
+"""The feature transform: fitted on the train split, applied to every row.
+
+log1p on the heavy-tailed columns (--log1p_columns), then either a z-score
+(--feature_transform=zscore) or each column's train-split CDF mapped to a
+standard normal (quantile). Fit and apply live together so the two cannot
+drift apart.
+"""
+
+import numpy as np
+from scipy import special
+
+from spotipop import errors
+from spotipop.config import DataConfig
+
+QUANTILES = 1001
+
+
+def fit(train_tracks, data: DataConfig):
+  """The feature transform's parameters, fitted on the train split only.
+
+  Always: log1p where configured, then mean and std. For 'quantile' also
+  QUANTILES evenly spaced quantiles of every (log1p'd) column.
+  """
+  log1p = np.array([c in data.log1p_columns for c in data.feature_columns])
+  x = np.array([t.features for t in train_tracks], np.float64)
+  if np.any(x[:, log1p] <= -1):
+    bad = [c for c, on in zip(data.feature_columns, log1p)
+           if on and np.any(x[:, data.feature_columns.index(c)] <= -1)]
+    raise errors.DataError(f'--log1p_columns: {bad} have values <= -1')
+  x[:, log1p] = np.log1p(x[:, log1p])
+  std = x.std(axis=0)
+  stats = {'columns': list(data.feature_columns), 'log1p': log1p.tolist(),
+           'transform': data.feature_transform,
+           'mean': x.mean(axis=0).tolist(),
+           'std': np.where(std > 0, std, 1.0).tolist()}
+  if data.feature_transform == 'quantile':
+    stats['quantiles'] = np.quantile(
+        x, np.linspace(0, 1, QUANTILES), axis=0).T.tolist()
+  return stats
+
+
+def apply(features, stats):
+  """The fitted transform (fit's stats) applied to feature rows."""
+  x = np.asarray(features, np.float64)
+  log1p = np.asarray(stats['log1p'], bool)
+  below = log1p & np.any(x <= -1, axis=0)
+  if below.any():
+    raise ValueError(f'{np.asarray(stats["columns"])[below].tolist()}: values '
+                     '<= -1 cannot go through log1p')
+  x = np.where(log1p, np.log1p(np.where(log1p, x, 0)), x)
+  if stats['transform'] == 'quantile':
+    return _normal_scores(x, np.asarray(stats['quantiles'])).astype(np.float32)
+  return ((x - np.asarray(stats['mean'])) / np.asarray(stats['std'])).astype(
+      np.float32)
+
+
+def _normal_scores(x, quantiles):
+  """Each column's train-split CDF, then the standard normal quantile of it.
+
+  Ties (a spike such as instrumentalness == 0) take the middle of their CDF
+  step; values outside the train range clip to about +-3.1.
+  """
+  levels = np.linspace(0, 1, quantiles.shape[1])
+  out = np.empty_like(x)
+  for j, q in enumerate(quantiles):
+    lower = np.interp(x[:, j], q, levels)
+    upper = np.interp(-x[:, j], -q[::-1], levels[::-1])
+    out[:, j] = special.ndtri(np.clip((lower + upper) / 2, 1e-3, 1 - 1e-3))
+  return out

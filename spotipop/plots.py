@@ -1,0 +1,60 @@
+"""The evaluation report's figures: ROC, reliability and confusion."""
+
+import os
+
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+
+from spotipop import metrics
+from spotipop import report
+from spotipop.data import catalog
+
+
+def write(split, predictions, baseline_predictions, summary, out_dir):
+  """roc.png and calibration.png (model and GBDT), confusion.png (model)."""
+  curves = {'spotipop': (predictions[split]['probability'],
+                         summary['overall']),
+            'GBDT': (baseline_predictions['gbdt'][split]['probability'],
+                     summary['baselines']['gbdt'])}
+  labels = predictions[split]['label']
+  fig, ax = plt.subplots(figsize=(4.5, 4.5))
+  for name, (probability, scores) in curves.items():
+    fpr, tpr = metrics.roc_curve(labels, probability)
+    ax.plot(fpr, tpr, label=f"{name} AUC {report.cell(scores['roc_auc'])}")
+  ax.plot([0, 1], [0, 1], '--', color='grey', label='class prior 0.500')
+  ax.set(xlabel='False positive rate', ylabel='True positive rate',
+         title='ROC: popular vs not')
+  ax.legend(loc='lower right')
+  _save(fig, out_dir, 'roc.png')
+
+  fig, ax = plt.subplots(figsize=(4.5, 4.5))
+  for name, (probability, scores) in curves.items():
+    bins = metrics.reliability(labels, probability)
+    ax.plot([b['mean_probability'] for b in bins],
+            [b['observed_rate'] for b in bins], 'o-',
+            label=f"{name} Brier {report.cell(scores['brier'])}")
+  ax.plot([0, 1], [0, 1], '--', color='grey', label='perfectly calibrated')
+  ax.set(xlabel='Mean predicted probability (10 bins)',
+         ylabel='Observed popular rate', title='Reliability')
+  ax.legend(loc='upper left')
+  _save(fig, out_dir, 'calibration.png')
+
+  matrix = np.array(summary['confusion_matrix'])
+  fig, ax = plt.subplots(figsize=(4, 4))
+  ax.imshow(matrix, cmap='Blues')
+  for (i, j), n in np.ndenumerate(matrix):
+    ax.text(j, i, str(n), ha='center', va='center',
+            color='white' if n > matrix.max() / 2 else 'black')
+  names = list(catalog.LABEL_NAMES)
+  ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=names, yticklabels=names,
+         xlabel='Predicted', ylabel='True',
+         title=f"Confusion at threshold {summary['threshold']['value']:.3f}")
+  _save(fig, out_dir, 'confusion.png')
+
+
+def _save(fig, out_dir, name):
+  fig.tight_layout()
+  fig.savefig(os.path.join(out_dir, name), dpi=100)
+  plt.close(fig)

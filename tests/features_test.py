@@ -1,0 +1,82 @@
+"""The feature transform against scipy, value by value."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from conftest import small_config
+from spotipop import errors
+from spotipop.data import features
+from spotipop.data import manifest
+
+
+def _tracks(rows):
+  return [manifest.Track(row=i + 2, track_id=f't{i}', audio_path='',
+                         popularity=50.0, genre='pop', release_date='',
+                         group='', features=tuple(map(float, row)))
+          for i, row in enumerate(rows)]
+
+
+def _data(**overrides):
+  return small_config('', '/unused', **{
+      'feature_columns': ('spread', 'spike'), 'log1p_columns': (),
+      **overrides}).data
+
+
+@pytest.fixture
+def train_rows():
+  """101 rows (quantile levels k/100 fall on the 1001-point grid): a
+  continuous column, and one with a spike of 31 zeros."""
+  rng = np.random.default_rng(0)
+  spread = np.exp(rng.standard_normal(101))
+  spike = np.r_[np.zeros(31), rng.uniform(1, 5, 70)]
+  return np.column_stack([spread, spike])
+
+
+def test_zscore_is_scipys_zscore_of_the_train_split(train_rows):
+  stats_ = features.fit(_tracks(train_rows), _data())
+  new_rows = np.array([[0.5, 2.0], [3.0, 0.0]])
+  out = features.apply(new_rows, stats_)
+  mean, std = train_rows.mean(axis=0), train_rows.std(axis=0)
+  np.testing.assert_allclose(out, (new_rows - mean) / std, rtol=1e-6)
+  np.testing.assert_allclose(features.apply(train_rows, stats_),
+                             stats.zscore(train_rows, axis=0), rtol=1e-5,
+                             atol=1e-6)
+
+
+def test_log1p_columns_are_scaled_after_log1p(train_rows):
+  data = _data(log1p_columns=('spread',))
+  out = features.apply(train_rows, features.fit(_tracks(train_rows), data))
+  np.testing.assert_allclose(out[:, 0], stats.zscore(np.log1p(train_rows[:, 0])),
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(out[:, 1], stats.zscore(train_rows[:, 1]),
+                             rtol=1e-5, atol=1e-6)
+
+
+def test_quantile_maps_the_train_cdf_to_normal_scores(train_rows):
+  stats_ = features.fit(_tracks(train_rows),
+                        _data(feature_transform='quantile'))
+  spread = np.sort(train_rows[:, 0])
+  probes = np.array([spread[10], (spread[40] + spread[41]) / 2, spread[90],
+                     spread[0] / 2, spread[-1] * 2])
+  rows = np.column_stack([probes, np.zeros(5)])
+  out = features.apply(rows, stats_)
+  # The empirical CDF, linear between order statistics k / 100.
+  levels = np.interp(probes, spread, np.arange(101) / 100)
+  expected = stats.norm.ppf(np.clip(levels, 1e-3, 1 - 1e-3))
+  np.testing.assert_allclose(out[:, 0], expected, rtol=1e-4, atol=1e-4)
+  # The spike of 31 zeros spans CDF levels 0 to 0.30: it maps to the middle.
+  np.testing.assert_allclose(out[:, 1], stats.norm.ppf(0.15), rtol=1e-4)
+  assert out[3, 0] == pytest.approx(stats.norm.ppf(1e-3), rel=1e-4)
+
+
+def test_a_constant_column_is_centred_not_divided_by_zero():
+  rows = np.array([[1.0, 7.0], [2.0, 7.0], [3.0, 7.0]])
+  out = features.apply(rows, features.fit(_tracks(rows), _data()))
+  np.testing.assert_array_equal(out[:, 1], 0.0)
+
+
+def test_values_log1p_cannot_take_are_named():
+  rows = np.array([[1.0, 0.0], [-1.0, 1.0]])
+  with pytest.raises(errors.DataError, match=r"\['spread'\] have values <= -1"):
+    features.fit(_tracks(rows), _data(log1p_columns=('spread',)))

@@ -1,0 +1,91 @@
+"""The package's import graph: one way, no cycles; light tools stay light."""
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+PACKAGE = os.path.join(REPO, 'spotipop')
+
+
+def _module_name(path):
+  relative = os.path.relpath(path, REPO)[:-len('.py')].replace(os.sep, '.')
+  return relative.removesuffix('.__init__')
+
+
+def import_graph():
+  """{module: {spotipop modules it imports}}, lazy imports included."""
+  modules = {}
+  for folder, _, files in os.walk(PACKAGE):
+    for name in files:
+      if name.endswith('.py'):
+        modules[_module_name(os.path.join(folder, name))] = os.path.join(
+            folder, name)
+  graph = {}
+  for module, path in modules.items():
+    with open(path) as f:
+      tree = ast.parse(f.read())
+    imported = set()
+    for node in ast.walk(tree):
+      if isinstance(node, ast.Import):
+        imported |= {alias.name for alias in node.names}
+      elif isinstance(node, ast.ImportFrom) and node.module:
+        imported |= {f'{node.module}.{alias.name}' for alias in node.names}
+        imported.add(node.module)
+    graph[module] = {m for m in imported if m in modules and m != module}
+  return graph
+
+
+def _cycle(graph):
+  """A list of modules that import each other round, or None."""
+  state = {}
+
+  def visit(module, path):
+    state[module] = 'open'
+    for child in sorted(graph[module]):
+      if state.get(child) == 'open':
+        return path[path.index(child):] + [child]
+      if child not in state and (found := visit(child, path + [child])):
+        return found
+    state[module] = 'done'
+    return None
+
+  for module in sorted(graph):
+    if module not in state and (found := visit(module, [module])):
+      return found
+  return None
+
+
+def test_the_import_graph_has_no_cycle():
+  assert _cycle(import_graph()) is None, ' -> '.join(_cycle(import_graph()))
+
+
+def test_the_cycle_finder_finds_a_cycle():
+  assert _cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == ['a', 'b', 'c', 'a']
+
+
+@pytest.mark.parametrize('tool', ['spotipop.evaluate', 'spotipop.predict'])
+def test_reading_tools_do_not_import_the_trainer(tool):
+  assert 'spotipop.train' not in _reachable(import_graph(), tool)
+
+
+def _reachable(graph, module):
+  seen, stack = set(), [module]
+  while stack:
+    for child in graph[stack.pop()] - seen:
+      seen.add(child)
+      stack.append(child)
+  return seen
+
+
+def test_predict_imports_neither_plotting_nor_lightgbm():
+  code = ('import sys, spotipop.predict; '
+          'print(sorted(m for m in ("matplotlib", "lightgbm", "spotipop.train")'
+          ' if m in sys.modules))')
+  out = subprocess.run([sys.executable, '-c', code], cwd=REPO, check=True,
+                       capture_output=True, text=True).stdout
+  assert out.strip() == '[]'

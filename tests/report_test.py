@@ -1,0 +1,70 @@
+"""The report protocol: thresholds chosen on validation, applied unchanged."""
+
+import numpy as np
+import pytest
+
+from spotipop import metrics
+from spotipop import report
+
+
+def _predictor(probability, score=None):
+  return {'probability': probability, 'score': score}
+
+
+def _split(labels, probability, popularity=None):
+  n = len(labels)
+  return {'label': np.asarray(labels), 'probability': np.asarray(probability),
+          'score': np.linspace(20, 80, n),
+          'popularity': (np.linspace(10, 90, n) if popularity is None
+                         else popularity),
+          'genre': np.array(['pop'] * n), 'release_year': np.full(n, 2001)}
+
+
+@pytest.fixture
+def splits():
+  """Validation is best cut at 0.3; test at 0.7."""
+  rng = np.random.default_rng(0)
+  val_p = rng.uniform(size=400)
+  val_labels = (val_p >= 0.3).astype(int)
+  test_p = rng.uniform(size=400)
+  test_labels = (test_p >= 0.7).astype(int)
+  return {'validation': _split(val_labels, val_p),
+          'test': _split(test_labels, test_p)}
+
+
+def test_each_threshold_is_chosen_on_validation_and_applied_to_test(splits):
+  test = splits['test']
+  best_on_test = metrics.choose_threshold(test['label'], test['probability'],
+                                          'mcc')
+  best_on_validation = metrics.choose_threshold(
+      splits['validation']['label'], splits['validation']['probability'],
+      'mcc')
+  assert best_on_test > 0.65 and best_on_validation < 0.35
+  gbdt = {s: _predictor(p['probability'][::-1].copy(), p['score'])
+          for s, p in splits.items()}
+  summary = report.summarize('test', splits, {'gbdt': gbdt}, 'mcc')
+  assert summary['threshold']['value'] == pytest.approx(best_on_validation)
+  at_validation_cut = metrics.classification_metrics(
+      test['label'], test['probability'], best_on_validation)
+  assert summary['overall']['mcc'] == pytest.approx(at_validation_cut['mcc'])
+  assert summary['overall']['mcc'] < 0.9  # The test-tuned cut scores ~1.
+  # The baseline's threshold is its own, chosen on its validation output.
+  gbdt_cut = metrics.choose_threshold(splits['validation']['label'],
+                                      gbdt['validation']['probability'], 'mcc')
+  assert summary['baselines']['gbdt']['threshold'] == pytest.approx(gbdt_cut)
+  assert summary['confusion_matrix'] == metrics.confusion(
+      test['label'], test['probability'] >= best_on_validation).tolist()
+
+
+def test_a_score_only_baseline_reports_score_metrics_alone(splits):
+  mean = {s: _predictor(None, np.full(400, 50.0)) for s in splits}
+  row = report.summarize('test', splits, {'mean': mean}, 'mcc')['baselines'][
+      'mean']
+  assert 'mcc' not in row and 'threshold' not in row
+  assert row['mae'] == pytest.approx(
+      np.mean(np.abs(splits['test']['popularity'] - 50.0)))
+
+
+def test_table_marks_undefined_metrics():
+  table = report.table({'model': {'roc_auc': None, 'mcc': 0.25}})
+  assert '| spotipop | — |' in table and '0.250' in table

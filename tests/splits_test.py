@@ -1,0 +1,81 @@
+"""Split policies: sizes, seeds, whole groups, newest releases held out."""
+
+import numpy as np
+import pytest
+
+from conftest import small_config
+from spotipop import errors
+from spotipop.data import manifest
+from spotipop.data import splits
+
+
+def _tracks(count, groups=None, dates=None):
+  return [manifest.Track(row=i + 2, track_id=f't{i}', audio_path='',
+                         popularity=50.0, genre='pop',
+                         release_date=dates[i] if dates else '',
+                         group=groups[i] if groups else '', features=())
+          for i in range(count)]
+
+
+def _data(**overrides):
+  return small_config('', '/unused', **overrides).data
+
+
+def _ids(assigned):
+  return {name: [t.track_id for t in members]
+          for name, members in assigned.items()}
+
+
+def test_random_split_sizes_round_the_fractions_and_cover_every_track():
+  assigned = splits.assign(_tracks(101), _data())
+  sizes = {name: len(members) for name, members in assigned.items()}
+  assert sizes == {'train': 71, 'validation': 15, 'test': 15}
+  assert sorted(sum(_ids(assigned).values(), [])) == sorted(
+      f't{i}' for i in range(101))
+
+
+def test_random_split_follows_its_seed():
+  tracks = _tracks(60)
+  assert _ids(splits.assign(tracks, _data(split_seed=3))) == _ids(
+      splits.assign(tracks, _data(split_seed=3)))
+  assert _ids(splits.assign(tracks, _data(split_seed=3))) != _ids(
+      splits.assign(tracks, _data(split_seed=4)))
+
+
+def test_time_split_holds_out_the_newest_and_breaks_ties_by_id():
+  dates = [f'20{i % 20:02d}-01-01' for i in range(40)]
+  assigned = splits.assign(_tracks(40, dates=dates),
+                           _data(split='time', release_column='year'))
+  newest_train = max(t.release_date for t in assigned['train'])
+  oldest_held_out = min(t.release_date for t in assigned['validation']
+                        + assigned['test'])
+  assert newest_train <= oldest_held_out
+  assert max(t.release_date for t in assigned['validation']) <= min(
+      t.release_date for t in assigned['test'])
+  # Tracks of one date are ordered by id: the boundary does not depend on
+  # the manifest's row order.
+  reversed_order = splits.assign(_tracks(40, dates=dates)[::-1],
+                                 _data(split='time', release_column='year'))
+  assert _ids(reversed_order) == _ids(assigned)
+
+
+def test_group_split_sizes_follow_the_fractions_with_unequal_groups():
+  rng = np.random.default_rng(0)
+  sizes = rng.integers(1, 40, 300)  # 300 artists, 1 to 39 tracks each.
+  groups = [f'artist{g}' for g, size in enumerate(sizes) for _ in range(size)]
+  tracks = _tracks(len(groups), groups=groups)
+  data = _data(split='group', group_column='a')
+  assigned = splits.assign(tracks, data)
+  fractions = [len(assigned[s]) / len(tracks) for s in splits.SPLITS]
+  np.testing.assert_allclose(fractions, data.split_fractions, atol=0.03)
+  owner = {}
+  for split, members in assigned.items():
+    for t in members:
+      assert owner.setdefault(t.group, split) == split
+
+
+def test_a_split_left_empty_is_an_error_naming_the_fractions():
+  with pytest.raises(errors.DataError, match='leaves the .* split of 3 tracks '
+                     r'empty \(2 groups\)'):
+    splits.assign(_tracks(3, groups=['a', 'a', 'b']),
+                  _data(split='group', group_column='a'))
