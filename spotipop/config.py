@@ -149,6 +149,11 @@ class EvalConfig:
   threshold_criterion: str = _field(
       'mcc', "The popular/not decision threshold maximises this on the "
       "validation split: 'mcc', 'balanced_accuracy' or 'f1'.")
+  bootstrap: int = _field(
+      1000, 'Bootstrap resamples of the evaluated split behind every '
+      "metric's 95% interval and the model-vs-baseline comparisons; with "
+      '--split=group whole groups are resampled. 0 turns them off.')
+  bootstrap_seed: int = _field(0, 'Seed of the bootstrap resamples.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,6 +235,7 @@ class Config:
         (self.eval.threshold_criterion in THRESHOLD_CRITERIA,
          'threshold_criterion', f'must be one of {THRESHOLD_CRITERIA}'),
         (self.train.batch_size > 0, 'batch_size', 'must be positive'),
+        (self.eval.bootstrap >= 0, 'bootstrap', 'must be 0 (off) or more'),
         (self.train.learning_rate > 0, 'learning_rate', 'must be positive'),
         (self.train.num_epochs > 0, 'num_epochs', 'must be positive'),
     )
@@ -241,9 +247,9 @@ class Config:
 
 # Where and how the dataset is built: the same data either way.
 BUILD_PLACE_FIELDS = ('data_dir', 'build_runner', 'beam_pipeline_options')
-# How fast a model is computed: it does not change the trained model, so a
-# run may resume under another value.
-TRAINING_NEUTRAL_FIELDS = ('kernels',)
+# How fast a model is computed, or how its report is resampled: neither
+# changes the trained model, so a run may resume under another value.
+TRAINING_NEUTRAL_FIELDS = ('kernels', 'bootstrap', 'bootstrap_seed')
 SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
             'eval': EvalConfig}
 SELECTION_METRICS = ('roc_auc', 'average_precision', 'mcc')

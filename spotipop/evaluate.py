@@ -74,11 +74,13 @@ def write_predictions(path, split, predictions, baseline_predictions,
           f"{gbdt['probability'][i]:.4f}", f"{gbdt['score'][i]:.1f}"])
 
 
-def evaluate(workdir, split='test', checkpoint=checkpointing.BEST):
+def evaluate(workdir, split='test', checkpoint=checkpointing.BEST,
+             bootstrap=None):
   """Evaluates a checkpoint and the baselines on a split; writes the report files.
 
   Every host runs the model (checkpoint restores are collective); host 0 fits
   the baselines, writes the files and returns the report, the others None.
+  bootstrap: resamples behind the intervals (default: the run's --bootstrap).
   """
   if split not in catalog.SPLITS:
     raise errors.SpotipopError(f'--split={split}: use one of {catalog.SPLITS}')
@@ -87,10 +89,14 @@ def evaluate(workdir, split='test', checkpoint=checkpointing.BEST):
   if jax.process_index():
     return None
   baseline_predictions = fit_baselines(builder, predictions, config.train.seed)
-  summary = {'split': split, 'checkpoint': str(checkpoint),
-             'step': int(state.step),
-             **report.summarize(split, predictions, baseline_predictions,
-                                config.eval.threshold_criterion)}
+  groups = (predictions[split]['group'] if config.data.split == 'group'
+            else None)  # Tracks of one group are not independent draws.
+  summary = {'checkpoint': str(checkpoint), 'step': int(state.step),
+             **report.summarize(
+                 split, predictions, baseline_predictions,
+                 config.eval.threshold_criterion,
+                 config.eval.bootstrap if bootstrap is None else bootstrap,
+                 config.eval.bootstrap_seed, groups)}
   out_dir = workdir_lib.eval_dir(workdir, split, checkpoint)
   os.makedirs(out_dir, exist_ok=True)
   with open(os.path.join(out_dir, 'report.json'), 'w') as f:
@@ -106,7 +112,7 @@ def evaluate(workdir, split='test', checkpoint=checkpointing.BEST):
 def main(argv):
   del argv
   summary = evaluate(flags.FLAGS.workdir, flags.FLAGS.split,
-                     flags.FLAGS.checkpoint)
+                     flags.FLAGS.checkpoint, flags.FLAGS.bootstrap)
   if summary:
     print(f'{report.headline(summary)}\n{report.table(report.rows(summary))}')
 
@@ -116,5 +122,8 @@ if __name__ == '__main__':
   flags.DEFINE_enum('split', 'test', list(catalog.SPLITS), 'Split to evaluate.')
   flags.DEFINE_string('checkpoint', checkpointing.BEST,
                       "'best', 'latest' or a step number.")
+  flags.DEFINE_integer('bootstrap', None, 'Bootstrap resamples behind the '
+                       "intervals; default: the run's --bootstrap.",
+                       lower_bound=0)
   flags.mark_flag_as_required('workdir')
   cli.run(main, 'spotipop.evaluate')

@@ -12,9 +12,12 @@ prints the side-by-side test tables of finished runs as markdown.
 import json
 import os
 
+import numpy as np
+
 from spotipop import cli
 from spotipop import errors
 from spotipop import metrics
+from spotipop import uncertainty
 
 # Columns of the side-by-side table: (report key, heading, format).
 COLUMNS = (
@@ -47,12 +50,23 @@ def _scored(by_split, split, labels, popularity, val_labels, criterion):
   return out
 
 
-def summarize(split, model, baselines, criterion):
+# Fewer test tracks than this of a class, and the ranking metrics (ROC-AUC,
+# PR-AUC, MCC) of the split cannot tell models apart.
+MIN_CLASS_TRACKS = 10
+# A model ROC-AUC interval wider than this cannot separate models closer
+# than it: the split is too small to rank them.
+MAX_ROC_AUC_WIDTH = 0.10
+
+
+def summarize(split, model, baselines, criterion, bootstrap=0, seed=0,
+              groups=None):
   """The report of a split: model metrics, breakdowns and baseline rows.
 
   model: {'validation': ..., split: ...} per-example arrays from
-  inference.predict_split; baselines: baselines.fit_predict's output, in the same
-  example order.
+  inference.predict_split; baselines: baselines.fit_predict's output, in the
+  same example order. With bootstrap resamples (of the tracks, or of whole
+  groups when `groups` labels each track), every metric gets its interval
+  and the model is compared with each baseline on the same resamples.
   """
   evaluated = model[split]
   args = (split, evaluated['label'], evaluated['popularity'],
@@ -60,7 +74,8 @@ def summarize(split, model, baselines, criterion):
   overall = _scored(model, *args)
   threshold = overall['threshold']
   labels, probabilities = evaluated['label'], evaluated['probability']
-  return metrics.json_safe({
+  summary = {
+      'split': split,
       'threshold': {'value': threshold, 'criterion': criterion,
                     'chosen_on': 'validation'},
       'overall': overall,
@@ -74,12 +89,74 @@ def summarize(split, model, baselines, criterion):
       'per_release_era': metrics.breakdown(
           metrics.release_era(evaluated['release_year']), labels,
           probabilities, threshold),
-  })
+  }
+  if bootstrap:
+    outputs = {'model': {**evaluated, 'threshold': threshold}}
+    for name, by_split in baselines.items():
+      outputs[name] = {**by_split[split], 'threshold': summary['baselines'][
+          name].get('threshold')}
+    _add_intervals(summary, outputs, evaluated, bootstrap, seed, groups)
+  summary['warnings'] = warnings(summary)
+  return metrics.json_safe(summary)
+
+
+def _add_intervals(summary, outputs, evaluated, resamples, seed, groups):
+  """Intervals of every metric, and the model's paired comparisons."""
+  w = uncertainty.multiplicities(len(evaluated['label']), resamples, seed,
+                                 groups)
+  samples = {name: uncertainty.metric_samples(w, evaluated['label'],
+                                              evaluated['popularity'], output)
+             for name, output in outputs.items()}
+  for name, row in rows(summary).items():
+    row['intervals'] = {metric: uncertainty.interval(values)
+                        for metric, values in samples[name].items()
+                        if metric != 'count'}
+  summary['comparisons'] = {}
+  for name in summary['baselines']:
+    compared = {}
+    for metric, higher_is_better in uncertainty.COMPARED:
+      if metric in samples['model'] and metric in samples[name]:
+        compared[metric] = {
+            'difference': (summary['overall'][metric]
+                           - summary['baselines'][name][metric]),
+            **uncertainty.paired(samples['model'][metric],
+                                 samples[name][metric], higher_is_better)}
+    summary['comparisons'][name] = compared
+  summary['bootstrap'] = {
+      'resamples': resamples, 'seed': seed,
+      'confidence': uncertainty.CONFIDENCE,
+      'unit': 'group' if groups is not None else 'track',
+      'units': int(len(np.unique(groups)) if groups is not None
+                   else len(evaluated['label']))}
+
+
+def warnings(summary):
+  """Plain words for a split that cannot decide what its figures suggest."""
+  overall, out = summary['overall'], []
+  positives = round(overall['positive_rate'] * overall['count'])
+  for count, name in ((overall['count'] - positives, 'unpopular'),
+                      (positives, 'popular')):
+    if count < MIN_CLASS_TRACKS:
+      out.append(f'{count} {name} {summary["split"]} track(s), under {MIN_CLASS_TRACKS}: ROC-AUC, PR-AUC and '
+                 'MCC cannot rank models on this split')
+  bounds = overall.get('intervals', {}).get('roc_auc')
+  if bounds and bounds[1] - bounds[0] > MAX_ROC_AUC_WIDTH:
+    out.append(f'the ROC-AUC interval [{bounds[0]:.3f}, {bounds[1]:.3f}] is '
+               f'wider than {MAX_ROC_AUC_WIDTH:.2f}: this split cannot '
+               'separate models closer than that')
+  return out
 
 
 def cell(value, fmt='.3f'):
   """A report value as text; '—' where it is undefined (null)."""
   return '—' if value is None else format(value, fmt)
+
+
+def _cell_with_interval(row, key, fmt):
+  bounds = row.get('intervals', {}).get(key)
+  if row.get(key) is None or not bounds:
+    return cell(row.get(key), fmt)
+  return f'{cell(row[key], fmt)} [{cell(bounds[0], fmt)}, {cell(bounds[1], fmt)}]'
 
 
 def rows(summary):
@@ -88,23 +165,56 @@ def rows(summary):
 
 
 def table(rows_by_name):
-  """Markdown table, one row per predictor; '—' where a metric does not apply."""
+  """Markdown table, one row per predictor; '—' where a metric does not
+  apply; each figure followed by its interval when the report has them."""
   lines = ['| predictor | ' + ' | '.join(h for _, h, _ in COLUMNS) + ' |',
            '| --- ' * (len(COLUMNS) + 1) + '|']
   for name, row in rows_by_name.items():
-    cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
+    cells = [_cell_with_interval(row, key, fmt) for key, _, fmt in COLUMNS]
     lines.append(f'| {LABELS.get(name, name)} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
 
 
 def headline(summary):
-  """One line: what was evaluated, its class balance and the threshold."""
+  """What was evaluated, its class balance and threshold, how its intervals
+  were drawn, the model against each baseline, and any warning."""
   overall, threshold = summary['overall'], summary['threshold']
-  return (f"{summary['split']} split, {overall['count']} tracks "
-          f"({100 * overall['positive_rate']:.1f}% popular), "
-          f"{summary['checkpoint']} checkpoint (step {summary['step']}); "
-          f"threshold {threshold['value']:.3f} (max {threshold['criterion']} "
-          f"on {threshold['chosen_on']})")
+  lines = [f"{summary['split']} split, {overall['count']} tracks "
+           f"({100 * overall['positive_rate']:.1f}% popular), "
+           f"{summary['checkpoint']} checkpoint (step {summary['step']}); "
+           f"threshold {threshold['value']:.3f} (max {threshold['criterion']} "
+           f"on {threshold['chosen_on']})"]
+  if boot := summary.get('bootstrap'):
+    lines[0] += (f"; {100 * boot['confidence']:.0f}% intervals from "
+                 f"{boot['resamples']} bootstrap resamples of the "
+                 f"{boot['units']} {boot['unit']}s")
+    lines += verdicts(summary)
+  lines += [f'WARNING: {w}' for w in summary.get('warnings', [])]
+  return '\n'.join(lines)
+
+
+def verdicts(summary):
+  """One line per baseline: the model's difference on the first compared
+  metric both predict, its interval and p-value, and what that resolves."""
+  out = []
+  units = f"{summary['bootstrap']['units']} test {summary['bootstrap']['unit']}s"
+  for name, compared in summary.get('comparisons', {}).items():
+    metric = next((m for m, _ in uncertainty.COMPARED if m in compared), None)
+    if metric is None:
+      continue
+    c = compared[metric]
+    heading = next(h for k, h, _ in COLUMNS if k == metric)
+    if c['interval'] is None:
+      out.append(f'spotipop vs {LABELS.get(name, name)}: {heading} undefined '
+                 f'on too many resamples of {units}')
+      continue
+    word = {'better': 'spotipop better', 'worse': 'spotipop worse',
+            'not resolved': 'no difference resolved'}[c['verdict']]
+    low, high = c['interval']
+    out.append(f"spotipop vs {LABELS.get(name, name)}: {heading} "
+               f"{c['difference']:+.3f} [{low:+.3f}, {high:+.3f}], "
+               f"p = {c['p_value']:.3g}: {word} on {units}")
+  return out
 
 
 def main(argv):

@@ -16,6 +16,7 @@ from conftest import experiment_config
 from conftest import run_module
 from spotipop import baselines
 from spotipop import metrics
+from spotipop import report
 from spotipop.data import catalog
 from spotipop.data import datasets
 
@@ -85,6 +86,27 @@ def test_baselines_on_the_falah_sample(falah_sample):
   # Deterministic: refitting gives the same trees.
   again = baselines.fit_predict(tables, seed=0)['gbdt']['test']
   np.testing.assert_array_equal(again['probability'], gbdt['probability'])
+
+
+def test_the_falah_sample_at_50_says_its_test_split_cannot_rank(falah_sample):
+  """At >= 50 the sample's unseen-artist test split holds a handful of
+  unpopular tracks: the report says so, and its intervals resample artists."""
+  _, builder = falah_sample
+  tables = {s: baselines.read_split(builder, s) for s in catalog.SPLITS}
+  gbdt = baselines.fit_predict(tables, seed=0)
+  scored = {s: {**tables[s], **gbdt['gbdt'][s]} for s in ('validation', 'test')}
+  unpopular = int((tables['test']['label'] == 0).sum())
+  assert unpopular < report.MIN_CLASS_TRACKS
+  summary = report.summarize('test', scored, gbdt, 'mcc', bootstrap=200,
+                             groups=tables['test']['group'])
+  assert summary['warnings'][0] == (
+      f'{unpopular} unpopular test track(s), under '
+      f'{report.MIN_CLASS_TRACKS}: ROC-AUC, PR-AUC and MCC cannot rank models '
+      'on this split')
+  assert summary['bootstrap']['unit'] == 'group'
+  assert summary['bootstrap']['units'] == len(set(tables['test']['group']))
+  assert 'WARNING: ' + summary['warnings'][0] in report.headline(
+      {**summary, 'checkpoint': 'best', 'step': 1})
 
 
 def test_gbdt_ranks_real_tracks_better_than_the_prior(tmp_path):

@@ -68,3 +68,53 @@ def test_a_score_only_baseline_reports_score_metrics_alone(splits):
 def test_table_marks_undefined_metrics():
   table = report.table({'model': {'roc_auc': None, 'mcc': 0.25}})
   assert '| spotipop | — |' in table and '0.250' in table
+
+
+def test_bootstrap_intervals_and_paired_comparisons(splits):
+  """Every metric gets an interval around its figure; the model against a
+  noise predictor is resolved, against itself not."""
+  rng = np.random.default_rng(5)
+  noise = {s: _predictor(rng.random(400), p['score'] + 30 * rng.standard_normal(
+      400)) for s, p in splits.items()}
+  itself = {s: _predictor(p['probability'], p['score'])
+            for s, p in splits.items()}
+  summary = report.summarize('test', splits, {'gbdt': noise, 'copy': itself},
+                             'mcc', bootstrap=300, seed=1)
+  assert summary['bootstrap'] == {'resamples': 300, 'seed': 1,
+                                  'confidence': 0.95, 'unit': 'track',
+                                  'units': 400}
+  for row in report.rows(summary).values():
+    for metric in ('roc_auc', 'mcc', 'accuracy', 'brier', 'mae'):
+      if metric in row:
+        low, high = row['intervals'][metric]
+        assert low - 1e-9 <= row[metric] <= high + 1e-9, metric
+  assert summary['comparisons']['gbdt']['roc_auc']['verdict'] == 'better'
+  assert summary['comparisons']['gbdt']['mae']['verdict'] == 'better'
+  assert summary['comparisons']['copy']['roc_auc'] == {
+      'difference': 0.0, 'interval': [0.0, 0.0], 'p_value': 1.0,
+      'verdict': 'not resolved'}
+  again = report.summarize('test', splits, {'gbdt': noise}, 'mcc',
+                           bootstrap=300, seed=1)
+  assert again['overall']['intervals'] == summary['overall']['intervals']
+  lines = report.verdicts(summary)
+  assert lines[0].startswith('spotipop vs GBDT (LightGBM): ROC-AUC +0.')
+  assert lines[0].endswith('spotipop better on 400 test tracks')
+  assert lines[1].endswith('no difference resolved on 400 test tracks')
+
+
+def test_a_split_too_small_to_rank_says_so(splits):
+  """40 test tracks, 6 of them popular, scored by a weak predictor."""
+  rng = np.random.default_rng(7)
+  labels = np.r_[np.ones(6, int), np.zeros(34, int)]
+  small = {**splits, 'test': _split(labels, rng.random(40) + 0.2 * labels)}
+  summary = report.summarize('test', small, {}, 'mcc', bootstrap=200)
+  assert summary['warnings'][0] == (
+      '6 popular test track(s), under 10: ROC-AUC, PR-AUC and MCC cannot '
+      'rank models on this split')
+  assert any('ROC-AUC interval' in w and 'wider than 0.10' in w
+             for w in summary['warnings'])
+
+
+def test_without_bootstrap_the_report_has_no_intervals(splits):
+  summary = report.summarize('test', splits, {}, 'mcc')
+  assert 'intervals' not in summary['overall'] and 'bootstrap' not in summary
