@@ -15,7 +15,6 @@ import jax
 
 from spotipop import cli
 from spotipop import config as config_lib
-from spotipop import errors
 from spotipop import evaluate
 from spotipop import report
 from spotipop import train
@@ -37,25 +36,6 @@ def initialize_distributed():
   jax.distributed.initialize(**kwargs)
 
 
-def check_before_building(config, workdir):
-  """The checks that need no data, so a bad setting fails in seconds."""
-  devices = jax.device_count()
-  if config.train.batch_size % devices:
-    raise errors.SpotipopError(
-        f'--batch_size={config.train.batch_size} is not divisible by the '
-        f'{devices} devices ({jax.process_count()} host(s) x '
-        f'{jax.local_device_count()})')
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise errors.SpotipopError(f'--workdir={workdir} is a file, not a folder')
-  try:
-    os.makedirs(workdir, exist_ok=True)
-  except OSError as e:
-    raise errors.SpotipopError(
-        f'--workdir={workdir} cannot be created: {e.strerror}') from None
-  if not os.access(workdir, os.W_OK | os.X_OK):
-    raise errors.SpotipopError(f'--workdir={workdir} is not writable')
-
-
 def main(argv):
   del argv
   if os.environ.get('SPOTIPOP_DISTRIBUTED') == '1':
@@ -64,7 +44,7 @@ def main(argv):
   workdir = os.path.abspath(os.path.expanduser(flags.FLAGS.workdir))
   logging.info('spotipop on %d process(es), devices: %s', jax.process_count(),
                jax.devices())
-  check_before_building(config, workdir)
+  train.check_before_building(config, workdir)
   progress = train.train_and_evaluate(config, workdir)
   if progress['best_step'] is None:
     return

@@ -8,6 +8,7 @@ so the updated state is identical everywhere and comes back as one array.
 import contextlib
 import functools
 import math
+import os
 import time
 
 from absl import logging
@@ -18,6 +19,8 @@ import numpy as np
 import optax
 
 from spotipop import checkpointing
+from spotipop import errors
+from spotipop import faults
 from spotipop import inference
 from spotipop import metrics
 from spotipop import models
@@ -27,7 +30,6 @@ from spotipop import workdir as workdir_lib
 from spotipop.config import Config
 from spotipop.data import datasets
 from spotipop.data import pipeline
-from spotipop.errors import TrainingDivergedError
 
 AXIS = inference.AXIS
 
@@ -94,7 +96,7 @@ EXPLOSION_FACTOR = 100.0
 def check_training(progress, config: Config, step, loss, params=None):
   """Stops a diverged run before anything of it is saved or evaluated.
 
-  Raises TrainingDivergedError when the loss (or, if given, a parameter) is
+  Raises errors.TrainingDivergedError when the loss (or, if given, a parameter) is
   not finite, or the loss exceeds EXPLOSION_FACTOR x the loss of the run's
   first step (kept in progress, so a resumed run keeps the same reference).
   """
@@ -115,7 +117,7 @@ def check_training(progress, config: Config, step, loss, params=None):
     problem = 'the parameters are no longer finite'
   else:
     return
-  raise TrainingDivergedError(f'training diverged at step {step}: {problem}; '
+  raise errors.TrainingDivergedError(f'training diverged at step {step}: {problem}; '
                               f'{hint}. Nothing after it was saved or '
                               'evaluated.')
 
@@ -149,6 +151,25 @@ def record_epoch(progress, config: Config, epoch, step, losses, seconds,
   elif epoch + 1 == config.train.num_epochs:
     progress['stopped'] = 'num_epochs'
   return improved
+
+
+def check_before_building(config: Config, workdir):
+  """The checks that need no data, so a bad setting fails in seconds."""
+  devices = jax.device_count()
+  if config.train.batch_size % devices:
+    raise errors.SpotipopError(
+        f'--batch_size={config.train.batch_size} is not divisible by the '
+        f'{devices} devices ({jax.process_count()} host(s) x '
+        f'{jax.local_device_count()})')
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise errors.SpotipopError(f'--workdir={workdir} is a file, not a folder')
+  try:
+    os.makedirs(workdir, exist_ok=True)
+  except OSError as e:
+    raise errors.SpotipopError(
+        f'--workdir={workdir} cannot be created: {e.strerror}') from None
+  if not os.access(workdir, os.W_OK | os.X_OK):
+    raise errors.SpotipopError(f'--workdir={workdir} is not writable')
 
 
 def train_and_evaluate(config: Config, workdir):
@@ -229,6 +250,7 @@ def train_and_evaluate(config: Config, workdir):
           summaries.flush()
           ckpts.save(checkpointing.LATEST, step, state, progress)
           del progress['epoch_losses']
+        faults.after_step(step)
 
       check_training(progress, config, step, losses[-1], state.params)
       val = inference.predict_split(p_predict, state.params, val_batches)

@@ -66,8 +66,11 @@ def test_main_trains_checkpoints_and_reports(trained):
   assert baselines['always_popular']['mcc'] == 0
   assert baselines['train_prior']['roc_auc'] == 0.5
   # The mean popularity is a score baseline only.
-  assert set(baselines['train_mean_popularity']) == {'mae', 'rmse', 'r2',
-                                                     'spearman'}
+  mean_popularity = baselines['train_mean_popularity']
+  assert set(mean_popularity) == {'mae', 'rmse', 'r2', 'spearman', 'intervals'}
+  assert set(mean_popularity['intervals']) == {'mae', 'rmse', 'r2', 'spearman'}
+  assert report['bootstrap']['resamples'] == 1000
+  assert set(report['comparisons']) == set(baselines)
   assert 0 <= baselines['gbdt']['roc_auc'] <= 1
   assert sum(b['count'] for b in report['calibration']) == overall['count']
   assert report['per_genre'] and report['per_release_era']

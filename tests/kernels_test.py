@@ -41,7 +41,7 @@ def test_conv_3x3_matches_xla_values_and_gradients(monkeypatch,
     def f(x, kernel):
       return jnp.sum(nn.max_pool(jnp.tanh(conv_fn(x, kernel)), (2, 2),
                                  strides=(2, 2)) ** 2)
-    return jax.value_and_grad(f, argnums=(0, 1))(x, kernel)
+    return jax.jit(jax.value_and_grad(f, argnums=(0, 1)))(x, kernel)
 
   _assert_trees_close(value_and_grads(conv.conv_3x3),
                       value_and_grads(conv.xla_conv_3x3), 1e-5, 1e-5)
@@ -76,7 +76,7 @@ def test_norm_gelu_pool_matches_the_flax_composition(dtype, inputs):
   def value_and_grads(block):
     def f(x, scale, bias):
       return jnp.sum(block(x, scale, bias, 8).astype(jnp.float32) * weights)
-    return jax.value_and_grad(f, argnums=(0, 1, 2))(x, scale, bias)
+    return jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2)))(x, scale, bias)
 
   if inputs == 'tied':
     norm = nn.GroupNorm(num_groups=8, dtype=dtype)

@@ -34,7 +34,7 @@ def _inputs(config, batch=8, seed=0):
 
 def _init(config, seed=0):
   audio_clips, features, genre_id = _inputs(config, batch=1)
-  return models.create(config, NUM_GENRES).init(
+  return jax.jit(models.create(config, NUM_GENRES).init)(
       jax.random.key(seed), audio_clips if config.uses_audio else None,
       features, genre_id)['params']
 
@@ -62,12 +62,13 @@ def test_genre_embedding_can_be_left_out():
 
 def test_model_reads_int16_pcm_as_the_float_clip():
   config = _config()
-  model, params = models.create(config, NUM_GENRES), _init(config)
+  apply, params = jax.jit(models.create(config, NUM_GENRES).apply), _init(
+      config)
   pcm, features, genre_id = _inputs(config)
-  from_pcm = model.apply({'params': params}, pcm, features, genre_id)
-  from_float = model.apply({'params': params},
-                           pcm.astype(np.float32) / audio.PCM_SCALE, features,
-                           genre_id)
+  from_pcm = apply({'params': params}, pcm, features, genre_id)
+  from_float = apply({'params': params},
+                     pcm.astype(np.float32) / audio.PCM_SCALE, features,
+                     genre_id)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
                                                        atol=1e-6),
                from_pcm, from_float)
@@ -78,10 +79,11 @@ def test_bfloat16_conv_tower_agrees_with_float32(kernels):
   config = _config(kernels=kernels)
   params = _init(config)  # float32 either way.
   args = _inputs(config)
-  logit32, score32 = models.create(config, NUM_GENRES).apply(
+  logit32, score32 = jax.jit(models.create(config, NUM_GENRES).apply)(
       {'params': params}, *args)
-  logit16, score16 = models.create(_with(config, dtype='bfloat16'),
-                                   NUM_GENRES).apply({'params': params}, *args)
+  logit16, score16 = jax.jit(models.create(
+      _with(config, dtype='bfloat16'), NUM_GENRES).apply)({'params': params},
+                                                          *args)
   assert logit16.dtype == score16.dtype == np.float32
   # bfloat16 keeps 8 bits of mantissa (relative error 2^-9 per rounding).
   np.testing.assert_allclose(logit16, logit32, atol=0.02)
@@ -104,7 +106,7 @@ def test_xla_and_fused_kernels_compute_the_same_network():
     def loss(params):
       logit, score = model.apply({'params': params}, *args)
       return jnp.sum(logit ** 2) + jnp.sum(score), (logit, score)
-    return jax.value_and_grad(loss, has_aux=True)(params)
+    return jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
 
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4,
                                                        atol=1e-5),
@@ -121,7 +123,8 @@ def test_a_checkpoint_written_by_version_0_1_0_restores(tmp_path, kernels):
   expected = np.load(run / 'expected.npz')
   assert int(state.step) == int(expected['step'])
   model = models.create(_with(config, kernels=kernels), NUM_GENRES)
-  logit, score = model.apply({'params': state.params}, expected['audio'],
-                             expected['features'], expected['genre_id'])
+  logit, score = jax.jit(model.apply)(
+      {'params': state.params}, expected['audio'], expected['features'],
+      expected['genre_id'])
   np.testing.assert_allclose(logit, expected['logit'], rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(score, expected['score'], rtol=1e-5, atol=1e-5)

@@ -137,9 +137,10 @@ def test_loss_is_class_weighted_bce_plus_weighted_score_mse(setup):
   shard['label'] = np.tile(np.array([1, 0, 1, 1], np.int32), 4)
   shard['mask'] = np.r_[np.ones(13), np.zeros(3)].astype(np.float32)
   pos_weight, regression_weight = 3.0, 0.25
-  loss, aux = train.loss_fn(state.params, state.apply_fn, shard,
-                            jax.random.key(0), pos_weight, regression_weight)
-  logit, score = (np.asarray(x, np.float64) for x in state.apply_fn(
+  loss, aux = jax.jit(train.loss_fn, static_argnums=(1,))(
+      state.params, state.apply_fn, shard, jax.random.key(0), pos_weight,
+      regression_weight)
+  logit, score = (np.asarray(x, np.float64) for x in jax.jit(state.apply_fn)(
       {'params': state.params}, shard['audio'], shard['features'],
       shard['genre_id']))
   y, m = shard['label'], shard['mask']
