@@ -51,8 +51,10 @@ def _scored(by_split, split, labels, popularity, val_labels, criterion):
 
 
 # Fewer test tracks than this of a class, and the ranking metrics (ROC-AUC,
-# PR-AUC, MCC) of the split cannot tell models apart.
+# PR-AUC, MCC) of the split cannot tell models apart: their comparisons'
+# verdict is 'cannot rank', whatever their resamples suggest.
 MIN_CLASS_TRACKS = 10
+RANKING_METRICS = ('roc_auc', 'average_precision', 'mcc')
 # A model ROC-AUC interval wider than this cannot separate models closer
 # than it: the split is too small to rank them.
 MAX_ROC_AUC_WIDTH = 0.10
@@ -111,6 +113,9 @@ def _add_intervals(summary, outputs, evaluated, resamples, seed, groups):
     row['intervals'] = {metric: uncertainty.interval(values)
                         for metric, values in samples[name].items()
                         if metric != 'count'}
+  positives = int(np.sum(evaluated['label']))
+  too_few = min(positives, len(evaluated['label']) - positives) < (
+      MIN_CLASS_TRACKS)
   summary['comparisons'] = {}
   for name in summary['baselines']:
     compared = {}
@@ -121,6 +126,8 @@ def _add_intervals(summary, outputs, evaluated, resamples, seed, groups):
                            - summary['baselines'][name][metric]),
             **uncertainty.paired(samples['model'][metric],
                                  samples[name][metric], higher_is_better)}
+        if too_few and metric in RANKING_METRICS:
+          compared[metric]['verdict'] = 'cannot rank'
     summary['comparisons'][name] = compared
   summary['bootstrap'] = {
       'resamples': resamples, 'seed': seed,
@@ -209,7 +216,9 @@ def verdicts(summary):
                  f'on too many resamples of {units}')
       continue
     word = {'better': 'spotipop better', 'worse': 'spotipop worse',
-            'not resolved': 'no difference resolved'}[c['verdict']]
+            'not resolved': 'no difference resolved',
+            'cannot rank': f'cannot rank models with under {MIN_CLASS_TRACKS} '
+                           'tracks of a class'}[c['verdict']]
     low, high = c['interval']
     out.append(f"spotipop vs {LABELS.get(name, name)}: {heading} "
                f"{c['difference']:+.3f} [{low:+.3f}, {high:+.3f}], "

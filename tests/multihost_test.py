@@ -54,7 +54,8 @@ def test_two_hosts_match_one_host(catalogue, tmp_path):
            f'--workdir={multi}'],
           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
           env={'PATH': '/usr/bin:/bin', 'PYTHON': sys.executable,
-               'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
+               'XLA_FLAGS': '--xla_force_host_platform_device_count=4 '
+                            '--xla_backend_optimization_level=0',
                'JAX_COORDINATOR_ADDRESS': f'localhost:{port}',
                'JAX_NUM_PROCESSES': '2', 'JAX_PROCESS_ID': str(i)})
       for i in range(2)]

@@ -103,6 +103,8 @@ def test_the_falah_sample_at_50_says_its_test_split_cannot_rank(falah_sample):
       f'{unpopular} unpopular test track(s), under '
       f'{report.MIN_CLASS_TRACKS}: ROC-AUC, PR-AUC and MCC cannot rank models '
       'on this split')
+  assert {c['roc_auc']['verdict'] for c in summary['comparisons'].values()
+          if 'roc_auc' in c} == {'cannot rank'}
   assert summary['bootstrap']['unit'] == 'group'
   assert summary['bootstrap']['units'] == len(set(tables['test']['group']))
   assert 'WARNING: ' + summary['warnings'][0] in report.headline(
