@@ -3,8 +3,9 @@
   python -m spotipop.evaluate --workdir=runs/default --split=test
 
 writes report.json (the model's metrics at a threshold chosen on the
-validation split, next to the baselines' on the same split; per-genre and
-per-release-era breakdowns; calibration), predictions.csv, roc.png,
+validation split, next to the baselines' on the same split, each with its
+bootstrap interval, and the model's paired comparison with each baseline;
+per-genre and per-release-era breakdowns; calibration), predictions.csv, roc.png,
 calibration.png and confusion.png under WORKDIR/eval/SPLIT-CHECKPOINT/, and
 prints the model-vs-baselines table.
 """

@@ -130,9 +130,9 @@ def metric_samples(w, labels, popularity, predictor):
   'threshold'}, either output may be None) on each resample."""
   probability, score = predictor.get('probability'), predictor.get('score')
   # Runs of tied values, shared by every block of resamples.
-  ties = {'probability': probability is not None and _ties(probability),
-          'popularity': score is not None and _ties(popularity),
-          'score': score is not None and _ties(score)}
+  ties = {'probability': None if probability is None else _ties(probability),
+          'popularity': None if score is None else _ties(popularity),
+          'score': None if score is None else _ties(score)}
   out = {}
   for start in range(0, len(w), _BLOCK):
     # Resamples along columns: the per-tie sums and running sums below
