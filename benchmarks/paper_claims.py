@@ -42,26 +42,31 @@ def _read(path):
   return popularity, predicted, artists
 
 
+def _as_probability(predicted_popularity):
+  """The scores the AUCs rank: predicted popularity on [0, 1]."""
+  return np.clip(predicted_popularity / 100.0, 0.0, 1.0)
+
+
 def _classification(labels, predicted_popularity):
   """The paper's decision (>= 50); ranks by predicted popularity for the AUCs.
 
   Brier is left out: a predicted popularity is not a probability.
   """
-  scores = np.clip(predicted_popularity / 100.0, 0.0, 1.0)
-  out = metrics.classification_metrics(labels, scores, THRESHOLD / 100.0)
+  out = metrics.classification_metrics(
+      labels, _as_probability(predicted_popularity), THRESHOLD / 100.0)
   del out['brier']
   return out
 
 
 def _predictors(popularity, predicted):
-  """{name: predicted popularity} of the authors and the baselines; None
-  where a baseline makes no popular/not call."""
+  """{name: (predicted popularity, scored as a popular/not call, scored as
+  a popularity)} of the authors and the baselines."""
   n = popularity.size
   median, mean = float(np.median(popularity)), float(popularity.mean())
-  return {"authors' predictions": (predicted, True),
-          'always popular': (np.full(n, 100.0), False),
-          f'median popularity ({median:g})': (np.full(n, median), True),
-          f'mean popularity ({mean:.1f})': (np.full(n, mean), None)}
+  return {"authors' predictions": (predicted, True, True),
+          'always popular': (np.full(n, 100.0), True, False),
+          f'median popularity ({median:g})': (np.full(n, median), True, True),
+          f'mean popularity ({mean:.1f})': (np.full(n, mean), False, True)}
 
 
 def score(popularity, predicted, groups=None, resamples=0, seed=0):
@@ -69,13 +74,14 @@ def score(popularity, predicted, groups=None, resamples=0, seed=0):
   with resamples, each metric's interval and the paired comparisons."""
   labels = popularity >= THRESHOLD
   rows, outputs = {}, {}
-  for name, (values, regresses) in _predictors(popularity, predicted).items():
+  for name, (values, classifies, regresses) in _predictors(
+      popularity, predicted).items():
     row, output = {}, {}
-    if regresses is not None:  # The mean makes no popular/not call.
+    if classifies:
       row.update(_classification(labels, values))
-      output.update(probability=np.clip(values / 100.0, 0.0, 1.0),
+      output.update(probability=_as_probability(values),
                     threshold=THRESHOLD / 100.0)
-    if regresses is not False:
+    if regresses:
       row.update(metrics.score_metrics(popularity, values))
       output['score'] = values
     rows[name], outputs[name] = row, output

@@ -113,9 +113,7 @@ def _add_intervals(summary, outputs, evaluated, resamples, seed, groups):
     row['intervals'] = {metric: uncertainty.interval(values)
                         for metric, values in samples[name].items()
                         if metric != 'count'}
-  positives = int(np.sum(evaluated['label']))
-  too_few = min(positives, len(evaluated['label']) - positives) < (
-      MIN_CLASS_TRACKS)
+  too_few = bool(_sparse_classes(summary['overall']))
   summary['comparisons'] = {}
   for name in summary['baselines']:
     compared = {}
@@ -137,15 +135,21 @@ def _add_intervals(summary, outputs, evaluated, resamples, seed, groups):
                    else len(evaluated['label']))}
 
 
+def _sparse_classes(overall):
+  """[(count, class name)] of the classes with under MIN_CLASS_TRACKS
+  tracks in the evaluated split."""
+  positives = round(overall['positive_rate'] * overall['count'])
+  return [(count, name) for count, name in (
+      (overall['count'] - positives, 'unpopular'), (positives, 'popular'))
+          if count < MIN_CLASS_TRACKS]
+
+
 def warnings(summary):
   """Plain words for a split that cannot decide what its figures suggest."""
-  overall, out = summary['overall'], []
-  positives = round(overall['positive_rate'] * overall['count'])
-  for count, name in ((overall['count'] - positives, 'unpopular'),
-                      (positives, 'popular')):
-    if count < MIN_CLASS_TRACKS:
-      out.append(f'{count} {name} {summary["split"]} track(s), under {MIN_CLASS_TRACKS}: ROC-AUC, PR-AUC and '
-                 'MCC cannot rank models on this split')
+  overall = summary['overall']
+  out = [f'{count} {name} {summary["split"]} track(s), under '
+         f'{MIN_CLASS_TRACKS}: ROC-AUC, PR-AUC and MCC cannot rank models on '
+         'this split' for count, name in _sparse_classes(overall)]
   bounds = overall.get('intervals', {}).get('roc_auc')
   if bounds and bounds[1] - bounds[0] > MAX_ROC_AUC_WIDTH:
     out.append(f'the ROC-AUC interval [{bounds[0]:.3f}, {bounds[1]:.3f}] is '
