@@ -38,6 +38,8 @@ MAX_CHANNELS = 16
 
 def load(path, sample_rate):
   """Decodes to mono float32 at sample_rate, resampling with a polyphase filter."""
+  if not os.path.isfile(path):
+    raise errors.AudioError(f'{path}: no such file')
   try:
     with sf.SoundFile(path) as f:
       native_rate, channels = f.samplerate, f.channels

@@ -2,7 +2,8 @@
 
 Unknown or invalid flags, any SpotipopError and a full disk end the program
 with one line on stderr that names the flag, file, folder or step, and a
-non-zero status.
+non-zero status: 1, 75 for a run interrupted after saving (errors.Interrupted),
+130 for Ctrl-C.
 """
 
 import os
@@ -15,7 +16,7 @@ from spotipop import errors
 from spotipop import logs
 
 
-def fail(tool, message):
+def fail(tool, message, status=1):
   """Ends the program with `tool: message` as its last line of output.
 
   It exits at once, without interpreter shutdown: checkpoints are closed by
@@ -24,7 +25,7 @@ def fail(tool, message):
   print(f'{tool}: {message}', file=sys.stderr)
   sys.stdout.flush()
   sys.stderr.flush()
-  os._exit(1)  # pylint: disable=protected-access
+  os._exit(status)  # pylint: disable=protected-access
 
 
 def run(main, tool, takes_arguments=False):
@@ -45,7 +46,9 @@ def run(main, tool, takes_arguments=False):
     try:
       return main(argv)
     except errors.SpotipopError as e:
-      fail(tool, e)
+      fail(tool, e, e.exit_status)
+    except KeyboardInterrupt:
+      fail(tool, 'interrupted by Ctrl-C', 130)
     except Exception as e:  # pylint: disable=broad-except
       if (message := errors.disk_full(e)) is None:
         raise

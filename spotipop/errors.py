@@ -13,6 +13,24 @@ import re
 class SpotipopError(Exception):
   """Bad input, settings or state; the message says where and what to try."""
 
+  exit_status = 1
+
+
+class Interrupted(SpotipopError):
+  """A run stopped on request (SIGTERM, Ctrl-C) after saving its step."""
+
+  exit_status = 75  # EX_TEMPFAIL: the same command resumes it.
+
+
+class LockedError(SpotipopError):
+  """Another process holds the run (or dataset) this one would write."""
+
+
+class SomeTracksFailed(SpotipopError):
+  """Prediction scored the tracks it could; some it could not (listed)."""
+
+  exit_status = 2
+
 
 class DataError(SpotipopError, ValueError):
   """A catalogue that cannot train the configured model."""

@@ -11,11 +11,14 @@ Many tracks, from a CSV with track_id, audio_path, the feature columns and
   python -m spotipop.predict --workdir=runs/default --tracks=new_tracks.csv
 
 Prints one line per track: the probability that it is popular and the
-predicted popularity score (0-100).
+predicted popularity score (0-100). A track whose audio cannot be used prints
+"not scored", its CSV line and reason go to stderr, the others are scored, and
+the exit status is 2.
 """
 
 import itertools
 import math
+from typing import NamedTuple
 
 from absl import flags
 from absl import logging
@@ -66,32 +69,60 @@ class Predictor:
     return self.config.data.feature_columns
 
   def __call__(self, audio_paths, features, genres, chunk=32):
-    """(probability popular, popularity score 0-100) arrays for the tracks.
+    """Scores the tracks: a Scores of (probability popular, score 0-100, failed).
 
     Tracks are decoded in parallel, as when building a dataset, and scored
-    `chunk` at a time, every chunk padded to one compiled shape.
-    Tabular-only models ignore audio_paths.
+    `chunk` at a time, every chunk padded to one compiled shape. A track whose
+    audio cannot be used scores NaN, and failed maps its index to the reason;
+    the others are scored all the same. Tabular-only models ignore
+    audio_paths.
     """
-    clips = (catalog.ordered_map(catalog.clip_loader(self.config.data),
+    clips = (catalog.ordered_map(_clip_or_reason(self.config.data),
                                  audio_paths)
              if self.config.uses_audio else None)
     total = len(features)
     batch_size = min(chunk, total)
-    probabilities, scores = [], []
+    probabilities, scores, failed = [], [], {}
     for start in range(0, total, chunk):
       count = len(features[start:start + chunk])
       inputs = dict(zip(('features', 'genre_id'), pipeline.model_inputs(
           features[start:start + chunk], genres[start:start + chunk],
           self._dataset)))
       if clips is not None:
-        inputs['audio'] = np.stack(list(itertools.islice(clips, count)))
+        decoded = list(itertools.islice(clips, count))
+        silence = np.zeros(catalog.num_samples(self.config.data), np.float32)
+        for i, (_, reason) in enumerate(decoded):
+          if reason is not None:
+            failed[start + i] = reason
+        inputs['audio'] = np.stack([silence if clip is None else clip
+                                    for clip, _ in decoded])
       probability, score = inference.predict_rows(
           self._predict, self._params, inputs, batch_size)
       probabilities.append(probability)
       scores.append(score)
       if total > chunk:
         logging.info('scored %d/%d tracks', start + count, total)
-    return np.concatenate(probabilities), np.concatenate(scores)
+    probability, score = np.concatenate(probabilities), np.concatenate(scores)
+    bad = list(failed)
+    probability[bad], score[bad] = np.nan, np.nan
+    return Scores(probability, score, failed)
+
+
+class Scores(NamedTuple):
+  probability: np.ndarray  # P(popular); NaN where the track failed.
+  score: np.ndarray  # Predicted popularity 0-100; NaN where it failed.
+  failed: dict  # {track index: why its audio cannot be used}
+
+
+def _clip_or_reason(data):
+  load = catalog.clip_loader(data)
+
+  def clip_or_reason(path):
+    try:
+      return load(path), None
+    except errors.AudioError as e:
+      return None, str(e)
+  return clip_or_reason
 
 
 def main(argv):
@@ -109,17 +140,31 @@ def main(argv):
       tracks = manifest.read(f.tracks, predictor.config.data, labelled=False,
                              with_audio=predictor.config.uses_audio).tracks
       ids = [t.track_id for t in tracks]
+      where = [f'{f.tracks}:{t.row}' for t in tracks]
       paths = [t.audio_path for t in tracks]
       features = [t.features for t in tracks]
       genres = [t.genre for t in tracks]
     else:
       ids, paths, genres = [f.audio or 'track'], [f.audio], [f.genre]
+      where = ['--audio']
       features = [parse_features(f.features, predictor.feature_columns)]
-    probability, score = predictor(paths, features, genres)
+    scores = predictor(paths, features, genres)
   except ValueError as e:  # --features; names the feature.
     raise errors.SpotipopError(str(e)) from None
-  for track_id, p, s in zip(ids, probability, score):
-    print(f'{track_id}\tP(popular)={p:.3f}\tpredicted popularity={s:.1f}')
+  for i, track_id in enumerate(ids):
+    if i in scores.failed:
+      print(f'{track_id}\tnot scored', flush=True)
+      logging.error('%s: %s', where[i], scores.failed[i])
+    else:
+      print(f'{track_id}\tP(popular)={scores.probability[i]:.3f}\t'
+            f'predicted popularity={scores.score[i]:.1f}')
+  if scores.failed:
+    lines = ', '.join(where[i].rpartition(':')[2] if f.tracks else where[i]
+                      for i in sorted(scores.failed))
+    raise errors.SomeTracksFailed(
+        f'{len(scores.failed)} of {len(ids)} track(s) not scored '
+        f'({"lines " + lines if f.tracks else lines}: their audio cannot be '
+        'used; the reasons are above)')
 
 
 if __name__ == '__main__':

@@ -22,8 +22,10 @@ from spotipop import checkpointing
 from spotipop import errors
 from spotipop import faults
 from spotipop import inference
+from spotipop import locks
 from spotipop import metrics
 from spotipop import models
+from spotipop import preemption
 from spotipop import summaries as summaries_lib
 from spotipop import train_state
 from spotipop import workdir as workdir_lib
@@ -172,12 +174,48 @@ def check_before_building(config: Config, workdir):
     raise errors.SpotipopError(f'--workdir={workdir} is not writable')
 
 
+def check_classes(config: Config, class_counts):
+  """Refuses a catalogue whose train or validation split lacks a class.
+
+  Training needs both classes to learn from, and checkpoint selection both to
+  rank by; a test split with one class still gets a report, which says which
+  metrics it cannot compute.
+  """
+  threshold = config.data.popularity_threshold
+  for split in ('train', 'validation'):
+    negatives, positives = class_counts[split]
+    if negatives and positives:
+      continue
+    lacking = (f'no unpopular track (popularity < {threshold:g})' if positives
+               else f'no popular track (popularity >= {threshold:g})')
+    raise errors.DataError(
+        f'the {split} split has {lacking}: {negatives} unpopular, {positives} '
+        f'popular at --popularity_threshold={threshold:g}. Choose a threshold '
+        "inside the catalogue's popularity range, or add tracks of the "
+        'other class.')
+
+
+def _interrupted(stop, step):
+  return errors.Interrupted(
+      f'interrupted by {stop.signal} at step {step}, which is saved; run the '
+      'same command to resume')
+
+
 def train_and_evaluate(config: Config, workdir):
   """Trains until num_epochs or early stopping; resumes from workdir if possible.
 
+  A second trainer of the same workdir is refused (host 0 holds its lock).
   Returns the run's progress record (best validation metric, history, ...).
   """
+  with (locks.held(os.path.join(workdir, '.spotipop-run.lock'),
+                   f'--workdir={workdir}', wait=False)
+        if jax.process_index() == 0 else contextlib.nullcontext()):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config: Config, workdir):
   builder = prepare_dataset(config)
+  check_classes(config, builder.info.metadata['class_counts'])
   workdir_lib.write_run_files(workdir, config, builder)
   train_batches = inference.split_batches(builder, config, 'train', train=True)
   val_batches = inference.split_batches(builder, config, 'validation',
@@ -197,6 +235,7 @@ def train_and_evaluate(config: Config, workdir):
   with contextlib.ExitStack() as closing:
     ckpts = closing.enter_context(contextlib.closing(checkpointing.Checkpoints(
         workdir, config.train.keep_checkpoints)))
+    stop = closing.enter_context(preemption.Watcher())
     restored = ckpts.restore(checkpointing.LATEST, state)
     if restored:
       state, progress = restored
@@ -222,6 +261,14 @@ def train_and_evaluate(config: Config, workdir):
     schedule = train_state.learning_rate_schedule(config, steps_per_epoch)
     first_epoch, first_step = divmod(step, steps_per_epoch)
 
+    def save_mid_epoch(step, state, losses):
+      # With the epoch's losses so far, so that its train_loss survives a resume.
+      check_training(progress, config, step, losses[-1], state.params)
+      progress['epoch_losses'] = [float(x) for x in jax.device_get(losses)]
+      summaries.flush()
+      ckpts.save(checkpointing.LATEST, step, state, progress)
+      del progress['epoch_losses']
+
     for epoch in range(first_epoch, config.train.num_epochs):
       # A resumed epoch starts with the losses of its steps before the kill, so
       # its train_loss is the uninterrupted run's.
@@ -241,16 +288,18 @@ def train_and_evaluate(config: Config, workdir):
           logging.info('step %d (epoch %d): loss %.4f, accuracy %.3f', step,
                        epoch + 1, loss, float(step_metrics['accuracy']))
           summaries.step(step, loss, float(schedule(step - 1)))
+        mid_epoch = step % steps_per_epoch != 0
         every = config.train.checkpoint_every_steps
-        if every and step % every == 0 and step % steps_per_epoch:
-          check_training(progress, config, step, step_metrics['loss'],
-                         state.params)
-          progress['epoch_losses'] = [
-              float(x) for x in jax.device_get(losses)]
-          summaries.flush()
-          ckpts.save(checkpointing.LATEST, step, state, progress)
-          del progress['epoch_losses']
+        periodic = every and step % every == 0
+        if mid_epoch and periodic:
+          save_mid_epoch(step, state, losses)
         faults.after_step(step)
+        # At an epoch's last step the epoch ends first: validation and its
+        # saves, then the check below the loop.
+        if stop.requested(step) and mid_epoch:
+          if not periodic:
+            save_mid_epoch(step, state, losses)
+          raise _interrupted(stop, step)
 
       check_training(progress, config, step, losses[-1], state.params)
       val = inference.predict_split(p_predict, state.params, val_batches)
@@ -276,6 +325,8 @@ def train_and_evaluate(config: Config, workdir):
       workdir_lib.write_history(workdir, progress['history'])
       if progress['stopped']:
         break
+      if stop.signal:  # Asked at the epoch's end: its step is saved now.
+        raise _interrupted(stop, step)
 
   logging.info('Training stopped (%s); best val %s %s at step %s',
                progress['stopped'], config.train.selection_metric,

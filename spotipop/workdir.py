@@ -88,7 +88,7 @@ def restore_run(workdir, checkpoint=checkpointing.BEST):
   if which not in (checkpointing.LATEST, checkpointing.BEST):
     raise errors.CheckpointError(f"--checkpoint={checkpoint}: use 'best', "
                                  "'latest' or a step number")
-  with contextlib.closing(checkpointing.Checkpoints(workdir)) as ckpts:
+  with contextlib.closing(checkpointing.Checkpoints(workdir, read_only=True)) as ckpts:
     restored = ckpts.restore(which, like, step)
   if restored is None:
     raise errors.CheckpointError(

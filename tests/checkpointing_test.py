@@ -74,3 +74,70 @@ def test_restored_arrays_live_on_one_local_device(saved):
   ckpts.close()
   assert state['w'].sharding == jax.sharding.SingleDeviceSharding(
       jax.local_devices()[0])
+
+
+def _truncate(step_folder):
+  files = [os.path.join(d, f) for d, _, names in os.walk(step_folder / 'state')
+           for f in names]
+  victim = max(files, key=os.path.getsize)
+  with open(victim, 'r+b') as f:
+    f.truncate(os.path.getsize(victim) // 2)
+
+
+def _snapshot(folder):
+  return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+          for p in folder.rglob('*')}
+
+
+def test_saving_a_step_that_is_there_keeps_it(saved):
+  """A resumed run redoing a step whose best was saved before a crash."""
+  ckpts = checkpointing.Checkpoints(str(saved))
+  ckpts.save(checkpointing.BEST, 2, _state(9), _progress(9),
+             metrics={checkpointing.SELECTION: 0.8})
+  state, progress = ckpts.restore(checkpointing.BEST, _state(0))
+  ckpts.close()
+  assert int(state['step']) == 2 and progress == _progress(2)
+
+
+def test_training_moves_an_unreadable_step_aside_under_a_free_name(saved):
+  latest = saved / 'checkpoints' / 'latest'
+  for aside in ('corrupt-4', 'corrupt-4.1'):
+    ckpts = checkpointing.Checkpoints(str(saved))
+    if not (latest / '4').exists():
+      ckpts.save(checkpointing.LATEST, 4, _state(4), _progress(4))
+    _truncate(latest / '4')
+    state, _ = ckpts.restore(checkpointing.LATEST, _state(0))
+    ckpts.close()
+    assert int(state['step']) == 3
+    assert (latest / aside).is_dir() and not (latest / '4').exists()
+
+
+def test_a_reading_tool_names_an_unreadable_step_and_moves_nothing(saved):
+  _truncate(saved / 'checkpoints' / 'latest' / '4')
+  before = _snapshot(saved)
+  ckpts = checkpointing.Checkpoints(str(saved), read_only=True)
+  with pytest.raises(errors.CheckpointError,
+                     match=r'latest/4: cannot be restored \(.+\); older '
+                     r'steps: \[3\]$'):
+    ckpts.restore(checkpointing.LATEST, _state(0))
+  ckpts.close()
+  assert _snapshot(saved) == before
+
+
+def test_a_reading_tool_finds_nothing_in_a_run_without_checkpoints(tmp_path):
+  ckpts = checkpointing.Checkpoints(str(tmp_path), read_only=True)
+  assert ckpts.restore(checkpointing.BEST, _state(0)) is None
+  ckpts.close()
+  assert not (tmp_path / 'checkpoints').exists()  # Nothing created.
+
+
+def test_another_model_is_named_and_not_taken_for_corrupt(saved):
+  other = {'w': jnp.zeros((5,)), 'step': jnp.int32(0), 'b': jnp.zeros(2)}
+  ckpts = checkpointing.Checkpoints(str(saved))
+  with pytest.raises(errors.ConfigMismatchError,
+                     match=r'latest/4 holds another model than this config: '
+                     r'missing from it: b; other shapes: w \(3,\) '
+                     r'\(config: \(5,\)\)\. Nothing was changed'):
+    ckpts.restore(checkpointing.LATEST, other)
+  ckpts.close()
+  assert _steps(saved / 'checkpoints' / 'latest') == [3, 4]

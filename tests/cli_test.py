@@ -12,6 +12,7 @@ from conftest import REPO
 from conftest import experiment_config
 from conftest import run_module
 from conftest import small_flags
+from spotipop import errors
 from spotipop import predict
 from spotipop.data import catalog
 from spotipop.data import datasets
@@ -114,6 +115,41 @@ def test_predict_scores_new_tracks(trained, catalogue):
   assert bad.returncode != 0 and 'energy' in bad.stderr
 
 
+def test_predict_scores_the_good_rows_and_names_each_bad_one(trained, catalogue,
+                                                           tmp_path):
+  workdir, _ = trained
+  manifest_path, folder = catalogue
+  with open(manifest_path) as f:
+    rows = [{**row, 'audio_path': str(folder / row['audio_path'])}
+            for row in list(csv.DictReader(f))[:5]]
+  corrupt = tmp_path / 'corrupt.wav'
+  corrupt.write_bytes(b'RIFF\x00\x00\x00\x00WAVEnot audio')
+  rows[1]['audio_path'] = str(tmp_path / 'gone.wav')  # CSV line 3.
+  rows[3]['audio_path'] = str(corrupt)  # Line 5.
+  tracks = tmp_path / 'tracks.csv'
+  with open(tracks, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  result = run_module('spotipop.predict', f'--workdir={workdir}',
+                      f'--tracks={tracks}', check=False)
+  assert result.returncode == errors.SomeTracksFailed.exit_status
+  assert 'Traceback' not in result.stderr
+  lines = result.stdout.strip().splitlines()
+  assert [line.split('\t')[0] for line in lines] == [r['track_id'] for r in rows]
+  assert [('not scored' in line) for line in lines] == [
+      False, True, False, True, False]
+  # The good rows score as they do in a run without the bad ones.
+  alone = run_module('spotipop.predict', f'--workdir={workdir}',
+                     f'--tracks={manifest_path}')
+  assert lines[0] == alone.stdout.splitlines()[0]
+  assert f'{tracks}:3: {tmp_path / "gone.wav"}: no such file' in result.stderr
+  assert f'{tracks}:5: {corrupt}: cannot decode audio' in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      'spotipop.predict: 2 of 5 track(s) not scored (lines 3, 5: their audio '
+      'cannot be used; the reasons are above)')
+
+
 def test_unknown_flag_is_named(tmp_path):
   result = run_module('spotipop.main', f'--workdir={tmp_path}',
                       '--learnin_rate=0.1', check=False)
@@ -146,8 +182,9 @@ def test_predictor_scores_in_chunks_like_one_batch(trained, catalogue):
   tracks = manifest.read(catalogue[0], predictor.config.data).tracks[:11]
   args = ([t.audio_path for t in tracks], [t.features for t in tracks],
           [t.genre for t in tracks])
-  whole_p, whole_s = predictor(*args, chunk=16)
-  chunked_p, chunked_s = predictor(*args, chunk=4)
+  whole_p, whole_s, whole_failed = predictor(*args, chunk=16)
+  chunked_p, chunked_s, chunked_failed = predictor(*args, chunk=4)
+  assert whole_failed == chunked_failed == {}
   assert whole_p.shape == chunked_p.shape == (11,)
   np.testing.assert_allclose(chunked_p, whole_p, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(chunked_s, whole_s, rtol=1e-5, atol=1e-4)

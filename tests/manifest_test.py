@@ -3,6 +3,7 @@
 import csv
 import math
 
+import numpy as np
 import pytest
 
 from spotipop import errors
@@ -40,6 +41,10 @@ def test_missing_columns_are_named(tmp_path):
 @pytest.mark.parametrize('column,value,message', [
     ('energy', 'nan', r"m.csv:3: column 'energy' is 'nan'"),
     ('tempo', 'fast', r"m.csv:3: column 'tempo' is not a number: 'fast'"),
+    # Finite, but Inf in float32: a run would diverge for no fixable reason.
+    ('tempo', '1e308', r"m.csv:3: column 'tempo' is '1e308', beyond the "
+     r"float32 range"),
+    ('energy', '-3.5e38', r"m.csv:3: column 'energy' is '-3.5e38', beyond"),
     ('popularity', '140', r"m.csv:3: column 'popularity' is 140.0, outside"),
     ('track_id', 't1', r"m.csv:3: track_id 't1' repeats line 2"),
     ('release_year', '2019-13-01',
@@ -149,3 +154,12 @@ def test_popularity_is_read_on_both_ends_of_its_range(tmp_path, value, ok):
     with pytest.raises(errors.ManifestError,
                        match=rf"m.csv:2: column 'popularity' is {value}"):
       manifest.read(path, DATA)
+
+
+def test_values_up_to_the_largest_float32_are_read(tmp_path):
+  largest = float(np.finfo(np.float32).max)
+  row = list(GOOD)
+  row[COLUMNS.index('tempo')] = repr(largest)
+  row[COLUMNS.index('energy')] = repr(-largest)
+  (track,) = manifest.read(_write(tmp_path, [row]), DATA).tracks
+  assert track.features == (-largest, largest)

@@ -32,7 +32,8 @@ def _files(folder):
 
 
 def test_two_hosts_match_one_host(catalogue, tmp_path):
-  flags = [*small_flags(catalogue[0], tmp_path / 'tfds'), '--dropout=0']
+  flags = [*small_flags(catalogue[0], tmp_path / 'tfds'), '--dropout=0',
+           '--num_epochs=1']
   build = subprocess.run(
       ['bash', 'launch.sh', 'build', 'default', *flags, '--build_runner=beam',
        '--beam_pipeline_options=--runner=FnApiRunner '

@@ -11,6 +11,7 @@ import pytest
 from conftest import run_module
 from conftest import small_flags
 from conftest import tensorboard_scalars
+from spotipop import errors
 from spotipop import faults
 from spotipop import workdir as workdir_lib
 
@@ -27,19 +28,39 @@ def _flags(catalogue, tmp_path, workdir):
           '--early_stopping_patience=1000', '--bootstrap=0']
 
 
-def test_killed_run_resumes_exactly(catalogue, tmp_path):
-  reference = tmp_path / 'reference'
-  run_module('spotipop.main', *_flags(catalogue, tmp_path, reference))
+@pytest.fixture(scope='module')
+def reference(catalogue, tmp_path_factory):
+  """The uninterrupted run."""
+  folder = tmp_path_factory.mktemp('reference')
+  workdir = folder / 'run'
+  run_module('spotipop.main', *_flags(catalogue, folder, workdir))
+  return folder, workdir
 
-  killed = tmp_path / 'killed'
-  died = run_module('spotipop.main', *_flags(catalogue, tmp_path, killed),
-                    env={faults.KILL_AFTER_STEP: str(KILLED_AT)}, check=False)
-  assert died.returncode == -signal.SIGKILL
+
+@pytest.mark.parametrize('stop', ['SIGKILL', 'SIGTERM', 'SIGINT'])
+def test_a_stopped_run_resumes_exactly(catalogue, reference, stop):
+  """kill -9 (a crash), SIGTERM (a cluster's preemption) and Ctrl-C alike."""
+  folder, reference = reference
+  killed = folder / f'stopped_by_{stop}'
+  flags = _flags(catalogue, folder, killed)
+  if stop != 'SIGKILL':  # No periodic checkpoint: the signal must save one.
+    flags.append('--checkpoint_every_steps=0')
+  died = run_module('spotipop.main', *flags,
+                    env={faults.KILL_AFTER_STEP: f'{KILLED_AT}:{stop}'},
+                    check=False)
+  if stop == 'SIGKILL':
+    assert died.returncode == -signal.SIGKILL
+  else:
+    assert died.returncode == errors.Interrupted.exit_status, died.stderr[-3000:]
+    assert 'Traceback' not in died.stderr
+    assert died.stderr.strip().splitlines()[-1] == (
+        f'spotipop: interrupted by {stop} at step {KILLED_AT}, which is saved; '
+        'run the same command to resume')
   steps = sorted(int(name) for name in
                  os.listdir(killed / 'checkpoints' / 'latest') if name.isdigit())
   assert steps[-1] == KILLED_AT
 
-  resumed = run_module('spotipop.main', *_flags(catalogue, tmp_path, killed))
+  resumed = run_module('spotipop.main', *flags)
   assert f'Resumed from step {KILLED_AT}' in resumed.stderr
 
   _, _, _, expected = workdir_lib.restore_run(str(reference), 'latest')

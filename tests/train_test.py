@@ -277,3 +277,21 @@ def test_workdir_refuses_to_resume_under_other_settings(catalogue, tmp_path):
   with pytest.raises(errors.ConfigMismatchError,
                      match=r'--learning_rate: 0.003 != 0.1'):
     train.train_and_evaluate(changed, workdir)
+
+
+@pytest.mark.parametrize('counts,message', [
+    ({'train': [0, 30], 'validation': [3, 4]},
+     r'^the train split has no unpopular track \(popularity < 50\): 0 '
+     r'unpopular, 30 popular at --popularity_threshold=50\.'),
+    ({'train': [12, 18], 'validation': [7, 0]},
+     r'^the validation split has no popular track \(popularity >= 50\): 7 '
+     r'unpopular, 0 popular'),
+])
+def test_a_split_without_both_classes_is_refused_before_training(counts,
+                                                                 message):
+  config = config_lib.Config()
+  with pytest.raises(errors.DataError, match=message):
+    train.check_classes(config, {**counts, 'test': [0, 5]})
+  # A test split of one class is the report's to flag, not a reason to stop.
+  train.check_classes(config, {'train': [1, 1], 'validation': [1, 1],
+                               'test': [0, 5]})

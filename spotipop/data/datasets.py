@@ -12,6 +12,7 @@ from absl import logging
 import tensorflow_datasets as tfds
 
 from spotipop import errors
+from spotipop import locks
 from spotipop.config import DataConfig
 from spotipop.data import catalog
 from spotipop.data import spill
@@ -31,17 +32,21 @@ def build(data: DataConfig, with_audio=True):
     download_config = tfds.download.DownloadConfig(
         beam_options=beam_catalog.pipeline_options_from(
             data.beam_pipeline_options))
-  builder = builder_class(config=catalog.builder_config(data, with_audio),
-                          data_dir=os.path.expanduser(data.data_dir),
-                          file_format='array_record')
-  # A build killed part-way leaves its incomplete.* folder behind for good.
-  for leftover in glob.glob(os.path.join(os.path.dirname(builder.data_dir),
-                                         'incomplete.*')):
-    logging.warning('Removing %s, left by a build that did not finish',
-                    leftover)
-    shutil.rmtree(leftover, ignore_errors=True)
-  spill.install()
-  builder.download_and_prepare(download_config=download_config)
+  data_dir = os.path.expanduser(data.data_dir)
+  # A second build of the folder waits for the first, then finds it built:
+  # the builder is made under the lock so that it reads what the first wrote.
+  with locks.held(os.path.join(data_dir, '.spotipop-build.lock'),
+                  f'--data_dir={data_dir}', wait=True):
+    builder = builder_class(config=catalog.builder_config(data, with_audio),
+                            data_dir=data_dir, file_format='array_record')
+    # A build killed part-way leaves its incomplete.* folder behind for good.
+    for leftover in glob.glob(os.path.join(os.path.dirname(builder.data_dir),
+                                           'incomplete.*')):
+      logging.warning('Removing %s, left by a build that did not finish',
+                      leftover)
+      shutil.rmtree(leftover, ignore_errors=True)
+    spill.install()
+    builder.download_and_prepare(download_config=download_config)
   return builder
 
 

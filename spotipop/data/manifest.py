@@ -12,6 +12,8 @@ import math
 import os
 import re
 
+import numpy as np
+
 from spotipop import errors
 from spotipop.config import DataConfig
 
@@ -44,6 +46,9 @@ class Manifest:
   duplicates: list[dict]
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _number(path, row, column, text):
   text = (text or '').strip()
   if text.lower() in _BOOLEANS:
@@ -55,6 +60,12 @@ def _number(path, row, column, text):
         f'{path}:{row}: column {column!r} is not a number: {text!r}') from None
   if not math.isfinite(value):
     raise errors.ManifestError(f'{path}:{row}: column {column!r} is {text!r} (NaN/Inf)')
+  if abs(value) > FLOAT32_MAX:
+    # The model computes in float32: such a value becomes Inf there, and the
+    # run would diverge for a reason no learning rate can fix.
+    raise errors.ManifestError(
+        f'{path}:{row}: column {column!r} is {text!r}, beyond the float32 '
+        f'range (+-{FLOAT32_MAX:.1e}) the model computes in')
   return value
 
 
