@@ -62,11 +62,10 @@ def _predict(args):
   tracks = manifest.read(args.tracks, predictor.config.data,
                          labelled=False).tracks
   start = time.perf_counter()
-  probability, _ = predictor([t.audio_path for t in tracks],
-                             [t.features for t in tracks],
-                             [t.genre for t in tracks])
+  scores = predictor([t.audio_path for t in tracks],
+                      [t.features for t in tracks], [t.genre for t in tracks])
   seconds = time.perf_counter() - start
-  assert len(probability) == len(tracks)
+  assert len(scores.probability) == len(tracks) and not scores.failed
   return {'seconds': seconds, 'tracks_per_second': len(tracks) / seconds}
 
 

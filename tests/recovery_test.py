@@ -15,8 +15,9 @@ from conftest import run_module
 from conftest import small_flags
 from spotipop import errors
 
-# A scenario: whole tools and runs, outside the quick tier.
-pytestmark = pytest.mark.slow
+# A scenario: whole tools and runs, outside the quick tier; one worker runs
+# them all (pytest -n 2 --dist loadgroup), so the finished run is made once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('recovery')]
 
 STEPS = 2  # One epoch of 2 steps: step 2 is both the latest and the best.
 
