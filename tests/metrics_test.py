@@ -135,3 +135,89 @@ def test_breakdown_by_group_and_era():
   by_era = metrics.breakdown(eras, labels, probabilities)
   assert by_era['1990s']['accuracy'] == 1.0 and by_era['2000s']['accuracy'] == 0.0
   assert by_era['1990s']['count'] == 2
+
+
+def test_labels_and_scores_of_any_numeric_type_give_the_same_metrics():
+  """0/1 ints, lists and float32 are how callers hand them over too."""
+  labels = [1, 0, 1, 1, 0, 0, 1, 0]
+  probabilities = [0.9, 0.1, 0.4, 0.8, 0.4, 0.3, 0.55, 0.7]
+  expected = metrics.classification_metrics(np.array(labels, bool),
+                                            np.array(probabilities))
+  for given in (labels, np.array(labels, np.int64), np.array(labels, np.uint8)):
+    got = metrics.classification_metrics(
+        given, np.array(probabilities, np.float32), threshold=0.5)
+    for name, value in expected.items():
+      np.testing.assert_allclose(got[name], value, rtol=1e-6, err_msg=name)
+    curve = metrics.roc_curve(given, probabilities)
+    np.testing.assert_allclose(curve[1][-1], 1.0)
+    assert metrics.confusion(given, [p >= 0.5 for p in probabilities]).tolist(
+        ) == [[3, 1], [1, 3]]
+  # Popularity is 0-100: uint8 holds it, and must not wrap on subtraction.
+  popularity = np.array([10, 90, 40, 60], np.uint8)
+  predicted = np.array([30, 70, 50, 20], np.uint8)
+  np.testing.assert_allclose(
+      list(metrics.score_metrics(popularity, predicted).values()),
+      list(metrics.score_metrics(popularity.astype(float),
+                                 predicted.astype(float)).values()))
+
+
+@pytest.mark.parametrize('labels,probabilities', [
+    ([1, 1, 0, 0], [0.9, 0.1, 0.8, 0.2]),  # tp = fp = fn = tn = 1.
+    ([1, 0], [0.1, 0.2]),  # Nothing predicted popular.
+    ([0, 0, 0], [0.9, 0.2, 0.6]),  # No popular track.
+    ([1, 1, 1], [0.9, 0.2, 0.6]),  # No unpopular track.
+    ([1], [0.7]),  # One track.
+    ([0], [0.7]),
+])
+def test_small_confusions_match_scikit_learn(labels, probabilities):
+  got = metrics.classification_metrics(labels, probabilities)
+  predicted = np.array(probabilities) >= 0.5
+  assert got['accuracy'] == sk.accuracy_score(labels, predicted)
+  assert got['precision'] == sk.precision_score(labels, predicted,
+                                                zero_division=0)
+  assert got['recall'] == sk.recall_score(labels, predicted, zero_division=0)
+  assert got['f1'] == sk.f1_score(labels, predicted, zero_division=0)
+  np.testing.assert_allclose(got['mcc'],
+                             sk.matthews_corrcoef(labels, predicted))
+
+
+def test_count_formulas_on_their_edges():
+  assert metrics.mcc(1, 0, 0, 1) == 1 and metrics.mcc(0, 1, 1, 0) == -1
+  big = 300_000  # The product under the square root exceeds int64.
+  np.testing.assert_allclose(metrics.mcc(2 * big, big, big, 2 * big), 1 / 3)
+  assert metrics.f1_score(0, 0, 0, 5) == 0
+  assert np.isnan(metrics.balanced_accuracy(5, 0, 0, 0))  # Python ints.
+  assert np.isnan(metrics.balanced_accuracy(0, 3, 0, 4))
+
+
+@pytest.mark.parametrize('label', [0, 1])
+def test_an_undefined_criterion_gets_the_threshold_one_half(label):
+  """Balanced accuracy needs both classes (MCC and F1 are 0 without them)."""
+  assert metrics.choose_threshold([label] * 4, [0.2, 0.4, 0.6, 0.8],
+                                  'balanced_accuracy') == 0.5
+
+
+def test_reliability_keeps_the_top_probabilities_in_the_last_bin():
+  bins = metrics.reliability([1, 0, 1], [0.95, 1.0, 0.85])
+  assert [(b['bin'], b['count']) for b in bins] == [
+      ([0.8, 0.9], 1), ([0.9, 1.0], 2)]
+
+
+def test_score_metrics_on_a_narrow_or_constant_popularity():
+  # A range of exactly 1 is not constant: R^2 and Spearman are defined.
+  popularity, predicted = [0, 1, 0, 1], [0.1, 0.9, 0.3, 0.8]
+  got = metrics.score_metrics(popularity, predicted)
+  np.testing.assert_allclose(got['r2'], sk.r2_score(popularity, predicted))
+  np.testing.assert_allclose(got['spearman'],
+                             stats.spearmanr(popularity, predicted)[0])
+  flat = metrics.score_metrics([1, 1, 1], [0.1, 0.9, 0.3])
+  assert np.isnan(flat['r2']) and np.isnan(flat['spearman'])
+  got = metrics.score_metrics([3, 5, 4], [7, 7, 7])
+  assert np.isnan(got['spearman']) and np.isfinite(got['r2'])
+
+
+def test_breakdown_applies_the_threshold_it_is_given():
+  groups, labels = ['a', 'a', 'b'], [1, 0, 1]
+  low = metrics.breakdown(groups, labels, [0.3, 0.2, 0.35], threshold=0.25)
+  assert low['a']['recall'] == 1 and low['a']['precision'] == 1
+  assert low['b']['recall'] == 1
