@@ -118,3 +118,100 @@ def test_a_split_too_small_to_rank_says_so(splits):
 def test_without_bootstrap_the_report_has_no_intervals(splits):
   summary = report.summarize('test', splits, {}, 'mcc')
   assert 'intervals' not in summary['overall'] and 'bootstrap' not in summary
+
+
+def test_the_report_holds_each_part_computed_at_the_validation_threshold():
+  rng = np.random.default_rng(3)
+  val_p = rng.uniform(size=60)
+  validation = _split((val_p >= 0.3).astype(int), val_p)
+  test_p = np.r_[rng.uniform(size=58), 0.3, 0.3]  # Two exactly at a cut.
+  test = _split((test_p >= 0.5).astype(int), test_p)
+  test['genre'] = np.array(['pop', 'rock'] * 30)
+  test['release_year'] = np.r_[np.full(30, 1994), np.full(30, 2011)]
+  model = {'validation': validation, 'test': test}
+  summary = report.summarize('test', model, {}, 'mcc')
+  threshold = summary['threshold']['value']
+  assert threshold == metrics.choose_threshold(validation['label'], val_p,
+                                               'mcc') == pytest.approx(0.3, abs=0.05)
+  assert summary['threshold'] == {'value': threshold, 'criterion': 'mcc',
+                                  'chosen_on': 'validation'}
+  assert summary['confusion_matrix'] == metrics.confusion(
+      test['label'], test_p >= threshold).tolist()
+  assert summary['calibration'] == metrics.reliability(test['label'], test_p)
+  assert summary['per_genre'] == metrics.json_safe(metrics.breakdown(
+      test['genre'], test['label'], test_p, threshold))
+  assert set(summary['per_release_era']) == {'1990s', '2010s'}
+  assert summary['per_release_era']['1990s'] == metrics.json_safe(
+      metrics.classification_metrics(test['label'][:30], test_p[:30],
+                                     threshold))
+  # A probability equal to the threshold is a popular call.
+  at_cut = report.summarize('test', {'validation': validation,
+                                     'test': _split([0, 1], [threshold] * 2)},
+                            {}, 'mcc')
+  assert at_cut['confusion_matrix'] == [[0, 1], [0, 1]]
+
+
+def test_intervals_of_groups_count_groups_and_sparse_classes_cannot_rank(
+    splits):
+  groups = np.repeat(np.arange(40), 10)
+  mean = {s: _predictor(None, np.full(400, 50.0)) for s in splits}
+  prior = {s: _predictor(np.full(400, 0.3)) for s in splits}
+  summary = report.summarize('test', splits, {'prior': prior, 'mean': mean},
+                             'mcc', bootstrap=50, seed=4, groups=groups)
+  assert summary['bootstrap'] == {'resamples': 50, 'seed': 4,
+                                  'confidence': 0.95, 'unit': 'group',
+                                  'units': 40}
+  assert 'count' not in summary['overall']['intervals']
+  # The prior has no score, the mean no probability: each is compared on
+  # what both predict.
+  assert set(summary['comparisons']['prior']) == {
+      'roc_auc', 'average_precision', 'mcc', 'brier'}
+  assert set(summary['comparisons']['mean']) == {'mae', 'r2'}
+  assert {c['verdict'] for c in summary['comparisons']['prior'].values()} <= {
+      'better', 'worse', 'not resolved'}
+  # Nine unpopular test tracks: the ranking metrics cannot rank.
+  sparse = dict(splits)
+  sparse['test'] = _split(np.r_[np.zeros(9), np.ones(391)].astype(int),
+                          splits['test']['probability'])
+  summary = report.summarize('test', sparse, {'prior': prior}, 'mcc',
+                             bootstrap=50, seed=4)
+  assert summary['bootstrap']['unit'] == 'track'
+  assert summary['bootstrap']['units'] == 400
+  verdicts = {m: c['verdict'] for m, c in summary['comparisons']['prior'].items()}
+  assert verdicts['roc_auc'] == verdicts['average_precision'] == verdicts[
+      'mcc'] == 'cannot rank'
+  assert verdicts['brier'] != 'cannot rank'
+  assert summary['warnings'][0].startswith(
+      '9 unpopular test track(s), under 10: ROC-AUC, PR-AUC and MCC cannot '
+      'rank models')
+
+
+@pytest.mark.parametrize('count,warned', [(9, True), (10, False)])
+def test_a_class_is_sparse_under_ten_tracks(count, warned):
+  overall = {'count': 100, 'positive_rate': (100 - count) / 100}
+  assert bool(report.warnings({'split': 'test', 'overall': overall})) == warned
+
+
+@pytest.mark.parametrize('bounds,warned', [
+    ((0.70, 0.7999), False), ((0.70, 0.8001), True), ((0.05, 0.10), False)])
+def test_a_roc_auc_interval_wider_than_a_tenth_is_warned(bounds, warned):
+  overall = {'count': 100, 'positive_rate': 0.5,
+             'intervals': {'roc_auc': list(bounds)}}
+  got = report.warnings({'split': 'test', 'overall': overall})
+  assert bool(got) == warned
+  if warned:
+    assert got[0].startswith(f'the ROC-AUC interval [{bounds[0]:.3f}, '
+                             f'{bounds[1]:.3f}] is wider than 0.10')
+
+
+def test_the_table_prints_figures_intervals_and_dashes():
+  rows = {'model': {'roc_auc': 0.81234, 'mae': 7.5, 'r2': None,
+                    'intervals': {'roc_auc': [0.75, 0.86], 'mae': [7.0, 8.25]}},
+          'custom': {'roc_auc': 0.5}}
+  lines = report.table(rows).splitlines()
+  assert lines[0] == ('| predictor | ROC-AUC | PR-AUC | MCC | bal. acc. | F1 | '
+                      'accuracy | Brier | MAE | RMSE | R² | Spearman |')
+  assert lines[1] == '| --- ' * 12 + '|'
+  assert lines[2] == ('| spotipop | 0.812 [0.750, 0.860] | — | — | — | — | — '
+                      '| — | 7.50 [7.00, 8.25] | — | — | — |')
+  assert lines[3] == '| custom | 0.500 | — | — | — | — | — | — | — | — | — | — |'

@@ -240,6 +240,37 @@ def test_record_epoch_tracks_the_best_epoch_and_patience(metric):
   assert progress['best_step'] == 20 and progress['best_val_metric'] == 0.8
 
 
+def test_record_epoch_writes_the_epoch_record_and_resets_patience():
+  config = small_config('', '/unused', early_stopping_patience=2, num_epochs=3,
+                        batch_size=16)
+  progress = {'best_val_metric': None, 'best_step': None,
+              'epochs_without_improvement': 0, 'stopped': None, 'history': []}
+  figures = [{'roc_auc': 0.6, 'mcc': 0.1}, {'roc_auc': 0.5, 'mcc': 0.2},
+             {'roc_auc': 0.7, 'mcc': float('nan')}]
+  seen = []
+  for epoch, val in enumerate(figures):
+    train.record_epoch(progress, config, epoch, 4 * (epoch + 1),
+                       [1.0, 2.0, 4.0, 5.0], 2.0, val, steps_run=2)
+    seen.append(progress['epochs_without_improvement'])
+  assert seen == [0, 1, 0]  # An improvement resets the count.
+  assert progress['stopped'] == 'num_epochs'
+  assert progress['history'][1] == {
+      'epoch': 2, 'step': 8, 'train_loss': 3.0, 'examples_per_second': 16.0,
+      'val_roc_auc': 0.5, 'val_mcc': 0.2}
+  assert progress['history'][2]['val_mcc'] is None  # NaN as JSON null.
+  # Without steps_run, every loss counts as a step this process ran.
+  train.record_epoch(progress, config, 3, 16, [1.0] * 4, 2.0, figures[0])
+  assert progress['history'][3]['examples_per_second'] == 32.0
+
+
+@pytest.mark.parametrize('value,expected', [
+    (None, -1.0), (float('nan'), -1.0), (0.25, 0.25), (-0.5, -0.5)])
+def test_an_undefined_selection_figure_ranks_below_every_defined_one(
+    value, expected):
+  config = small_config('', '/unused', selection_metric='mcc')
+  assert train.selection_value(config, {'mcc': value}) == expected
+
+
 @pytest.mark.slow  # Whole training runs.
 @pytest.mark.parametrize('metric', config_lib.SELECTION_METRICS)
 def test_best_checkpoint_and_early_stop_follow_the_selection_metric(
@@ -295,3 +326,28 @@ def test_a_split_without_both_classes_is_refused_before_training(counts,
   # A test split of one class is the report's to flag, not a reason to stop.
   train.check_classes(config, {'train': [1, 1], 'validation': [1, 1],
                                'test': [0, 5]})
+
+
+def test_check_training_names_each_way_a_run_diverges():
+  config = small_config('', '/unused', learning_rate=0.01, grad_clip_norm=1.0)
+  progress = {}
+  train.check_training(progress, config, 1, 2.0)
+  assert progress['first_loss'] == 2.0
+  train.check_training(progress, config, 2, 200.0)  # 100x: still allowed.
+  train.check_training(progress, config, 3, 1.0, {'w': jnp.ones(2)})
+  hint = r'try a lower --learning_rate \(now 0\.01\) or --grad_clip_norm \(now 1\)'
+  for step, loss, params, problem in (
+      (4, float('nan'), None, r'the train loss is nan'),
+      (5, float('inf'), None, r'the train loss is inf'),
+      (6, 200.5, None, r"the train loss 200 is over 100x the first step's 2"),
+      (7, 1.0, {'w': jnp.array([1.0, jnp.nan])},
+       r'the parameters are no longer finite')):
+    with pytest.raises(errors.TrainingDivergedError,
+                       match=rf'^training diverged at step {step}: {problem}; '
+                       rf'{hint}\. Nothing after it was saved or evaluated\.$'):
+      train.check_training(progress, config, step, loss, params)
+  # A resumed run keeps its first step's loss as the reference.
+  resumed = {'first_loss': 2.0}
+  train.check_training(resumed, config, 9, 150.0)
+  with pytest.raises(errors.TrainingDivergedError):
+    train.check_training(resumed, config, 10, 201.0)

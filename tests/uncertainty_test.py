@@ -131,3 +131,24 @@ def test_a_metric_undefined_on_many_resamples_has_no_interval():
                         'threshold': 0.5})['roc_auc']
   assert np.isnan(auc).mean() > 0.3  # It is not drawn in about 36%.
   assert uncertainty.interval(auc) is None
+
+
+@pytest.mark.parametrize('higher_is_better', [True, False])
+def test_paired_verdicts_p_values_and_their_floor_by_hand(higher_is_better):
+  zeros = np.zeros(100)
+  # 90 resamples above zero, 10 below: p = 2 x 10 / 100, not resolved.
+  straddling = uncertainty.paired(np.r_[np.full(90, 0.1), np.full(10, -0.1)],
+                                  zeros, higher_is_better)
+  assert straddling['verdict'] == 'not resolved'
+  assert straddling['p_value'] == pytest.approx(0.2)
+  assert straddling['interval'][0] < 0 < straddling['interval'][1]
+  # Every resample above zero: resolved, p at its floor of 1 / resamples.
+  above = uncertainty.paired(np.linspace(0.01, 0.05, 100), zeros,
+                             higher_is_better)
+  assert above['verdict'] == ('better' if higher_is_better else 'worse')
+  assert above['p_value'] == pytest.approx(1 / 100)
+  below = uncertainty.paired(zeros, np.linspace(0.01, 0.05, 100),
+                             higher_is_better)
+  assert below['verdict'] == ('worse' if higher_is_better else 'better')
+  assert uncertainty.paired(np.full(100, np.nan), zeros) == {
+      'interval': None, 'p_value': None, 'verdict': 'undefined'}
