@@ -5,9 +5,10 @@ the class prior (always "popular", or the train-split positive rate), the
 train-split mean popularity, and a gradient-boosted tree ensemble on the very
 same standardised features and genre ids the network sees.
 
-The trees are LightGBM: on a few ten thousand tabular rows it trains in about
-a second on two cores, handles the genre id as a categorical split natively,
-and is deterministic with `deterministic=True`.
+The trees are LightGBM: fast on tabular rows (the whole of an evaluation,
+these fits included, is timed in benchmarks/README.md), it handles the genre
+id as a categorical split natively, and is deterministic with
+`deterministic=True`.
 """
 
 import os
