@@ -81,3 +81,18 @@ def test_pcm16_storage_clips_and_rounds():
   pcm = audio.to_pcm16(np.array([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0], np.float32))
   assert pcm.dtype == np.int16
   assert pcm.tolist() == [-32767, -32767, 0, 16384, 32767, 32767]
+
+
+def test_a_clip_exactly_at_the_minimum_length_is_used(tmp_path):
+  """--min_clip_seconds is a floor: a clip of exactly that length passes,
+  one sample less does not (probe by header, load_clip by decoded samples)."""
+  exact, short = str(tmp_path / 'exact.wav'), str(tmp_path / 'short.wav')
+  sf.write(exact, _tone(440.0, 1.0, 8_000), 8_000)
+  sf.write(short, _tone(440.0, 1.0, 8_000)[:-1], 8_000)
+  assert audio.probe(exact, 1.0) == 1.0
+  assert audio.load_clip(exact, 8_000, clip_seconds=2.0,
+                         min_seconds=1.0).shape == (16_000,)
+  with pytest.raises(errors.AudioError, match='too short'):
+    audio.probe(short, 1.0)
+  with pytest.raises(errors.AudioError, match='decoded only 1.00 s'):
+    audio.load_clip(short, 8_000, clip_seconds=2.0, min_seconds=1.0)

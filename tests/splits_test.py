@@ -79,3 +79,25 @@ def test_a_split_left_empty_is_an_error_naming_the_fractions():
                      r'empty \(2 groups\)'):
     splits.assign(_tracks(3, groups=['a', 'a', 'b']),
                   _data(split='group', group_column='a'))
+
+
+@pytest.mark.parametrize('split', ['random', 'time'])
+def test_rounded_split_sizes_stay_within_a_track_of_their_fractions(split):
+  fractions = (0.7, 0.15, 0.15)
+  for count in range(7, 120):
+    assigned = splits.assign(_tracks(count, dates=['2001'] * count),
+                             _data(split=split, split_fractions=fractions))
+    sizes = [len(assigned[name]) for name in splits.SPLITS]
+    assert sum(sizes) == count
+    for size, fraction in zip(sizes, fractions):
+      assert abs(size - fraction * count) <= 1, (count, sizes)
+
+
+@pytest.mark.parametrize('count,fractions,sizes', [
+    (3, (0.34, 0.33, 0.33), [1, 1, 1]),  # The smallest catalogue that splits.
+    (9, (0.8, 0.1, 0.1), [7, 1, 1]),  # 7.2 and 0.9 round to 7 and 1.
+    (20, (0.5, 0.25, 0.25), [10, 5, 5]),
+])
+def test_split_sizes_at_the_smallest_catalogues(count, fractions, sizes):
+  assigned = splits.assign(_tracks(count), _data(split_fractions=fractions))
+  assert [len(assigned[name]) for name in splits.SPLITS] == sizes
