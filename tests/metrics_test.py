@@ -197,6 +197,13 @@ def test_an_undefined_criterion_gets_the_threshold_one_half(label):
                                   'balanced_accuracy') == 0.5
 
 
+def test_a_roc_curve_with_one_track_of_a_class_still_reaches_one():
+  fpr, tpr = metrics.roc_curve([1, 0, 0, 0], [0.9, 0.8, 0.2, 0.1])
+  assert tpr[-1] == 1 and fpr[-1] == 1
+  fpr, tpr = metrics.roc_curve([0, 1, 1, 1], [0.9, 0.8, 0.2, 0.1])
+  assert tpr[-1] == 1 and fpr[-1] == 1
+
+
 def test_reliability_keeps_the_top_probabilities_in_the_last_bin():
   bins = metrics.reliability([1, 0, 1], [0.95, 1.0, 0.85])
   assert [(b['bin'], b['count']) for b in bins] == [
@@ -210,6 +217,9 @@ def test_score_metrics_on_a_narrow_or_constant_popularity():
   np.testing.assert_allclose(got['r2'], sk.r2_score(popularity, predicted))
   np.testing.assert_allclose(got['spearman'],
                              stats.spearmanr(popularity, predicted)[0])
+  got = metrics.score_metrics([3, 5, 4, 6], [0.0, 1.0, 0.5, 1.0])
+  np.testing.assert_allclose(got['spearman'], stats.spearmanr(
+      [3, 5, 4, 6], [0.0, 1.0, 0.5, 1.0])[0])
   flat = metrics.score_metrics([1, 1, 1], [0.1, 0.9, 0.3])
   assert np.isnan(flat['r2']) and np.isnan(flat['spearman'])
   got = metrics.score_metrics([3, 5, 4], [7, 7, 7])

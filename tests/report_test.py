@@ -193,7 +193,8 @@ def test_a_class_is_sparse_under_ten_tracks(count, warned):
 
 
 @pytest.mark.parametrize('bounds,warned', [
-    ((0.70, 0.7999), False), ((0.70, 0.8001), True), ((0.05, 0.10), False)])
+    ((0.70, 0.7999), False), ((0.70, 0.8001), True), ((0.05, 0.10), False),
+    ((0.0, 0.1), False)])  # Exactly 0.10 wide is not wider.
 def test_a_roc_auc_interval_wider_than_a_tenth_is_warned(bounds, warned):
   overall = {'count': 100, 'positive_rate': 0.5,
              'intervals': {'roc_auc': list(bounds)}}
@@ -215,3 +216,38 @@ def test_the_table_prints_figures_intervals_and_dashes():
   assert lines[2] == ('| spotipop | 0.812 [0.750, 0.860] | — | — | — | — | — '
                       '| — | 7.50 [7.00, 8.25] | — | — | — |')
   assert lines[3] == '| custom | 0.500 | — | — | — | — | — | — | — | — | — | — |'
+
+
+def test_verdict_lines_name_each_baseline_and_what_its_interval_resolves():
+  summary = {'bootstrap': {'units': 120, 'unit': 'group'}, 'comparisons': {
+      'gbdt': {'roc_auc': {'difference': -0.031, 'interval': [-0.05, -0.01],
+                           'p_value': 0.004, 'verdict': 'worse'}},
+      'always_popular': {},  # Nothing both predict: no line, and go on.
+      'mystery': {'mae': {'difference': 1.0, 'interval': None,
+                          'p_value': None, 'verdict': 'undefined'}},
+      'train_prior': {'roc_auc': {'difference': 0.2, 'interval': [0.1, 0.3],
+                                  'p_value': 0.001, 'verdict': 'cannot rank'}}}}
+  assert report.verdicts(summary) == [
+      'spotipop vs GBDT (LightGBM): ROC-AUC -0.031 [-0.050, -0.010], '
+      'p = 0.004: spotipop worse on 120 test groups',
+      'spotipop vs mystery: MAE undefined on too many resamples of 120 test '
+      'groups',
+      'spotipop vs train prior: ROC-AUC +0.200 [+0.100, +0.300], p = 0.001: '
+      'cannot rank models with under 10 tracks of a class on 120 test groups']
+  assert report.verdicts({'bootstrap': {'units': 5, 'unit': 'track'}}) == []
+
+
+def test_group_resamples_give_other_intervals_than_track_resamples(splits):
+  groups = np.repeat(np.arange(8), 50)
+  by_group, by_track, default_seed = (
+      report.summarize('test', splits, {}, 'mcc', bootstrap=200, **kwargs)
+      for kwargs in ({'seed': 0, 'groups': groups}, {'seed': 0}, {}))
+  assert (by_group['overall']['intervals']['mae']
+          != by_track['overall']['intervals']['mae'])
+  assert default_seed == by_track  # The seed defaults to 0.
+
+
+def test_cells_use_the_column_format_with_or_without_an_interval():
+  assert report.cell(0.12345) == '0.123' and report.cell(None) == '—'
+  line = report.table({'x': {'mae': 7.5, 'roc_auc': 0.5}}).splitlines()[2]
+  assert line.split(' | ')[8] == '7.50'

@@ -251,8 +251,9 @@ def test_record_epoch_writes_the_epoch_record_and_resets_patience():
   for epoch, val in enumerate(figures):
     train.record_epoch(progress, config, epoch, 4 * (epoch + 1),
                        [1.0, 2.0, 4.0, 5.0], 2.0, val, steps_run=2)
-    seen.append(progress['epochs_without_improvement'])
-  assert seen == [0, 1, 0]  # An improvement resets the count.
+    seen.append((progress['epochs_without_improvement'], progress['stopped']))
+  # An improvement resets the count; the last epoch stops the run.
+  assert seen == [(0, None), (1, None), (0, 'num_epochs')]
   assert progress['stopped'] == 'num_epochs'
   assert progress['history'][1] == {
       'epoch': 2, 'step': 8, 'train_loss': 3.0, 'examples_per_second': 16.0,
@@ -346,6 +347,10 @@ def test_check_training_names_each_way_a_run_diverges():
                        match=rf'^training diverged at step {step}: {problem}; '
                        rf'{hint}\. Nothing after it was saved or evaluated\.$'):
       train.check_training(progress, config, step, loss, params)
+  # A run whose first check comes after step 1 takes that loss as reference.
+  late = {}
+  train.check_training(late, config, 5, 3.0)
+  assert late['first_loss'] == 3.0
   # A resumed run keeps its first step's loss as the reference.
   resumed = {'first_loss': 2.0}
   train.check_training(resumed, config, 9, 150.0)

@@ -152,3 +152,11 @@ def test_paired_verdicts_p_values_and_their_floor_by_hand(higher_is_better):
   assert below['verdict'] == ('worse' if higher_is_better else 'better')
   assert uncertainty.paired(np.full(100, np.nan), zeros) == {
       'interval': None, 'p_value': None, 'verdict': 'undefined'}
+
+
+def test_interval_is_the_central_95_percent_and_needs_95_percent_defined():
+  np.testing.assert_allclose(uncertainty.interval(np.arange(1001.0)),
+                             [25.0, 975.0])
+  # Exactly 5% undefined still has an interval; more has none.
+  assert uncertainty.interval(np.r_[np.arange(95.0), np.full(5, np.nan)])
+  assert uncertainty.interval(np.r_[np.arange(94.0), np.full(6, np.nan)]) is None
