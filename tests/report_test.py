@@ -1,8 +1,11 @@
 """The report protocol: thresholds chosen on validation, applied unchanged."""
 
+import json
+
 import numpy as np
 import pytest
 
+from spotipop import errors
 from spotipop import metrics
 from spotipop import report
 
@@ -225,6 +228,11 @@ def test_verdict_lines_name_each_baseline_and_what_its_interval_resolves():
       'always_popular': {},  # Nothing both predict: no line, and go on.
       'mystery': {'mae': {'difference': 1.0, 'interval': None,
                           'p_value': None, 'verdict': 'undefined'}},
+      'train_mean_popularity': {'mae': {'difference': 1.0, 'interval': None,
+                                        'p_value': None,
+                                        'verdict': 'undefined'}},
+      'custom': {'brier': {'difference': -0.01, 'interval': [-0.02, 0.01],
+                           'p_value': 0.5, 'verdict': 'not resolved'}},
       'train_prior': {'roc_auc': {'difference': 0.2, 'interval': [0.1, 0.3],
                                   'p_value': 0.001, 'verdict': 'cannot rank'}}}}
   assert report.verdicts(summary) == [
@@ -232,6 +240,10 @@ def test_verdict_lines_name_each_baseline_and_what_its_interval_resolves():
       'p = 0.004: spotipop worse on 120 test groups',
       'spotipop vs mystery: MAE undefined on too many resamples of 120 test '
       'groups',
+      'spotipop vs train mean popularity: MAE undefined on too many resamples '
+      'of 120 test groups',
+      'spotipop vs custom: Brier -0.010 [-0.020, +0.010], p = 0.5: no '
+      'difference resolved on 120 test groups',
       'spotipop vs train prior: ROC-AUC +0.200 [+0.100, +0.300], p = 0.001: '
       'cannot rank models with under 10 tracks of a class on 120 test groups']
   assert report.verdicts({'bootstrap': {'units': 5, 'unit': 'track'}}) == []
@@ -251,3 +263,36 @@ def test_cells_use_the_column_format_with_or_without_an_interval():
   assert report.cell(0.12345) == '0.123' and report.cell(None) == '—'
   line = report.table({'x': {'mae': 7.5, 'roc_auc': 0.5}}).splitlines()[2]
   assert line.split(' | ')[8] == '7.50'
+
+
+def test_the_headline_says_what_was_evaluated_and_how(splits):
+  summary = report.summarize('test', splits, {}, 'mcc', bootstrap=20, seed=0)
+  summary.update(checkpoint='best', step=42)
+  lines = report.headline(summary).splitlines()
+  threshold = summary['threshold']['value']
+  popular = 100 * summary['overall']['positive_rate']
+  assert lines[0] == (
+      f'test split, 400 tracks ({popular:.1f}% popular), best checkpoint '
+      f'(step 42); threshold {threshold:.3f} (max mcc on validation); 95% '
+      'intervals from 20 bootstrap resamples of the 400 tracks')
+  summary['warnings'] = ['a warning']
+  assert report.headline(summary).splitlines()[-1] == 'WARNING: a warning'
+  del summary['bootstrap']
+  assert report.headline(summary).splitlines()[1:] == ['WARNING: a warning']
+
+
+def test_the_report_tool_prints_each_run_and_names_a_missing_one(
+    splits, tmp_path, capsys):
+  summary = report.summarize('test', splits, {}, 'mcc')
+  summary.update(checkpoint='best', step=7)
+  run = tmp_path / 'run_a'
+  (run / 'eval' / 'test-best').mkdir(parents=True)
+  (run / 'eval' / 'test-best' / 'report.json').write_text(json.dumps(summary))
+  report.main(['report', str(run)])
+  out = capsys.readouterr().out
+  assert out.startswith(f'### run_a\n\n{report.headline(summary)}\n\n'
+                        f'{report.table(report.rows(summary))}\n')
+  with pytest.raises(errors.SpotipopError, match='gone/eval/test-best/report.json'):
+    report.main(['report', str(tmp_path / 'gone')])
+  with pytest.raises(errors.SpotipopError, match='usage'):
+    report.main(['report'])

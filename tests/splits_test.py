@@ -97,7 +97,31 @@ def test_rounded_split_sizes_stay_within_a_track_of_their_fractions(split):
     (3, (0.34, 0.33, 0.33), [1, 1, 1]),  # The smallest catalogue that splits.
     (9, (0.8, 0.1, 0.1), [7, 1, 1]),  # 7.2 and 0.9 round to 7 and 1.
     (20, (0.5, 0.25, 0.25), [10, 5, 5]),
+    (20, (0.6, 0.3, 0.1), [12, 6, 2]),
 ])
 def test_split_sizes_at_the_smallest_catalogues(count, fractions, sizes):
   assigned = splits.assign(_tracks(count), _data(split_fractions=fractions))
   assert [len(assigned[name]) for name in splits.SPLITS] == sizes
+
+
+@pytest.mark.parametrize('fractions,sizes', [
+    # Ten artists of ten tracks: the one whose middle track (75th) sits just
+    # past the 74% cut validates; at a 75% cut it trains.
+    ((0.74, 0.16, 0.10), [70, 20, 10]),
+    ((0.75, 0.15, 0.10), [80, 10, 10]),
+])
+def test_a_group_goes_where_its_middle_track_falls(fractions, sizes):
+  groups = [f'artist{i // 10}' for i in range(100)]
+  data = _data(split='group', group_column='a', split_fractions=fractions)
+  assigned = splits.assign(_tracks(100, groups=groups), data)
+  assert [len(assigned[name]) for name in splits.SPLITS] == sizes
+
+
+def test_group_split_follows_its_seed():
+  groups = [f'artist{i // 3}' for i in range(90)]
+  tracks = _tracks(90, groups=groups)
+  first, again, other = (
+      _ids(splits.assign(tracks, _data(split='group', group_column='a',
+                                       split_seed=seed)))
+      for seed in (0, 0, 1))
+  assert first == again and first != other
