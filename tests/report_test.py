@@ -279,6 +279,8 @@ def test_the_headline_says_what_was_evaluated_and_how(splits):
   assert report.headline(summary).splitlines()[-1] == 'WARNING: a warning'
   del summary['bootstrap']
   assert report.headline(summary).splitlines()[1:] == ['WARNING: a warning']
+  del summary['warnings']  # A report written before warnings existed.
+  assert report.headline(summary).splitlines()[1:] == []
 
 
 def test_the_report_tool_prints_each_run_and_names_a_missing_one(
