@@ -29,7 +29,7 @@ SELECTION = 'val_selection'
 class Checkpoints:
   """The latest/ and best/ managers of a run.
 
-  read_only: for the tools that only read a run (evaluate, predict, explain):
+  read_only: for the tools that only read a run (evaluate, predict):
   nothing is created, saved, moved or deleted, and a step that cannot be
   restored is an error naming it rather than a step moved aside.
   """
