@@ -10,10 +10,15 @@ import soundfile as sf
 from spotipop import errors
 
 
-def probe(path, min_seconds):
-  """Checks a file's header cheaply; returns its duration in seconds."""
+def _require_file(path):
+  """libsndfile reports a missing file only as 'System error.'."""
   if not os.path.isfile(path):
     raise errors.AudioError(f'{path}: no such file')
+
+
+def probe(path, min_seconds):
+  """Checks a file's header cheaply; returns its duration in seconds."""
+  _require_file(path)
   try:
     info = sf.info(path)
   except (sf.LibsndfileError, RuntimeError, OSError) as e:
@@ -38,8 +43,7 @@ MAX_CHANNELS = 16
 
 def load(path, sample_rate):
   """Decodes to mono float32 at sample_rate, resampling with a polyphase filter."""
-  if not os.path.isfile(path):
-    raise errors.AudioError(f'{path}: no such file')
+  _require_file(path)
   try:
     with sf.SoundFile(path) as f:
       native_rate, channels = f.samplerate, f.channels

@@ -83,6 +83,8 @@ class Predictor:
     total = len(features)
     batch_size = min(chunk, total)
     probabilities, scores, failed = [], [], {}
+    # Stands in for a clip that cannot be decoded; its scores become NaN.
+    silence = np.zeros(catalog.num_samples(self.config.data), np.float32)
     for start in range(0, total, chunk):
       count = len(features[start:start + chunk])
       inputs = dict(zip(('features', 'genre_id'), pipeline.model_inputs(
@@ -90,7 +92,6 @@ class Predictor:
           self._dataset)))
       if clips is not None:
         decoded = list(itertools.islice(clips, count))
-        silence = np.zeros(catalog.num_samples(self.config.data), np.float32)
         for i, (_, reason) in enumerate(decoded):
           if reason is not None:
             failed[start + i] = reason

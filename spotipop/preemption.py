@@ -19,7 +19,6 @@ import jax
 from jax.experimental import multihost_utils
 
 
-
 class Watcher:
   """Records a stop request while training runs; `requested(step)` polls it."""
 

@@ -7,6 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import file_snapshot
+from conftest import truncate_checkpoint_state
 from spotipop import checkpointing
 from spotipop import errors
 
@@ -76,19 +78,6 @@ def test_restored_arrays_live_on_one_local_device(saved):
       jax.local_devices()[0])
 
 
-def _truncate(step_folder):
-  files = [os.path.join(d, f) for d, _, names in os.walk(step_folder / 'state')
-           for f in names]
-  victim = max(files, key=os.path.getsize)
-  with open(victim, 'r+b') as f:
-    f.truncate(os.path.getsize(victim) // 2)
-
-
-def _snapshot(folder):
-  return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-          for p in folder.rglob('*')}
-
-
 def test_saving_a_step_that_is_there_keeps_it(saved):
   """A resumed run redoing a step whose best was saved before a crash."""
   ckpts = checkpointing.Checkpoints(str(saved))
@@ -105,7 +94,7 @@ def test_training_moves_an_unreadable_step_aside_under_a_free_name(saved):
     ckpts = checkpointing.Checkpoints(str(saved))
     if not (latest / '4').exists():
       ckpts.save(checkpointing.LATEST, 4, _state(4), _progress(4))
-    _truncate(latest / '4')
+    truncate_checkpoint_state(latest / '4')
     state, _ = ckpts.restore(checkpointing.LATEST, _state(0))
     ckpts.close()
     assert int(state['step']) == 3
@@ -113,15 +102,15 @@ def test_training_moves_an_unreadable_step_aside_under_a_free_name(saved):
 
 
 def test_a_reading_tool_names_an_unreadable_step_and_moves_nothing(saved):
-  _truncate(saved / 'checkpoints' / 'latest' / '4')
-  before = _snapshot(saved)
+  truncate_checkpoint_state(saved / 'checkpoints' / 'latest' / '4')
+  before = file_snapshot(saved)
   ckpts = checkpointing.Checkpoints(str(saved), read_only=True)
   with pytest.raises(errors.CheckpointError,
                      match=r'latest/4: cannot be restored \(.+\); older '
                      r'steps: \[3\]$'):
     ckpts.restore(checkpointing.LATEST, _state(0))
   ckpts.close()
-  assert _snapshot(saved) == before
+  assert file_snapshot(saved) == before
 
 
 def test_a_reading_tool_finds_nothing_in_a_run_without_checkpoints(tmp_path):

@@ -148,3 +148,46 @@ def run_module(module, *args, env=None, check=True, timeout=600):
     raise AssertionError(f'{module} failed ({result.returncode}):\n'
                          f'{result.stderr[-4000:]}')
   return result
+
+
+def fails_in_one_line(result, tool, *names):
+  """Non-zero exit; stderr ends with one `tool: ...` line naming `names`."""
+  assert result.returncode != 0, result.stderr[-2000:]
+  assert 'Traceback' not in result.stderr, result.stderr[-4000:]
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith(f'{tool}: '), result.stderr[-2000:]
+  for name in names:
+    assert name in last, (name, last)
+  return last
+
+
+def file_snapshot(folder):
+  """Every file under folder with its size and modification time."""
+  return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+          for p in folder.rglob('*')}
+
+
+def truncate_checkpoint_state(step_folder):
+  """Cuts a checkpoint step's largest state file in half, so it cannot load.
+
+  The step's merged OCDBT data under state/d: the per-process copies are not
+  read once merged.
+  """
+  files = [p for p in (step_folder / 'state' / 'd').rglob('*') if p.is_file()]
+  victim = max(files, key=lambda p: p.stat().st_size)
+  with open(victim, 'r+b') as f:
+    f.truncate(victim.stat().st_size // 2)
+
+
+def lock_holder(path, seconds=600):
+  """A process holding spotipop's lock at path for `seconds`, once it says so."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  process = subprocess.Popen(
+      [sys.executable, '-c', 'import time\n'
+       'from spotipop import locks\n'
+       f'with locks.held({str(path)!r}, "the folder", wait=False):\n'
+       '  print("held", flush=True)\n'
+       f'  time.sleep({seconds})\n'],
+      cwd=REPO, stdout=subprocess.PIPE, text=True)
+  assert process.stdout.readline().strip() == 'held'
+  return process

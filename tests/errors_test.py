@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import fails_in_one_line
 from conftest import run_module
 from conftest import small_flags
 from spotipop import config as config_lib
@@ -16,17 +17,6 @@ from spotipop import workdir as workdir_lib
 
 # A scenario: whole tools and runs, outside the quick tier.
 pytestmark = pytest.mark.slow
-
-
-def _fails_in_one_line(result, tool, *names):
-  """Non-zero exit; stderr ends with one `tool: ...` line naming `names`."""
-  assert result.returncode != 0, result.stderr[-2000:]
-  assert 'Traceback' not in result.stderr, result.stderr[-4000:]
-  last = result.stderr.strip().splitlines()[-1]
-  assert last.startswith(f'{tool}: '), result.stderr[-2000:]
-  for name in names:
-    assert name in last, (name, last)
-  return last
 
 
 @pytest.fixture(scope='module')
@@ -136,7 +126,7 @@ CASES = {
 def test_cli_error_is_one_line(bad_inputs, case):
   module, args, names = CASES[case]
   result = run_module(module, *args(bad_inputs), check=False)
-  _fails_in_one_line(result, module.replace('.main', ''), *names)
+  fails_in_one_line(result, module.replace('.main', ''), *names)
 
 
 def test_divergence_stops_the_run_before_anything_is_saved(catalogue,
@@ -146,7 +136,7 @@ def test_divergence_stops_the_run_before_anything_is_saved(catalogue,
                                                     tmp_path / 'tfds'),
                       f'--workdir={workdir}', '--learning_rate=1e3',
                       '--towers=tabular_only', check=False)
-  line = _fails_in_one_line(result, 'spotipop', 'training diverged at step',
+  line = fails_in_one_line(result, 'spotipop', 'training diverged at step',
                             '--learning_rate (now 1000)')
   assert 'loss' in line
   assert not (workdir / 'eval').exists()  # Nothing of it was evaluated.
@@ -177,7 +167,7 @@ def test_a_full_disk_is_one_line_naming_the_path(catalogue, tmp_path,
            f'--workdir={tiny_disk / "run"}', '--towers=tabular_only',
            '--dense_features=256,256', '--checkpoint_every_steps=1']
   result = run_module('spotipop.main', *flags, check=False)
-  last = _fails_in_one_line(result, 'spotipop', 'no space left on the device')
+  last = fails_in_one_line(result, 'spotipop', 'no space left on the device')
   assert last.startswith(
       f'spotipop: cannot write {tiny_disk}/run/checkpoints/latest/'), last
 

@@ -2,34 +2,19 @@
 
 import errno
 import os
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from conftest import REPO
+from conftest import lock_holder
 from spotipop import errors
 from spotipop import locks
 
 
-def _holder(path, seconds):
-  """A process that holds the lock at path for `seconds`, once it says so."""
-  process = subprocess.Popen(
-      [sys.executable, '-c', 'import time\n'
-       'from spotipop import locks\n'
-       f'with locks.held({str(path)!r}, "the folder", wait=False):\n'
-       '  print("held", flush=True)\n'
-       f'  time.sleep({seconds})\n'],
-      cwd=REPO, stdout=subprocess.PIPE, text=True)
-  assert process.stdout.readline().strip() == 'held'
-  return process
-
-
 def test_a_held_lock_refuses_a_second_holder_naming_the_first(tmp_path):
   path = tmp_path / 'run' / '.lock'
-  holder = _holder(path, 600)
+  holder = lock_holder(path)
   try:
     with pytest.raises(errors.LockedError,
                        match=rf'^the folder is in use by process {holder.pid} '
@@ -46,7 +31,7 @@ def test_a_held_lock_refuses_a_second_holder_naming_the_first(tmp_path):
 
 def test_a_waiting_holder_gets_the_lock_when_the_first_lets_go(tmp_path):
   path = tmp_path / '.lock'
-  holder = _holder(path, 1.5)
+  holder = lock_holder(path, 1.5)
   started = time.monotonic()
   with locks.held(str(path), 'the folder', wait=True):
     waited = time.monotonic() - started

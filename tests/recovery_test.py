@@ -11,8 +11,12 @@ import sys
 import pytest
 
 from conftest import REPO
+from conftest import fails_in_one_line
+from conftest import file_snapshot
+from conftest import lock_holder
 from conftest import run_module
 from conftest import small_flags
+from conftest import truncate_checkpoint_state
 
 # A scenario: whole tools and runs, outside the quick tier; one worker runs
 # them all (pytest -n 2 --dist loadgroup), so the finished run is made once.
@@ -42,28 +46,6 @@ def _copy(finished, tmp_path):
   return workdir
 
 
-def _snapshot(folder):
-  """Every file under folder with its size and modification time."""
-  return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-          for p in folder.rglob('*')}
-
-
-def _truncate_state(step_folder):
-  # The step's merged OCDBT data; per-process copies are not read once merged.
-  files = [p for p in (step_folder / 'state' / 'd').rglob('*') if p.is_file()]
-  victim = max(files, key=lambda p: p.stat().st_size)
-  with open(victim, 'r+b') as f:
-    f.truncate(victim.stat().st_size // 2)
-
-
-def _one_line_failure(result, tool):
-  assert result.returncode != 0, result.stderr[-2000:]
-  assert 'Traceback' not in result.stderr, result.stderr[-4000:]
-  last = result.stderr.strip().splitlines()[-1]
-  assert last.startswith(f'{tool}: '), result.stderr[-2000:]
-  return last
-
-
 def test_a_rerun_after_a_lost_latest_save_finishes_every_time(
     catalogue, finished, tmp_path):
   """The best of the last step saved, its latest lost (a full disk then).
@@ -85,8 +67,8 @@ def test_reading_tools_leave_an_unreadable_checkpoint_where_it_is(
     finished, tmp_path):
   workdir = _copy(finished, tmp_path)
   for which in ('latest', 'best'):
-    _truncate_state(workdir / 'checkpoints' / which / str(STEPS))
-  before = _snapshot(workdir / 'checkpoints')
+    truncate_checkpoint_state(workdir / 'checkpoints' / which / str(STEPS))
+  before = file_snapshot(workdir / 'checkpoints')
   with open(workdir / 'config.json') as f:
     columns = json.load(f)['data']['feature_columns']
   features = ','.join(f'{c}=1' for c in columns)
@@ -96,12 +78,12 @@ def test_reading_tools_leave_an_unreadable_checkpoint_where_it_is(
       ('spotipop.predict', str(STEPS), [f'--features={features}'])):
     result = run_module(tool, f'--workdir={workdir}', f'--checkpoint={which}',
                         *args, check=False)
-    last = _one_line_failure(result, tool)
+    last = fails_in_one_line(result, tool)
     folder = 'best' if which == 'best' else 'latest'
     assert f'checkpoints/{folder}/{STEPS}: cannot be restored' in last, last
     if folder == 'latest':
       assert f'older steps: [{STEPS - 1}]' in last, last
-    assert _snapshot(workdir / 'checkpoints') == before, (tool, which)
+    assert file_snapshot(workdir / 'checkpoints') == before, (tool, which)
 
 
 def test_training_sets_an_unreadable_step_aside_each_time_it_meets_one(
@@ -110,7 +92,7 @@ def test_training_sets_an_unreadable_step_aside_each_time_it_meets_one(
   latest = workdir / 'checkpoints' / 'latest'
   flags = _flags(catalogue, finished[0] / 'tfds', workdir)
   for aside in (f'corrupt-{STEPS}', f'corrupt-{STEPS}.1'):
-    _truncate_state(latest / str(STEPS))
+    truncate_checkpoint_state(latest / str(STEPS))
     result = run_module('spotipop.main', *flags)
     assert f'moved to {aside}' in result.stderr
     assert f'Resumed from step {STEPS - 1}' in result.stderr
@@ -125,33 +107,20 @@ def test_a_checkpoint_of_another_model_is_refused_and_kept(
   run_module('spotipop.main', *flags)
   shutil.rmtree(tmp_path / 'wide' / 'checkpoints')
   shutil.copytree(finished[1] / 'checkpoints', tmp_path / 'wide' / 'checkpoints')
-  before = _snapshot(tmp_path / 'wide' / 'checkpoints')
+  before = file_snapshot(tmp_path / 'wide' / 'checkpoints')
   for tool, args in (('spotipop', flags),
                      ('spotipop.evaluate', [f'--workdir={tmp_path / "wide"}'])):
     module = 'spotipop.main' if tool == 'spotipop' else tool
-    last = _one_line_failure(run_module(module, *args, check=False), tool)
+    last = fails_in_one_line(run_module(module, *args, check=False), tool)
     assert 'holds another model than this config' in last, last
     assert ('DenseTower_0/Dense_0/kernel (25, 16) (config: (25, 32))'
             in last), last
-    assert _snapshot(tmp_path / 'wide' / 'checkpoints') == before, tool
-
-
-def _hold_lock(path):
-  """A process holding the lock at path until it is killed."""
-  holder = subprocess.Popen(
-      [sys.executable, '-c', 'import sys, time\n'
-       'from spotipop import locks\n'
-       f'with locks.held({str(path)!r}, "test", wait=False):\n'
-       '  print("held", flush=True)\n'
-       '  time.sleep(600)\n'],
-      cwd=REPO, stdout=subprocess.PIPE, text=True)
-  assert holder.stdout.readline().strip() == 'held'
-  return holder
+    assert file_snapshot(tmp_path / 'wide' / 'checkpoints') == before, tool
 
 
 def test_a_second_trainer_of_a_run_is_refused(catalogue, finished, tmp_path):
   workdir = _copy(finished, tmp_path)
-  holder = _hold_lock(workdir / '.spotipop-run.lock')
+  holder = lock_holder(workdir / '.spotipop-run.lock')
   try:
     result = run_module('spotipop.main',
                         *_flags(catalogue, finished[0] / 'tfds', workdir),
@@ -159,7 +128,7 @@ def test_a_second_trainer_of_a_run_is_refused(catalogue, finished, tmp_path):
   finally:
     holder.kill()
     holder.wait()
-  last = _one_line_failure(result, 'spotipop')
+  last = fails_in_one_line(result, 'spotipop')
   assert last == (f'spotipop: --workdir={workdir} is in use by process '
                   f'{holder.pid} on {os.uname().nodename} (lock '
                   f'{workdir}/.spotipop-run.lock); wait for it to finish or '
