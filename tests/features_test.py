@@ -80,3 +80,42 @@ def test_values_log1p_cannot_take_are_named():
   rows = np.array([[1.0, 0.0], [-1.0, 1.0]])
   with pytest.raises(errors.DataError, match=r"\['spread'\] have values <= -1"):
     features.fit(_tracks(rows), _data(log1p_columns=('spread',)))
+
+
+def test_fit_names_only_the_log1p_columns_with_values_at_or_below_minus_one():
+  # 'spike' holds 0.5 and is log1p'd too; 'spread' reaches exactly -1.
+  rows = np.array([[1.0, 0.5], [-1.0, 0.5], [2.0, -0.5]])
+  with pytest.raises(errors.DataError, match=r": \['spread'\] have"):
+    features.fit(_tracks(rows), _data(log1p_columns=('spread', 'spike')))
+
+
+def test_apply_refuses_exactly_minus_one_in_a_log1p_column_and_names_it():
+  data = _data(log1p_columns=('spike',))
+  stats_ = features.fit(_tracks([[1.0, 0.0], [2.0, 3.0]]), data)
+  # -1 in the plain column is a value like any other.
+  assert np.isfinite(features.apply([[-1.0, -0.999]], stats_)).all()
+  with pytest.raises(ValueError, match=r"^\['spike'\]: values <= -1"):
+    features.apply([[0.0, -1.0]], stats_)
+
+
+def test_a_value_beyond_a_train_constant_keeps_its_raw_distance():
+  # The train split's std of 0 is replaced by 1, not by anything else: a
+  # new value 3 above the constant scores 3.
+  rows = np.array([[1.0, 7.0], [2.0, 7.0], [3.0, 7.0]])
+  out = features.apply([[2.0, 10.0]], features.fit(_tracks(rows), _data()))
+  assert out[0, 1] == 3.0
+
+
+@pytest.mark.parametrize('transform', ['zscore', 'quantile'])
+def test_apply_computes_float32_rows_in_float64_and_returns_float32(
+    train_rows, transform):
+  # Datasets store features as float32; the transform must not lose bits to
+  # float32 arithmetic on the way (the reference: the same rows as float64).
+  stats_ = features.fit(_tracks(train_rows),
+                        _data(log1p_columns=('spread',),
+                              feature_transform=transform))
+  rows32 = train_rows.astype(np.float32) * np.float32(1.37)
+  out = features.apply(rows32, stats_)
+  assert out.dtype == np.float32
+  np.testing.assert_array_equal(
+      out, features.apply(rows32.astype(np.float64), stats_))
