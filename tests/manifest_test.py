@@ -163,3 +163,86 @@ def test_values_up_to_the_largest_float32_are_read(tmp_path):
   row[COLUMNS.index('energy')] = repr(-largest)
   (track,) = manifest.read(_write(tmp_path, [row]), DATA).tracks
   assert track.features == (-largest, largest)
+
+
+@pytest.mark.parametrize('text,expected', [
+    ('1000.0', '1000-01-01'), ('9999.0', '9999-01-01'),
+    ('2019-12-31', '2019-12-31'), ('2019-01-01', '2019-01-01')])
+def test_release_dates_on_each_edge_are_read(text, expected):
+  assert manifest.parse_release_date(text) == expected
+
+
+@pytest.mark.parametrize('text', ['999.0', '10000.0', '2019-12-32',
+                                  '2019-13-31'])
+def test_release_dates_just_past_each_edge_raise(text):
+  with pytest.raises(ValueError):
+    manifest.parse_release_date(text)
+
+
+@pytest.mark.parametrize('column,value,message', [
+    ('energy', '', r"^\S*m.csv:2: column 'energy' is not a number: ''$"),
+    ('popularity', 'abc',
+     r"^\S*m.csv:2: column 'popularity' is not a number: 'abc'$"),
+    ('release_year', '',
+     r"^\S*m.csv:2: column 'release_year' cannot be read as a release_date: "
+     r"''$"),
+    ('audio_path', ' ', r"^\S*m.csv:2: empty 'audio_path'$"),
+])
+def test_empty_and_unreadable_cells_are_quoted_as_written(
+    tmp_path, column, value, message):
+  row = list(GOOD)
+  row[COLUMNS.index(column)] = value
+  with pytest.raises(errors.ManifestError, match=message):
+    manifest.read(_write(tmp_path, [row]), DATA)
+
+
+def test_a_short_row_missing_its_id_is_named(tmp_path):
+  # A row that stops early leaves its last cells empty (None in csv).
+  header = ['audio_path', 'energy', 'tempo', 'popularity', 'track_id']
+  path = _write(tmp_path, [['a.wav', '0.5', '120', '50']], header)
+  data = DataConfig(feature_columns=('energy', 'tempo'), genre_column='',
+                    release_column='', group_column='')
+  with pytest.raises(errors.ManifestError, match=r"m.csv:2: empty 'track_id'"):
+    manifest.read(path, data)
+
+
+def test_a_track_without_genre_date_or_group_columns_reads_as_unknown(
+    tmp_path):
+  path = _write(tmp_path, [['new1', 'x.mp3', '0.9', '99']],
+                header=['track_id', 'audio_path', 'energy', 'tempo'])
+  (track,) = manifest.read(path, DATA, labelled=False).tracks
+  assert (track.genre, track.release_date, track.group) == ('unknown', '', '')
+  assert track.release_year == 0
+
+
+def test_an_empty_genre_cell_is_unknown(tmp_path):
+  row = list(GOOD)
+  row[COLUMNS.index('genre')] = ''
+  (track,) = manifest.read(_write(tmp_path, [row]), DATA).tracks
+  assert track.genre == 'unknown'
+
+
+def test_release_year_is_required_unless_a_release_column_gives_it(tmp_path):
+  data = DataConfig(feature_columns=('energy', 'release_year'),
+                    release_column='released', genre_column='')
+  header = ['track_id', 'audio_path', 'popularity', 'energy']
+  with pytest.raises(errors.ManifestError,
+                     match=r"missing column\(s\) \['released', "
+                     r"'release_year'\]"):
+    manifest.read(_write(tmp_path, [['t1', 'a.wav', '5', '0.5']], header), data)
+  # With the date column, the year is derived, but every other feature
+  # column is still required at the header.
+  header = ['track_id', 'audio_path', 'popularity', 'released']
+  with pytest.raises(errors.ManifestError,
+                     match=r"missing column\(s\) \['energy'\]"):
+    manifest.read(_write(tmp_path, [['t1', 'a.wav', '5', '2001']], header),
+                  data)
+
+
+def test_a_quoted_cell_keeps_its_line_break(tmp_path):
+  # csv needs newline='' to keep a line break inside quotes as written.
+  path = tmp_path / 'm.csv'
+  path.write_bytes(b'track_id,audio_path,popularity,genre,release_year,'
+                   b'energy,tempo\r\n"t\r\n1",a.wav,55,pop,2001,0.5,120\r\n')
+  (track,) = manifest.read(str(path), DATA).tracks
+  assert track.track_id == 't\r\n1'

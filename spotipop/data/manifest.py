@@ -202,7 +202,10 @@ def _track(path, row, record, data, labelled, with_audio, audio_dir):
       features.append(_number(path, row, c, record.get(c)))
   audio_path = ''
   if with_audio:
-    audio_path = os.path.join(audio_dir, record[data.audio_column] or '')
+    name = record[data.audio_column] or ''
+    if not name.strip():
+      raise errors.ManifestError(f'{path}:{row}: empty {data.audio_column!r}')
+    audio_path = os.path.join(audio_dir, name)
   return Track(row=row, track_id=track_id, audio_path=audio_path,
                popularity=popularity, genre=genre, release_date=release_date,
                group=group, features=tuple(features))
