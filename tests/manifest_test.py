@@ -187,6 +187,7 @@ def test_release_dates_just_past_each_edge_raise(text):
      r"^\S*m.csv:2: column 'release_year' cannot be read as a release_date: "
      r"''$"),
     ('audio_path', ' ', r"^\S*m.csv:2: empty 'audio_path'$"),
+    ('audio_path', '', r"^\S*m.csv:2: empty 'audio_path'$"),
 ])
 def test_empty_and_unreadable_cells_are_quoted_as_written(
     tmp_path, column, value, message):
