@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import small_config
+from spotipop import audio
 from spotipop import errors
 from spotipop.data import catalog
 from spotipop.data import datasets
@@ -62,14 +63,24 @@ def test_a_killed_build_leaves_nothing_behind(catalogue, tmp_path):
   assert not leftover.exists()
 
 
-def test_examples_are_fixed_length_clips_with_labels(built):
+def test_examples_hold_each_tracks_clip_features_and_label(
+    built, dirty_catalogue):
   config, builder = built
-  source = builder.as_data_source()['train']
-  example = source[0]
-  assert example['audio'].shape == (8000,) and example['audio'].dtype == np.int16
-  assert np.abs(example['audio']).max() > 0
-  assert example['label'] == int(example['popularity'] >= 50)
-  assert example['features'].shape == (len(config.data.feature_columns),)
+  tracks = {t.track_id: t for t in manifest.read(dirty_catalogue,
+                                                 config.data).tracks}
+  load = catalog.clip_loader(config.data)
+  for example in list(builder.as_data_source()['train'])[:4]:
+    track = tracks[example['track_id'].decode()]
+    assert example['audio'].dtype == np.int16
+    np.testing.assert_array_equal(example['audio'],
+                                  audio.to_pcm16(load(track.audio_path)))
+    np.testing.assert_array_equal(example['features'],
+                                  np.float32(track.features))
+    assert example['popularity'] == np.float32(track.popularity)
+    assert example['label'] == int(track.popularity >= 50)
+    assert (example['genre'].decode(), example['release_year'],
+            example['group'].decode()) == (track.genre, track.release_year,
+                                           track.group)
 
 
 def test_feature_stats_come_from_the_train_split_only(built, dirty_catalogue):

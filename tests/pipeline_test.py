@@ -19,13 +19,20 @@ def _ids(batches):
   return [tuple(b['meta']['track_id']) for b in batches]
 
 
-def test_train_batches_are_device_shaped(dataset):
+def test_train_batches_are_device_shaped_rows_of_the_split(dataset):
   sources, metadata = dataset
   batches = pipeline.Batches(sources['train'], metadata, 16, 8, train=True)
   batch = next(batches.epoch(0))
   assert batch['audio'].shape == (8, 2, 8000)
-  assert batch['features'].shape[:2] == (8, 2)
   assert batch['mask'].all() and len(batches) == len(sources['train']) // 16
+  # Device d's example i is the split's row with that track id, transformed.
+  rows = {r['track_id'].decode(): r for r in sources['train']}
+  ids = np.asarray(batch['meta']['track_id']).reshape(8, 2)
+  expected = pipeline.read_columns([rows[i] for i in ids.reshape(-1)],
+                                   metadata)
+  for key in ('audio', 'features', 'genre_id', 'label', 'popularity'):
+    np.testing.assert_array_equal(
+        batch[key], expected[key].reshape(8, 2, *expected[key].shape[1:]))
 
 
 def test_order_is_a_function_of_seed_and_epoch(dataset):
