@@ -90,8 +90,12 @@ def test_a_clip_exactly_at_the_minimum_length_is_used(tmp_path):
   sf.write(exact, _tone(440.0, 1.0, 8_000), 8_000)
   sf.write(short, _tone(440.0, 1.0, 8_000)[:-1], 8_000)
   assert audio.probe(exact, 1.0) == 1.0
-  assert audio.load_clip(exact, 8_000, clip_seconds=2.0,
-                         min_seconds=1.0).shape == (16_000,)
+  clip = audio.load_clip(exact, 8_000, clip_seconds=2.0, min_seconds=1.0)
+  # The whole second, then zeros. 16-bit WAV: libsndfile writes x * 32767
+  # and reads n / 32768, so within two steps.
+  np.testing.assert_allclose(clip[:8_000], _tone(440.0, 1.0, 8_000),
+                             atol=2 / 32_768)
+  np.testing.assert_array_equal(clip[8_000:], np.zeros(8_000))
   with pytest.raises(errors.AudioError, match='too short'):
     audio.probe(short, 1.0)
   with pytest.raises(errors.AudioError, match='decoded only 1.00 s'):
