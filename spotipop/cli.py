@@ -50,7 +50,7 @@ def run(main, tool, takes_arguments=False):
     except KeyboardInterrupt:
       fail(tool, 'interrupted by Ctrl-C', 130)
     except Exception as e:  # pylint: disable=broad-except
-      if (message := errors.disk_full(e)) is None:
+      if (message := errors.first_disk_full(e)) is None:
         raise
       fail(tool, message)
 

@@ -65,6 +65,23 @@ _DISK_FULL_TEXT = ('RESOURCE_EXHAUSTED', 'No space left on device',
 _QUOTED_PATH = re.compile(r'(?:local file|file) "([^"]+)"')
 
 
+def _full_disk(error):
+  """(whether error is a full disk, the path it names or None)."""
+  if isinstance(error, OSError) and error.errno in (errno.ENOSPC,
+                                                    errno.EDQUOT):
+    return True, error.filename
+  if any(text in str(error) for text in _DISK_FULL_TEXT):
+    match = _QUOTED_PATH.search(str(error))
+    return True, match.group(1) if match else None
+  return False, None
+
+
+def _disk_full_line(path):
+  return (f'cannot write {path or "to disk"}: no space left on the device. '
+          'Nothing already saved is lost: free space and run the same command '
+          'to resume.')
+
+
 def disk_full(error, path=None):
   """One line naming the path that could not be written, or None.
 
@@ -72,14 +89,24 @@ def disk_full(error, path=None):
   TensorStore's RESOURCE_EXHAUSTED from Orbax and array_record. `path` is what
   the caller was writing, when it knows; else the path the error names.
   """
-  if isinstance(error, OSError) and error.errno in (errno.ENOSPC,
-                                                    errno.EDQUOT):
-    path = path or error.filename
-  elif any(text in str(error) for text in _DISK_FULL_TEXT):
-    match = _QUOTED_PATH.search(str(error))
-    path = path or (match.group(1) if match else None)
-  else:
+  full, named = _full_disk(error)
+  return _disk_full_line(path or named) if full else None
+
+
+def first_disk_full(error):
+  """disk_full's line for the first full-disk failure behind error, or None.
+
+  On a full disk, closing files on the way out fails too; the error that
+  reaches the top is then the last failure, and the write that failed first,
+  the one to report, is deepest in its context chain. A path named wins.
+  """
+  failures = []
+  while error is not None:
+    full, path = _full_disk(error)
+    if full:
+      failures.append(path)
+    error = error.__context__
+  if not failures:
     return None
-  return (f'cannot write {path or "to disk"}: no space left on the device. '
-          'Nothing already saved is lost: free space and run the same command '
-          'to resume.')
+  named = [path for path in failures if path]
+  return _disk_full_line((named or failures)[-1])

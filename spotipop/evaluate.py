@@ -23,6 +23,7 @@ from spotipop import baselines
 from spotipop import checkpointing
 from spotipop import cli
 from spotipop import errors
+from spotipop import files
 from spotipop import inference
 from spotipop import plots
 from spotipop import report
@@ -61,7 +62,7 @@ def write_predictions(path, split, predictions, baseline_predictions,
                       threshold):
   """Per-track CSV: truth, the model's outputs and the GBDT's."""
   p, gbdt = predictions[split], baseline_predictions['gbdt'][split]
-  with open(path, 'w', newline='') as f:
+  with files.replaced(path, newline='') as f:
     writer = csv.writer(f)
     writer.writerow(['track_id', 'group', 'genre', 'release_year',
                      'popularity', 'label', 'probability', 'predicted_label',
@@ -100,7 +101,7 @@ def evaluate(workdir, split='test', checkpoint=checkpointing.BEST,
                  config.eval.bootstrap_seed, groups)}
   out_dir = workdir_lib.eval_dir(workdir, split, checkpoint)
   os.makedirs(out_dir, exist_ok=True)
-  with open(os.path.join(out_dir, 'report.json'), 'w') as f:
+  with files.replaced(os.path.join(out_dir, 'report.json')) as f:
     json.dump(summary, f, indent=2, allow_nan=False)
   write_predictions(os.path.join(out_dir, 'predictions.csv'), split,
                     predictions, baseline_predictions,

@@ -16,6 +16,7 @@ import socket
 from absl import logging
 
 from spotipop import errors
+from spotipop import files
 
 
 @contextlib.contextmanager
@@ -49,8 +50,10 @@ def held(path, what, wait):
             'finish or stop it') from None
       logging.info('Waiting for %s, which holds %s', holder, path)
       fcntl.flock(fd, fcntl.LOCK_EX)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f'process {os.getpid()} on {socket.gethostname()}'.encode(), 0)
+    with files.naming(path):
+      os.ftruncate(fd, 0)
+      os.pwrite(fd, f'process {os.getpid()} on {socket.gethostname()}'.encode(),
+                0)
     yield
   finally:
     os.close(fd)  # Releases the lock.

@@ -7,6 +7,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
+from spotipop import files
 from spotipop import metrics
 from spotipop import report
 from spotipop.data import catalog
@@ -56,5 +57,6 @@ def write(split, predictions, baseline_predictions, summary, out_dir):
 
 def _save(fig, out_dir, name):
   fig.tight_layout()
-  fig.savefig(os.path.join(out_dir, name), dpi=100)
+  with files.replaced(os.path.join(out_dir, name), 'wb') as f:
+    fig.savefig(f, format='png', dpi=100)
   plt.close(fig)

@@ -28,6 +28,7 @@ import numpy as np
 from spotipop import cli
 from spotipop import config as config_lib
 from spotipop import errors
+from spotipop import files
 from spotipop import evaluate
 from spotipop import metrics
 from spotipop import train
@@ -142,7 +143,7 @@ def main(argv):
         reports[name] = run(variant, os.path.join(workdir, name))
   summary = {source: aggregate([reports[name] for name, _ in variants])
              for source, variants in runs.items()}
-  with open(os.path.join(workdir, 'replicates.json'), 'w') as f:
+  with files.replaced(os.path.join(workdir, 'replicates.json')) as f:
     json.dump({'runs': {name: reports[name]['overall'] for name in reports},
                'summary': summary}, f, indent=2, allow_nan=False)
   print(table(summary))

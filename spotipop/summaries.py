@@ -10,17 +10,20 @@ import os
 import jax
 import tensorboardX
 
+from spotipop import files
+
 
 class Summaries:
   """Scalars of a run. A resumed run purges what followed its checkpoint."""
 
   def __init__(self, workdir, resumed_step=0):
     self._writer = None
+    self._folder = os.path.join(workdir, 'tensorboard')
     if jax.process_index() == 0:
       # Steps after the restored checkpoint may have been logged by the killed
       # run; they are logged again now, and purge_step hides the first copies.
       self._writer = tensorboardX.SummaryWriter(
-          os.path.join(workdir, 'tensorboard'),
+          self._folder,
           purge_step=resumed_step + 1 if resumed_step else None,
           flush_secs=30)
 
@@ -47,8 +50,10 @@ class Summaries:
     """Writes out what is logged; called at each checkpoint, so a resumed run
     finds every step up to the one it restores."""
     if self._writer:
-      self._writer.flush()
+      with files.naming(self._folder):
+        self._writer.flush()
 
   def close(self):
     if self._writer:
-      self._writer.close()
+      with files.naming(self._folder):
+        self._writer.close()

@@ -17,6 +17,7 @@ import jax
 
 from spotipop import checkpointing
 from spotipop import errors
+from spotipop import files
 from spotipop import models
 from spotipop import train_state
 from spotipop.config import Config
@@ -39,9 +40,9 @@ def write_run_files(workdir, config: Config, builder):
   if jax.process_index():
     return
   os.makedirs(workdir, exist_ok=True)
-  with open(path, 'w') as f:
+  with files.replaced(path) as f:
     f.write(config.to_json())
-  with open(os.path.join(workdir, 'dataset.json'), 'w') as f:
+  with files.replaced(os.path.join(workdir, 'dataset.json')) as f:
     json.dump({'data_dir': os.fspath(builder.data_dir),
                'feature_stats': builder.info.metadata['feature_stats'],
                'genre_vocab': builder.info.metadata['genre_vocab'],
@@ -54,7 +55,7 @@ def write_history(workdir, history):
   """metrics.jsonl: one JSON line per epoch (host 0)."""
   if jax.process_index():
     return
-  with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
+  with files.replaced(os.path.join(workdir, 'metrics.jsonl')) as f:
     for record in history:
       f.write(json.dumps(record) + '\n')
 

@@ -1,0 +1,43 @@
+"""Writing the files a run leaves its user: whole or not at all, and naming
+the file when a write fails.
+
+A kill or a full disk in the middle of a write must not leave half a report
+or half a config.json for the next command to trip on; and a full disk seen
+at write() raises an OSError that names no file, which is no help to a user
+who must decide what to delete.
+"""
+
+import contextlib
+import os
+
+
+@contextlib.contextmanager
+def naming(path, stand_in=None):
+  """Re-raises an OSError that names no file, or names stand_in (a temporary
+  file written for path), as one that names path."""
+  try:
+    yield
+  except OSError as e:
+    if e.filename not in (None, stand_in):
+      raise
+    raise OSError(e.errno, e.strerror, os.fspath(path)) from e
+
+
+@contextlib.contextmanager
+def replaced(path, mode='w', **open_args):
+  """A file object whose contents replace path once the block ends normally.
+
+  They are written to a temporary file beside path, which takes path's name
+  in one rename; on any error it is removed and path is as it was.
+  """
+  path = os.fspath(path)
+  temporary = f'{path}.partial-{os.getpid()}'
+  try:
+    with naming(path, stand_in=temporary):
+      with open(temporary, mode, **open_args) as f:
+        yield f
+      os.replace(temporary, path)
+  except BaseException:
+    with contextlib.suppress(OSError):
+      os.remove(temporary)
+    raise
