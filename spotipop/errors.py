@@ -62,7 +62,8 @@ class AudioError(SpotipopError, ValueError):
 
 _DISK_FULL_TEXT = ('RESOURCE_EXHAUSTED', 'No space left on device',
                    'Disk quota exceeded')
-_QUOTED_PATH = re.compile(r'(?:local file|file) "([^"]+)"')
+# TensorStore: 'local file "PATH"'; array_record: '; writing PATH; '.
+_QUOTED_PATH = re.compile(r'(?:local file|file) "([^"]+)"|; writing ([^;]+);')
 
 
 def _full_disk(error):
@@ -72,7 +73,7 @@ def _full_disk(error):
     return True, error.filename
   if any(text in str(error) for text in _DISK_FULL_TEXT):
     match = _QUOTED_PATH.search(str(error))
-    return True, match.group(1) if match else None
+    return True, match and (match.group(1) or match.group(2))
   return False, None
 
 

@@ -74,3 +74,16 @@ def test_the_first_full_disk_failure_is_the_one_reported():
   assert line.startswith('cannot write /run/metrics.jsonl: no space left')
   assert errors.first_disk_full(_full()).startswith('cannot write to disk')
   assert errors.first_disk_full(ValueError('other')) is None
+
+
+def test_full_disk_messages_of_the_storage_libraries_name_their_path():
+  # As array_record (dataset shards) and TensorStore (checkpoints) word it.
+  shard = RuntimeError('Failed to finalize writing of split "train": write() '
+                       'failed: No space left on device; writing /d/x.array_'
+                       'record-00000-of-00001; at byte 0; Failed to close')
+  assert errors.disk_full(shard).startswith(
+      'cannot write /d/x.array_record-00000-of-00001: no space left')
+  checkpoint = ValueError('RESOURCE_EXHAUSTED: Error writing local file '
+                          '"/w/checkpoints/latest/2/d/abc": No space left')
+  assert errors.disk_full(checkpoint).startswith(
+      'cannot write /w/checkpoints/latest/2/d/abc: no space left')

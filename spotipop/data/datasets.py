@@ -12,6 +12,7 @@ from absl import logging
 import tensorflow_datasets as tfds
 
 from spotipop import errors
+from spotipop import files
 from spotipop import locks
 from spotipop.config import DataConfig
 from spotipop.data import catalog
@@ -46,7 +47,9 @@ def build(data: DataConfig, with_audio=True):
                       leftover)
       shutil.rmtree(leftover, ignore_errors=True)
     spill.install()
-    builder.download_and_prepare(download_config=download_config)
+    # TFDS writes some files where a full disk names none of them.
+    with files.naming(os.path.dirname(builder.data_dir)):
+      builder.download_and_prepare(download_config=download_config)
   return builder
 
 
