@@ -7,9 +7,9 @@ reruns the same command with space and checks that the run finishes, without
 a traceback, with what an uninterrupted run gives: the report, the
 predictions, metrics.jsonl, the TensorBoard curves and the final parameters.
 
-The default suite runs SAMPLE, one write point of each kind. Every point
-with both faults (WRITE_POINTS x FAULTS; docs/fault_injection.md has the
-measured results):
+The default suite runs SAMPLE, a write point of each kind of writer, both
+faults. Every point with both faults (WRITE_POINTS x FAULTS;
+docs/fault_injection.md has the measured results):
 
     SPOTIPOP_FAULT_SWEEP=all python -m pytest -n 2 tests/fault_injection_test.py
 """
@@ -31,7 +31,11 @@ from conftest import small_flags
 from conftest import tensorboard_scalars
 from spotipop import workdir as workdir_lib
 
-pytestmark = pytest.mark.slow
+SWEEP = os.environ.get('SPOTIPOP_FAULT_SWEEP') == 'all'
+# A scenario: whole runs, outside the quick tier. In the suite one worker runs
+# them all, so the reference run is made once; a sweep uses every worker.
+pytestmark = [pytest.mark.slow, *([] if SWEEP else
+                                  [pytest.mark.xdist_group('faults')])]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -87,15 +91,12 @@ WRITE_POINTS = {
 # Files no result depends on: TensorStore's lock files.
 IGNORED = ('*.__lock',)
 FAULTS = ('enospc', 'kill')
-SAMPLE = [('train shard', 'enospc'), ('dataset info', 'kill'),
-          ('metrics.jsonl', 'enospc'), ('tensorboard', 'kill'),
-          ('latest/4 arrays', 'enospc'), ('best/2 step commit', 'kill'),
-          ('report', 'enospc')]
+# One of each kind of writer: TFDS (array_record), Python, TensorStore.
+SAMPLE = [('train shard', 'enospc'), ('metrics.jsonl', 'kill'),
+          ('latest/4 arrays', 'enospc'), ('best/2 step commit', 'kill')]
 
-if os.environ.get('SPOTIPOP_FAULT_SWEEP') == 'all':
-  CASES = [(point, fault) for point in WRITE_POINTS for fault in FAULTS]
-else:
-  CASES = SAMPLE
+CASES = ([(point, fault) for point in WRITE_POINTS for fault in FAULTS]
+         if SWEEP else SAMPLE)
 
 
 @pytest.fixture(scope='module')
