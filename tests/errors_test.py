@@ -3,7 +3,6 @@
 import csv
 import json
 import os
-import subprocess
 
 import jax
 import numpy as np
@@ -144,38 +143,3 @@ def test_divergence_stops_the_run_before_anything_is_saved(catalogue,
   if best.exists() and os.listdir(best):  # Saved before the divergence showed.
     _, _, _, state = workdir_lib.restore_run(str(workdir), 'best')
     assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state.params))
-
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-  """A 600 KB tmpfs: room for the run's files, not for its checkpoints."""
-  mount = tmp_path / 'tiny'
-  mount.mkdir()
-  result = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=600k', 'tmpfs',
-                           str(mount)], capture_output=True, text=True,
-                          check=False)
-  if result.returncode:
-    pytest.skip(f'a full disk needs a small tmpfs, and mounting one is not '
-                f'permitted here: {result.stderr.strip()}')
-  yield mount
-  subprocess.run(['umount', str(mount)], check=False)
-
-
-def test_a_full_disk_is_one_line_naming_the_path(catalogue, tmp_path,
-                                                  tiny_disk):
-  flags = [*small_flags(catalogue[0], tmp_path / 'tfds'),
-           f'--workdir={tiny_disk / "run"}', '--towers=tabular_only',
-           '--dense_features=256,256', '--checkpoint_every_steps=1']
-  result = run_module('spotipop.main', *flags, check=False)
-  last = fails_in_one_line(result, 'spotipop', 'no space left on the device')
-  assert last.startswith(
-      f'spotipop: cannot write {tiny_disk}/run/checkpoints/latest/'), last
-
-  # With space freed, the same command finishes the run, and so does every
-  # rerun of it.
-  subprocess.run(['mount', '-o', 'remount,size=50m', str(tiny_disk)],
-                 check=True)
-  run_module('spotipop.main', *flags)
-  assert (tiny_disk / 'run' / 'eval' / 'test-best' / 'report.json').is_file()
-  again = run_module('spotipop.main', *flags)
-  assert 'already finished' in again.stderr
