@@ -28,8 +28,8 @@ import numpy as np
 from spotipop import cli
 from spotipop import config as config_lib
 from spotipop import errors
-from spotipop import files
 from spotipop import evaluate
+from spotipop import files
 from spotipop import metrics
 from spotipop import train
 from spotipop import workdir as workdir_lib
