@@ -1,11 +1,15 @@
-"""Baselines see the train split (and validation, for early stopping) only."""
+"""Baselines see the train split (and validation, for early stopping) only,
+through the same transformed features the network reads."""
 
 import os
 
 import numpy as np
 import pytest
 
+from conftest import small_config
 from spotipop import baselines
+from spotipop.data import datasets
+from spotipop.data import pipeline
 
 
 def _table(rng, n):
@@ -109,3 +113,14 @@ def test_the_gbdt_is_lightgbm_as_documented_early_stopped_on_validation(
   # The clip binds at both ends here, so its bounds are checked too.
   assert score.min() < 1 and score.max() > 99
   assert set(out) == {'test', 'validation'}
+
+
+def test_read_split_is_the_networks_view_of_a_split_without_its_audio(
+    catalogue, tmp_path):
+  builder = datasets.build(small_config(catalogue[0], tmp_path).data)
+  table = baselines.read_split(builder, 'validation')
+  expected = pipeline.read_split(builder.as_data_source('validation'),
+                                 builder.info.metadata)
+  assert 'audio' in expected and set(table) == set(expected) - {'audio'}
+  for key, values in table.items():
+    np.testing.assert_array_equal(values, expected[key], err_msg=key)
