@@ -12,8 +12,8 @@ from spotipop.data import datasets
 from spotipop.data import pipeline
 
 
-def _table(rng, n):
-  features = rng.standard_normal((n, 4)).astype(np.float32)
+def _table(rng, n, width=4):
+  features = rng.standard_normal((n, width)).astype(np.float32)
   popularity = np.clip(50 + 15 * features[:, 0] - 10 * features[:, 1]
                        + 5 * rng.standard_normal(n), 0, 100)
   return {'features': features, 'genre_id': rng.integers(0, 3, n),
@@ -65,11 +65,12 @@ def test_gbdt_learns_the_signal(tables):
 
 @pytest.fixture(scope='module')
 def spread_tables():
-  """Popularity over the whole 0-100 range, many tracks at each end."""
+  """Popularity over the whole 0-100 range, many tracks at each end; ten
+  feature columns, so that --feature_fraction's draw (of 9) follows the seed."""
   rng = np.random.default_rng(2)
   out = {}
   for split, n in (('train', 600), ('validation', 200), ('test', 200)):
-    table = _table(rng, n)
+    table = _table(rng, n, width=10)
     table['popularity'] = np.clip(3 * (table['popularity'] - 50) + 50, 0,
                                   100).astype(np.float32)
     out[split] = table
@@ -94,10 +95,10 @@ def test_the_gbdt_is_lightgbm_as_documented_early_stopped_on_validation(
               'force_row_wise': True, 'verbosity': -1,
               'num_threads': os.cpu_count()}
     train = lgb.Dataset(inputs('train'), tables['train'][target],
-                        categorical_feature=[4])
+                        categorical_feature=[10])
     validation = lgb.Dataset(inputs('validation'),
                              tables['validation'][target], reference=train,
-                             categorical_feature=[4])
+                             categorical_feature=[10])
     booster = lgb.train(params, train, num_boost_round=2000,
                         valid_sets=[validation],
                         callbacks=[lgb.early_stopping(50, verbose=False)])
@@ -106,6 +107,9 @@ def test_the_gbdt_is_lightgbm_as_documented_early_stopped_on_validation(
                            num_iteration=booster.best_iteration)
 
   out = baselines.fit_predict(tables, seed=7)['gbdt']
+  other_seed = baselines.fit_predict(tables, seed=8)['gbdt']
+  assert not np.array_equal(out['test']['probability'],
+                            other_seed['test']['probability'])
   np.testing.assert_array_equal(out['test']['probability'],
                                 fit('binary', 'auc', 'label'))
   score = fit('regression', 'l2', 'popularity')
