@@ -38,12 +38,12 @@ def test_each_resample_equals_the_metrics_of_its_drawn_tracks():
 def test_resamples_of_a_handful_of_tracks_equal_their_drawn_tracks_metrics():
   """Six float32 tracks, 300 resamples (past one block of them): draws with
   no positive, none predicted positive, one predicted positive, a constant
-  or nearly constant popularity, tied ranks; a probability exactly at the
-  threshold is predicted popular."""
+  or nearly constant popularity, a constant score; a probability exactly at
+  the threshold is predicted popular."""
   labels = np.array([1, 0, 0, 1, 0, 0], bool)
   probability = np.float32([0.625, 0.625, 0.2, 0.9, 0.7, 0.1])
   popularity = np.float32([50.3, 50.3, 51.1, 50.3, 62.7, 50.3])
-  score = np.float32([48.2, 55.9, 55.9, 61.4, 40.1, 50.3])
+  score = np.float32([48.2, 55.9, 55.9, 55.9, 55.9, 50.3])
   w = uncertainty.multiplicities(6, 300, seed=0)
   assert len(w) > uncertainty._BLOCK  # pylint: disable=protected-access
   predictor = {'probability': probability, 'score': score, 'threshold': 0.625}
@@ -65,12 +65,13 @@ def test_resamples_of_a_handful_of_tracks_equal_their_drawn_tracks_metrics():
              ('none predicted', not predicted.any()),
              ('one predicted', predicted.sum() == 1),
              ('constant popularity', np.ptp(popularity[drawn]) == 0),
+             ('constant score', np.ptp(score[drawn]) == 0),
              ('popularity spread under 1', 0 < np.var(popularity[drawn]) *
               len(drawn) <= 1)}
   # Each degenerate case was drawn at least once.
   assert {case for case, happened in seen if happened} == {
       'no positive', 'none predicted', 'one predicted', 'constant popularity',
-      'popularity spread under 1'}
+      'constant score', 'popularity spread under 1'}
 
 
 def test_group_resampling_keeps_each_group_whole():
