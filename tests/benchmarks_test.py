@@ -34,7 +34,7 @@ def test_stft_benchmark_checks_agreement_and_reports_ratios(tmp_path):
 
 
 def test_train_benchmark_reports_one_and_eight_devices(tmp_path):
-  _run('train.py', '--steps=1', '--pipeline_epochs=1',
+  _run('train.py', '--steps=1', '--pipeline_epochs=1', '--batch_size=8',
        f'--data_dir={tmp_path / "tfds"}', f'--json={tmp_path / "train.json"}')
   with open(tmp_path / 'train.json') as f:
     results = json.load(f)
