@@ -53,7 +53,8 @@ def _checkpoint_save(name):
       f'{name} array metadata': _STATE.format(name) + 'array_metadatas/*',
       f'{name} tree metadata': _STATE.format(name) + '_METADATA',
       f'{name} state commit': _STATE.format(name) + 'commit_success.txt',
-      f'{name} progress': _SAVE.format(name) + 'progress.orbax-checkpoint-tmp/*',
+      f'{name} progress': (_SAVE.format(name) +
+                           'progress.orbax-checkpoint-tmp/*'),
       f'{name} step metadata': _SAVE.format(name) + '_CHECKPOINT_METADATA',
       f'{name} step commit': _SAVE.format(name) + 'commit_success.txt',
   }
