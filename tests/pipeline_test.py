@@ -27,9 +27,8 @@ def test_train_batches_are_device_shaped_rows_of_the_split(dataset):
   assert batch['mask'].all() and len(batches) == len(sources['train']) // 16
   # Device d's example i is the split's row with that track id, transformed.
   rows = {r['track_id'].decode(): r for r in sources['train']}
-  ids = np.asarray(batch['meta']['track_id']).reshape(8, 2)
-  expected = pipeline.read_columns([rows[i] for i in ids.reshape(-1)],
-                                   metadata)
+  expected = pipeline.read_columns(
+      [rows[i] for i in batch['meta']['track_id']], metadata)
   for key in ('audio', 'features', 'genre_id', 'label', 'popularity'):
     np.testing.assert_array_equal(
         batch[key], expected[key].reshape(8, 2, *expected[key].shape[1:]))
