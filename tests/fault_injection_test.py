@@ -120,7 +120,8 @@ def _flags(catalogue, folder):
 
 @pytest.fixture(scope='module')
 def reference(catalogue, failwrite, tmp_path_factory):
-  """An uninterrupted run, and the files it wrote, in the order written."""
+  """An uninterrupted run: its folder, the files it wrote in the order
+  written, its results and its final parameters."""
   folder = tmp_path_factory.mktemp('reference')
   log = folder / 'writes.log'
   run_module('spotipop.main', *_flags(catalogue, folder),
@@ -128,7 +129,7 @@ def reference(catalogue, failwrite, tmp_path_factory):
   written = [os.path.relpath(line, folder)
              for line in log.read_text().splitlines()
              if line.startswith(f'{folder}/')]
-  return folder, written
+  return folder, written, _results(folder), _final_params(folder)
 
 
 def _points_of(path):
@@ -137,7 +138,7 @@ def _points_of(path):
 
 
 def test_the_write_points_are_every_file_a_run_writes(reference):
-  _, written = reference
+  _, written, _, _ = reference
   unlisted = [p for p in written if not _points_of(p)
               and not any(fnmatch.fnmatchcase(p, g) for g in IGNORED)]
   assert not unlisted, f'files no write point covers: {unlisted}'
@@ -152,7 +153,7 @@ def _results(folder):
   history = [{k: v for k, v in json.loads(line).items()
               if k != 'examples_per_second'}
              for line in (run / 'metrics.jsonl').read_text().splitlines()]
-  report = folder / 'run' / 'eval' / 'test-best'
+  report = run / 'eval' / 'test-best'
   return {'report': json.loads((report / 'report.json').read_text()),
           'predictions': (report / 'predictions.csv').read_text(),
           'history': history,
@@ -161,10 +162,15 @@ def _results(folder):
                      if tag != 'train/examples_per_second'}}
 
 
+def _final_params(folder):
+  _, _, _, state = workdir_lib.restore_run(str(folder / 'run'), 'latest')
+  return state.params
+
+
 @pytest.mark.parametrize('point,fault', CASES)
 def test_a_failed_write_then_a_rerun_ends_as_an_uninterrupted_run(
     catalogue, failwrite, reference, tmp_path, point, fault):
-  expected_folder, _ = reference
+  _, _, expected_results, expected_params = reference
   flags = _flags(catalogue, tmp_path)
   failed = run_module('spotipop.main', *flags, check=False, env={
       'LD_PRELOAD': failwrite, 'FAILWRITE_MODE': fault,
@@ -177,16 +183,14 @@ def test_a_failed_write_then_a_rerun_ends_as_an_uninterrupted_run(
 
   rerun = run_module('spotipop.main', *flags)
   assert 'Traceback' not in rerun.stderr, rerun.stderr[-4000:]
-  assert _results(tmp_path) == _results(expected_folder)
-  _, _, _, expected = workdir_lib.restore_run(str(expected_folder / 'run'),
-                                              'latest')
-  _, _, _, actual = workdir_lib.restore_run(str(tmp_path / 'run'), 'latest')
-  jax.tree.map(np.testing.assert_array_equal, actual.params, expected.params)
+  assert _results(tmp_path) == expected_results
+  jax.tree.map(np.testing.assert_array_equal, _final_params(tmp_path),
+               expected_params)
 
 
 def test_evaluate_on_a_full_disk_names_the_file_and_keeps_the_last_report(
     failwrite, reference, tmp_path):
-  expected_folder, _ = reference
+  expected_folder, _, _, _ = reference
   shutil.copytree(expected_folder / 'run', tmp_path / 'run')
   report = tmp_path / 'run' / 'eval' / 'test-best' / 'report.json'
   before = report.read_bytes()
