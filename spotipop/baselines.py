@@ -45,8 +45,14 @@ def _inputs(table):
   return np.column_stack([table['features'], table['genre_id']])
 
 
-def _gbdt(params, train, validation, target):
-  """LightGBM with early stopping on the validation split."""
+def fit_gbdt(train, validation, target, seed=0):
+  """The GBDT for 'label' (a classifier) or 'popularity' (a regressor),
+  early-stopped on the validation split."""
+  objective = ({'objective': 'binary', 'metric': 'auc'} if target == 'label'
+               else {'objective': 'regression', 'metric': 'l2'})
+  params = {**_GBDT_PARAMS, 'seed': seed, 'num_threads': os.cpu_count() or 1,
+            **objective}
+
   def dataset(table, reference=None):
     x = _inputs(table)
     return lgb.Dataset(x, table[target], reference=reference,
@@ -57,6 +63,14 @@ def _gbdt(params, train, validation, target):
                    callbacks=[lgb.early_stopping(_GBDT_PATIENCE, verbose=False)])
 
 
+def gbdt_contributions(booster, table):
+  """[examples, features + 1] TreeSHAP contributions of each feature column
+  and of the genre (last) to the booster's raw output (the classifier's
+  log-odds)."""
+  return booster.predict(_inputs(table), num_iteration=booster.best_iteration,
+                         pred_contrib=True)[:, :-1]  # Less the expected value.
+
+
 def fit_predict(tables, seed=0):
   """{baseline: {split: {'probability', 'score'}}} for every split but train.
 
@@ -65,11 +79,8 @@ def fit_predict(tables, seed=0):
   has None there.
   """
   train, validation = tables['train'], tables['validation']
-  params = {**_GBDT_PARAMS, 'seed': seed, 'num_threads': os.cpu_count() or 1}
-  classifier = _gbdt({**params, 'objective': 'binary', 'metric': 'auc'},
-                     train, validation, 'label')
-  regressor = _gbdt({**params, 'objective': 'regression', 'metric': 'l2'},
-                    train, validation, 'popularity')
+  classifier = fit_gbdt(train, validation, 'label', seed)
+  regressor = fit_gbdt(train, validation, 'popularity', seed)
   prior = float(train['label'].mean())
   mean_popularity = float(train['popularity'].mean())
   out = {name: {} for name in NAMES}

@@ -98,22 +98,24 @@ class PopularityNet(nn.Module):
   kernels: str = 'xla'
 
   @nn.compact
-  def __call__(self, audio, features, genre_id, train=False):
-    """audio: [batch, samples], float in [-1, 1] or int16 PCM; None when tabular_only."""
+  def __call__(self, audio, features, genre_id, train=False, spec=None):
+    """audio: [batch, samples], float in [-1, 1] or int16 PCM; None when
+    tabular_only, or when spec, its log_spectrogram, is given instead (the
+    input that attributions are taken with respect to)."""
     embeddings = []
     if self.towers in ('two_tower', 'audio_only'):
-      if audio.dtype == jnp.int16:
-        audio = audio.astype(jnp.float32) / PCM_SCALE
       tower = ConvTower(self.conv_channels, self.dropout, self.dtype,
                         self.kernels)
 
       def embed(clips):
-        spec = spectrogram.log_spectrogram(clips, self.sample_rate, self.n_fft,
-                                           self.hop_length, self.n_mels)
-        return tower(spec, train)
-      embeddings.append(
-          chains.run(embed, audio, self._first_layer_bytes(audio.shape[-1]))
-          if self.kernels == 'fused' else embed(audio))
+        return tower(self.log_spectrogram(clips), train)
+      if spec is not None:
+        embeddings.append(tower(spec, train))
+      elif self.kernels == 'fused':
+        embeddings.append(chains.run(
+            embed, audio, self._first_layer_bytes(audio.shape[-1])))
+      else:
+        embeddings.append(embed(audio))
     if self.towers in ('two_tower', 'tabular_only'):
       embeddings.append(DenseTower(
           self.dense_features, self.dropout, self.num_genres,
@@ -124,6 +126,13 @@ class PopularityNet(nn.Module):
     logit = nn.Dense(1)(x)[..., 0]
     score = nn.sigmoid(nn.Dense(1)(x)[..., 0])
     return logit, score
+
+  def log_spectrogram(self, audio):
+    """[batch, samples] clips -> the conv tower's input, [batch, frames, bins]."""
+    if audio.dtype == jnp.int16:
+      audio = audio.astype(jnp.float32) / PCM_SCALE
+    return spectrogram.log_spectrogram(audio, self.sample_rate, self.n_fft,
+                                       self.hop_length, self.n_mels)
 
   def _first_layer_bytes(self, samples):
     """Bytes of one clip's first conv layer output."""

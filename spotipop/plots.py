@@ -28,7 +28,7 @@ def write(split, predictions, baseline_predictions, summary, out_dir):
   ax.set(xlabel='False positive rate', ylabel='True positive rate',
          title='ROC: popular vs not')
   ax.legend(loc='lower right')
-  _save(fig, out_dir, 'roc.png')
+  save(fig, os.path.join(out_dir, 'roc.png'))
 
   fig, ax = plt.subplots(figsize=(4.5, 4.5))
   for name, (probability, scores) in curves.items():
@@ -40,7 +40,7 @@ def write(split, predictions, baseline_predictions, summary, out_dir):
   ax.set(xlabel='Mean predicted probability (10 bins)',
          ylabel='Observed popular rate', title='Reliability')
   ax.legend(loc='upper left')
-  _save(fig, out_dir, 'calibration.png')
+  save(fig, os.path.join(out_dir, 'calibration.png'))
 
   matrix = np.array(summary['confusion_matrix'])
   fig, ax = plt.subplots(figsize=(4, 4))
@@ -52,11 +52,12 @@ def write(split, predictions, baseline_predictions, summary, out_dir):
   ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=names, yticklabels=names,
          xlabel='Predicted', ylabel='True',
          title=f"Confusion at threshold {summary['threshold']['value']:.3f}")
-  _save(fig, out_dir, 'confusion.png')
+  save(fig, os.path.join(out_dir, 'confusion.png'))
 
 
-def _save(fig, out_dir, name):
+def save(fig, path):
+  """Writes a figure as a PNG, whole or not at all, and closes it."""
   fig.tight_layout()
-  with files.replaced(os.path.join(out_dir, name), 'wb') as f:
+  with files.replaced(path, 'wb') as f:
     fig.savefig(f, format='png', dpi=100)
   plt.close(fig)

@@ -109,6 +109,14 @@ def mel_filterbank(sample_rate, n_fft, n_mels, fmin=0.0, fmax=None):
   return weights.T.astype(np.float32)
 
 
+def bin_frequencies(sample_rate, n_fft, n_mels):
+  """The centre frequency in Hz of each log_spectrogram bin."""
+  if not n_mels:
+    return np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+  return _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2),
+                                n_mels + 2))[1:-1]
+
+
 def log_spectrogram(wave, sample_rate, n_fft, hop_length, n_mels):
   """log(magnitude) of the STFT, through a mel filterbank when n_mels > 0.
 

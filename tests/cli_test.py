@@ -18,20 +18,11 @@ from spotipop.data import catalog
 from spotipop.data import datasets
 from spotipop.data import manifest
 
-# A scenario: whole tools and runs, outside the quick tier.
-pytestmark = pytest.mark.slow
+# A scenario: whole tools and runs, outside the quick tier. The trained run is
+# shared with explain_test, on one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('trained')]
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
-
-
-@pytest.fixture(scope='module')
-def trained(catalogue, tmp_path_factory):
-  """A workdir trained by `python -m spotipop.main` on the small catalogue."""
-  root = tmp_path_factory.mktemp('cli')
-  workdir = root / 'run'
-  result = run_module('spotipop.main', *small_flags(catalogue[0], root / 'tfds'),
-                      f'--workdir={workdir}', '--num_epochs=3')
-  return workdir, result
 
 
 def _strict_json(path):

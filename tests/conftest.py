@@ -46,6 +46,17 @@ def catalogue(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def trained(catalogue, tmp_path_factory):
+  """(workdir, CompletedProcess) of `python -m spotipop.main` on the session
+  catalogue. Its users share a worker: xdist_group('trained')."""
+  root = tmp_path_factory.mktemp('trained')
+  workdir = root / 'run'
+  result = run_module('spotipop.main', *small_flags(catalogue[0], root / 'tfds'),
+                      f'--workdir={workdir}', '--num_epochs=3')
+  return workdir, result
+
+
+@pytest.fixture(scope='session')
 def dirty_catalogue(catalogue, tmp_path_factory):
   """The session catalogue plus a corrupt, a too-short, a missing and a
   truncated clip (the first 1000 bytes of a real mp3: its header reads)."""

@@ -68,7 +68,8 @@ def test_the_cycle_finder_finds_a_cycle():
   assert _cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == ['a', 'b', 'c', 'a']
 
 
-@pytest.mark.parametrize('tool', ['spotipop.evaluate', 'spotipop.predict'])
+@pytest.mark.parametrize('tool', ['spotipop.evaluate', 'spotipop.predict',
+                                  'spotipop.explain'])
 def test_reading_tools_do_not_import_the_trainer(tool):
   assert 'spotipop.train' not in _reachable(import_graph(), tool)
 

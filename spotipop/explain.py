@@ -1,0 +1,299 @@
+"""Why a run's model scores tracks as it does: attributions over a split.
+
+  python -m spotipop.explain --workdir=runs/default --split=test \\
+      --track_ids=demo-0007,demo-0042
+
+writes under WORKDIR/explain/SPLIT-CHECKPOINT/:
+
+  importance.csv, importance.png  the network's permutation importance (the
+      drop in ROC-AUC when one feature, the genre or, in audio runs, the whole
+      clip is shuffled across the split; mean and spread over --repeats
+      shuffles) beside the GBDT baseline's mean |TreeSHAP| on the same split
+  attributions.csv  per track: integrated gradients of the popular logit to
+      each feature and to the spectrogram as a whole, the logits they explain,
+      and the completeness error |sum - (logit - baseline logit)|
+  summary.json      the table, the rank correlation of the two importances,
+      the baselines used and the largest completeness error
+  track-ID.png      per --track_ids track: its spectrogram with the
+      attribution over it, and its top features
+  bands.png         audio runs: where in the spectrum and when the model
+      listens (mean |attribution| per frequency band and per second)
+
+The integrated-gradient baseline is an average track: the train split's
+median of each (standardised) feature, and the mean log-spectrogram of up to
+256 train clips. A constant spectrogram (silence) would not do: the conv
+tower standardises each clip, so every point of a path from a constant
+spectrogram past its first step looks alike to the network and the
+attribution lands on that step. The genre is held at the track's own (it is
+not a continuous input); its importance is measured by permutation.
+"""
+
+import csv
+import json
+import os
+
+from absl import flags
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from spotipop import attribution
+from spotipop import attribution_plots
+from spotipop import baselines
+from spotipop import checkpointing
+from spotipop import cli
+from spotipop import errors
+from spotipop import files
+from spotipop import inference
+from spotipop import spectrogram
+from spotipop import workdir as workdir_lib
+from spotipop.data import catalog
+from spotipop.data import datasets
+from spotipop.data import pipeline
+
+BASELINE_CLIPS = 256
+AUDIO, GENRE = 'audio', 'genre'
+
+
+def explain_dir(workdir, split, checkpoint):
+  return os.path.join(workdir, 'explain', f'{split}-{checkpoint}')
+
+
+class Explainer:
+  """A run's model as a function of its inputs, with attribution baselines."""
+
+  def __init__(self, workdir, checkpoint=checkpointing.BEST, steps=64,
+               chunk=32):
+    self.config, dataset, model, state = workdir_lib.restore_run(workdir,
+                                                                 checkpoint)
+    self.builder = datasets.load(dataset['data_dir'])
+    self.metadata = self.builder.info.metadata
+    # The plain layers: the fused kernels' gradients are written for the
+    # parameters and the training step, not for attributions to the input.
+    self.model = model.clone(kernels='xla')
+    self.params = state.params
+    self.steps, self.chunk = steps, chunk
+    self.feature_names = list(self.config.data.feature_columns)
+    self.baseline = self._baseline()
+    self._attribute = jax.jit(self._attribute_chunk)
+    self._predict = inference.make_predict_step(self.model)
+
+  def rows(self, split, indices, with_audio):
+    """Rows of a split: model inputs, labels, ids and the raw features."""
+    records = self.builder.as_data_source(split).__getitems__(list(indices))
+    columns = pipeline.read_columns(records, self.metadata, with_audio)
+    columns['raw_features'] = np.array([r['features'] for r in records])
+    return columns
+
+  def _spectrogram(self, audio):
+    return self.model.apply({'params': self.params}, audio,
+                            method='log_spectrogram')
+
+  def _baseline(self):
+    """The average track the attributions are measured from."""
+    train = baselines.read_split(self.builder, 'train')
+    baseline = {'features': np.median(train['features'], axis=0)}
+    if self.config.uses_audio:
+      count = self.baseline_clips = min(BASELINE_CLIPS, len(train['label']))
+      clips = self.rows('train', range(count), with_audio=True)['audio']
+      spectrogram_of = jax.jit(self._spectrogram)
+      baseline['spec'] = sum(
+          np.asarray(spectrogram_of(clips[i:i + self.chunk])).sum(0)
+          for i in range(0, count, self.chunk)) / count
+    return {k: v.astype(np.float32) for k, v in baseline.items()}
+
+  def _attribute_chunk(self, params, inputs, baseline):
+    """Integrated gradients of a chunk: (attributions, logit, baseline logit)."""
+    genre_id = inputs['genre_id']
+
+    def logit(x):
+      return self.model.apply({'params': params}, None, x['features'],
+                              genre_id, spec=x.get('spec'))[0]
+    x = {'features': inputs['features']}
+    if 'audio' in inputs:
+      x['spec'] = self._spectrogram(inputs['audio'])
+    start = {k: jnp.broadcast_to(baseline[k], v.shape) for k, v in x.items()}
+    return (attribution.integrated_gradients(logit, x, start, self.steps),
+            logit(x), logit(start), x)
+
+  def attribute(self, rows):
+    """Integrated gradients of rows (read by _rows), padded to one compiled
+    shape: {'features', 'spec'?}, logit, baseline logit, inputs; numpy."""
+    count = len(rows['label'])
+    keys = ('features', 'genre_id') + (('audio',) if 'audio' in rows else ())
+    padded = {k: np.concatenate([rows[k], np.repeat(rows[k][:1],
+                                                    self.chunk - count, 0)])
+              for k in keys}
+    out = self._attribute(self.params, padded, self.baseline)
+    return jax.tree.map(lambda a: np.asarray(a)[:count], out)
+
+  def predict(self, table):
+    """P(popular) of every row of a table of model inputs."""
+    return np.concatenate([
+        inference.predict_rows(
+            self._predict, self.params,
+            {k: v[start:start + self.chunk] for k, v in table.items()},
+            self.chunk)[0]
+        for start in range(0, len(table['features']), self.chunk)])
+
+
+def _importance(explainer, split, repeats, seed):
+  """Rows of the importance table and the network's ROC-AUC on the split."""
+  uses_audio = explainer.config.uses_audio
+  source = explainer.builder.as_data_source(split)
+  table = pipeline.read_split(source, explainer.metadata, uses_audio)
+  names = explainer.feature_names
+  groups = {name: ('features', j) for j, name in enumerate(names)}
+  groups[GENRE] = ('genre_id', None)
+  if uses_audio:
+    groups[AUDIO] = ('audio', None)
+  inputs = {k: table[k] for k in inference.MODEL_INPUTS if k in table}
+  auc, drops = attribution.permutation_importance(
+      explainer.predict, inputs, table['label'], groups, repeats, seed)
+  tables = {s: baselines.read_split(explainer.builder, s)
+            for s in dict.fromkeys(('train', 'validation', split))}
+  gbdt = baselines.fit_gbdt(tables['train'], tables['validation'], 'label',
+                            explainer.config.train.seed)
+  shap = np.abs(baselines.gbdt_contributions(gbdt, tables[split])).mean(0)
+  rows = [{'input': name, 'network_auc_drop': float(drops[name].mean()),
+           'network_auc_drop_sd': float(drops[name].std(ddof=1))
+           if repeats > 1 else 0.0,
+           'gbdt_mean_abs_shap': (float(shap[names.index(name)])
+                                  if name in names else
+                                  float(shap[-1]) if name == GENRE else None)}
+          for name in groups]
+  return rows, auc
+
+
+def _write_csv(path, header, rows):
+  with files.replaced(path, newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
+def explain(workdir, split='test', checkpoint=checkpointing.BEST,
+            track_ids=(), repeats=5, steps=64, seed=0):
+  """Writes the explanation files of a split; returns the summary."""
+  if split not in catalog.SPLITS:
+    raise errors.SpotipopError(f'--split={split}: use one of {catalog.SPLITS}')
+  explainer = Explainer(workdir, checkpoint, steps)
+  config = explainer.config
+  source = explainer.builder.as_data_source(split)
+  ids = set(baselines.read_split(explainer.builder, split)['track_id'])
+  if unknown := [t for t in track_ids if t not in ids]:
+    raise errors.SpotipopError(
+        f'--track_ids: {unknown} are not in the {split} split of {workdir}')
+  out_dir = explain_dir(workdir, split, checkpoint)
+  os.makedirs(out_dir, exist_ok=True)
+
+  rows, auc = _importance(explainer, split, repeats, seed)
+  gbdt_rows = [r for r in rows if r['gbdt_mean_abs_shap'] is not None]
+  correlation = attribution.rank_correlation(
+      [r['network_auc_drop'] for r in gbdt_rows],
+      [r['gbdt_mean_abs_shap'] for r in gbdt_rows])
+  _write_csv(os.path.join(out_dir, 'importance.csv'), list(rows[0]),
+             [list(r.values()) for r in rows])
+  attribution_plots.importance(rows, auc, repeats, correlation,
+                               os.path.join(out_dir, 'importance.png'))
+
+  names = explainer.feature_names
+  hz = spectrogram.bin_frequencies(config.data.sample_rate, config.model.n_fft,
+                                   config.model.n_mels)
+  frame_seconds = config.model.hop_length / config.data.sample_rate
+  per_band = per_frame = None
+  table, worst = [], 0.0
+  for start in range(0, len(source), explainer.chunk):
+    chunk = explainer.rows(
+        split, range(start, min(start + explainer.chunk, len(source))),
+        config.uses_audio)
+    attributions, logit, base_logit, inputs = explainer.attribute(chunk)
+    total = attributions['features'].sum(1)
+    spec_total = np.zeros_like(total)
+    if 'spec' in attributions:
+      magnitude = np.abs(attributions['spec'])
+      spec_total = attributions['spec'].sum((1, 2))
+      per_band = magnitude.sum((0, 1)) + (0 if per_band is None else per_band)
+      per_frame = magnitude.sum((0, 2)) + (0 if per_frame is None
+                                            else per_frame)
+    error = np.abs(total + spec_total - (logit - base_logit))
+    worst = max(worst, float(error.max()))
+    for i, track_id in enumerate(chunk['track_id']):
+      table.append([track_id, int(chunk['label'][i]), f'{logit[i]:.5f}',
+                    f'{base_logit[i]:.5f}',
+                    *(f'{a:.5f}' for a in attributions['features'][i]),
+                    f'{spec_total[i]:.5f}', f'{error[i]:.2e}'])
+      if track_id in track_ids:
+        attribution_plots.track(
+            track_id, chunk['raw_features'][i], names,
+            attributions['features'][i],
+            inputs['spec'][i] if 'spec' in inputs else None,
+            attributions['spec'][i] if 'spec' in attributions else None,
+            frame_seconds, hz, os.path.join(out_dir, f'track-{track_id}.png'))
+    logging.info('attributed %d/%d tracks', len(table), len(source))
+  _write_csv(os.path.join(out_dir, 'attributions.csv'),
+             ['track_id', 'label', 'logit', 'baseline_logit', *names,
+              'spectrogram', 'completeness_error'], table)
+  if per_band is not None:
+    attribution_plots.bands(hz, per_band / len(source), frame_seconds,
+                            per_frame / len(source),
+                            os.path.join(out_dir, 'bands.png'))
+  summary = {
+      'split': split, 'checkpoint': str(checkpoint), 'tracks': len(source),
+      'network_roc_auc': auc, 'repeats': repeats, 'path_steps': steps,
+      'rank_correlation_network_vs_gbdt': correlation,
+      'max_completeness_error': worst,
+      'baseline': {'features': 'train-split median',
+                   'spectrogram': (f'mean of {explainer.baseline_clips} '
+                                   'train clips' if config.uses_audio
+                                   else None)},
+      'importance': rows}
+  with files.replaced(os.path.join(out_dir, 'summary.json')) as f:
+    json.dump(summary, f, indent=2, allow_nan=False)
+  logging.info('Explanations in %s', out_dir)
+  return summary
+
+
+def table_text(summary):
+  """The importance table as printed: inputs by the network's importance."""
+  correlation = summary['rank_correlation_network_vs_gbdt']
+  lines = [f"network ROC-AUC {summary['network_roc_auc']:.3f} on "
+           f"{summary['tracks']} {summary['split']} tracks; rank correlation "
+           'with the GBDT\'s: ' + ('undefined (a constant importance)'
+                                  if correlation is None
+                                  else f'{correlation:.2f}'),
+           '| input | network: ROC-AUC drop (sd) | GBDT: mean abs SHAP |',
+           '| --- | --- | --- |']
+  for row in sorted(summary['importance'],
+                    key=lambda r: -r['network_auc_drop']):
+    shap = row['gbdt_mean_abs_shap']
+    lines.append(f"| {row['input']} | {row['network_auc_drop']:.4f} "
+                 f"({row['network_auc_drop_sd']:.4f}) | "
+                 f"{'-' if shap is None else f'{shap:.4f}'} |")
+  return '\n'.join(lines)
+
+
+def main(argv):
+  del argv
+  f = flags.FLAGS
+  summary = explain(f.workdir, f.split, f.checkpoint,
+                    tuple(t for t in f.track_ids or () if t), f.repeats,
+                    f.steps, f.seed)
+  print(table_text(summary))
+
+
+if __name__ == '__main__':
+  flags.DEFINE_string('workdir', None, 'Run directory written by spotipop.main.')
+  flags.DEFINE_enum('split', 'test', list(catalog.SPLITS), 'Split to explain.')
+  flags.DEFINE_string('checkpoint', checkpointing.BEST,
+                      "'best', 'latest' or a step number.")
+  flags.DEFINE_list('track_ids', [], 'Tracks of the split to draw, one PNG '
+                    'each.')
+  flags.DEFINE_integer('repeats', 5, 'Shuffles per input in the permutation '
+                       'importance.', lower_bound=1)
+  flags.DEFINE_integer('steps', 64, 'Path steps of the integrated gradients.',
+                       lower_bound=1)
+  flags.DEFINE_integer('seed', 0, 'Seed of the shuffles.')
+  flags.mark_flag_as_required('workdir')
+  cli.run(main, 'spotipop.explain')

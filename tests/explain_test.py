@@ -1,0 +1,116 @@
+"""spotipop.explain on a trained two-tower run: files, completeness, sanity."""
+
+import csv
+import json
+
+import jax
+import numpy as np
+import pytest
+from scipy import stats
+
+from conftest import fails_in_one_line
+from conftest import run_module
+from spotipop import explain
+from spotipop import train_state
+
+# A scenario: whole tools on a trained run (shared with cli_test, one worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('trained')]
+
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+# Measured on the shared run at 64 path steps: at most 2.5e-3 of a logit.
+COMPLETENESS_TOLERANCE = 1e-2
+# Measured: signed rank correlations of -0.08 to 0.06 between the trained and
+# three re-initialised networks' attributions, for either tower.
+RANDOMISATION_BOUND = 0.3
+TEST_TRACKS = 7  # Of the session catalogue's 48.
+
+
+def _csv(path):
+  with open(path) as f:
+    return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope='module')
+def explained(trained):
+  workdir, _ = trained
+  evaluation = workdir / 'eval' / 'test-best'
+  track = _csv(evaluation / 'predictions.csv')[0]['track_id']
+  result = run_module('spotipop.explain', f'--workdir={workdir}',
+                      '--repeats=2', f'--track_ids={track}')
+  return workdir, track, result
+
+
+def test_explain_writes_the_table_attributions_and_figures(explained):
+  workdir, track, result = explained
+  out = workdir / 'explain' / 'test-best'
+  with open(workdir / 'config.json') as f:
+    columns = json.load(f)['data']['feature_columns']
+  importance = _csv(out / 'importance.csv')
+  assert [r['input'] for r in importance] == [*columns, 'genre', 'audio']
+  assert importance[-1]['gbdt_mean_abs_shap'] == ''  # The GBDT hears none.
+  assert '| input | network: ROC-AUC drop (sd) | GBDT: mean abs SHAP |' in (
+      result.stdout)
+  for name in ('importance.png', 'bands.png', f'track-{track}.png'):
+    assert (out / name).read_bytes().startswith(PNG_MAGIC), name
+  # The explained model is the evaluated one: same tracks, same outputs.
+  evaluated = _csv(workdir / 'eval' / 'test-best' / 'predictions.csv')
+  with open(workdir / 'eval' / 'test-best' / 'report.json') as f:
+    report = json.load(f)
+  with open(out / 'summary.json') as f:
+    summary = json.load(f)
+  assert summary['network_roc_auc'] == pytest.approx(
+      report['overall']['roc_auc'])
+  attributions = _csv(out / 'attributions.csv')
+  assert ([r['track_id'] for r in attributions] ==
+          [r['track_id'] for r in evaluated])
+  for row, evaluated_row in zip(attributions, evaluated):
+    probability = 1 / (1 + np.exp(-float(row['logit'])))
+    assert probability == pytest.approx(
+        float(evaluated_row['probability']), abs=1e-4)
+    total = sum(float(row[c]) for c in [*columns, 'spectrogram'])
+    difference = float(row['logit']) - float(row['baseline_logit'])
+    assert abs(total - difference) < COMPLETENESS_TOLERANCE
+    assert float(row['completeness_error']) == pytest.approx(
+        abs(total - difference), abs=1e-4)
+  assert summary['max_completeness_error'] < COMPLETENESS_TOLERANCE
+
+
+def test_completeness_error_falls_with_path_steps(trained):
+  workdir, _ = trained
+  errors = []
+  for steps in (2, 64):
+    explainer = explain.Explainer(str(workdir), steps=steps)
+    rows = explainer.rows('test', range(TEST_TRACKS), with_audio=True)
+    attributions, logit, base_logit, _ = explainer.attribute(rows)
+    total = (attributions['features'].sum(1)
+             + attributions['spec'].sum((1, 2)))
+    errors.append(float(np.abs(total - (logit - base_logit)).max()))
+  assert errors[1] < COMPLETENESS_TOLERANCE < errors[0], errors
+
+
+def test_a_reinitialised_network_gets_other_attributions(trained):
+  """Adebayo et al. (2018): attributions that survive re-initialising the
+  network describe the input, not the model."""
+  workdir, _ = trained
+  explainer = explain.Explainer(str(workdir))
+  rows = explainer.rows('test', range(TEST_TRACKS), with_audio=True)
+  trained_attributions = explainer.attribute(rows)[0]
+  explainer.params = train_state.create(
+      explainer.config, explainer.model, jax.random.key(7), 1).params
+  random_attributions = explainer.attribute(rows)[0]
+  for tower in ('features', 'spec'):
+    correlation = stats.spearmanr(trained_attributions[tower].ravel(),
+                                  random_attributions[tower].ravel()).statistic
+    assert abs(correlation) < RANDOMISATION_BOUND, (tower, correlation)
+
+
+def test_an_unknown_track_is_named(trained):
+  workdir, _ = trained
+  result = run_module('spotipop.explain', f'--workdir={workdir}',
+                      '--track_ids=no-such-track', check=False)
+  fails_in_one_line(result, 'spotipop.explain', 'no-such-track', 'test')
+
+
+def test_a_folder_without_a_run_is_named(tmp_path):
+  result = run_module('spotipop.explain', f'--workdir={tmp_path}', check=False)
+  fails_in_one_line(result, 'spotipop.explain', str(tmp_path), 'config.json')
