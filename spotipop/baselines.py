@@ -15,9 +15,6 @@ import os
 
 import lightgbm as lgb
 import numpy as np
-import tensorflow_datasets as tfds
-
-from spotipop.data import pipeline
 
 NAMES = ('gbdt', 'always_popular', 'train_prior', 'train_mean_popularity')
 _GBDT_PARAMS = {
@@ -27,17 +24,6 @@ _GBDT_PARAMS = {
 }
 _GBDT_MAX_ROUNDS = 2000
 _GBDT_PATIENCE = 50
-
-
-def read_split(builder, split):
-  """A split's transformed features, genre ids, labels and popularity.
-
-  Audio, when stored, is read as undecoded bytes and dropped.
-  """
-  decoders = ({'audio': tfds.decode.SkipDecoding()}
-              if 'audio' in builder.info.features else None)
-  return pipeline.read_split(builder.as_data_source(split, decoders=decoders),
-                             builder.info.metadata, with_audio=False)
 
 
 def _inputs(table):
@@ -74,7 +60,7 @@ def gbdt_contributions(booster, table):
 def fit_predict(tables, seed=0):
   """{baseline: {split: {'probability', 'score'}}} for every split but train.
 
-  tables maps split -> read_split(...) and must hold 'train' and 'validation'
+  tables maps split -> datasets.read_tabular(...) and must hold 'train' and 'validation'
   (early stopping). A baseline that does not predict one of the two outputs
   has None there.
   """

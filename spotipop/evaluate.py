@@ -50,7 +50,7 @@ def predict_splits(workdir, split, checkpoint):
 
 def fit_baselines(builder, predictions, seed):
   """Baseline predictions on the same splits, in the model's example order."""
-  tables = {s: baselines.read_split(builder, s)
+  tables = {s: datasets.read_tabular(builder, s)
             for s in dict.fromkeys(('train', *predictions))}
   for s, p in predictions.items():
     if not np.array_equal(tables[s]['track_id'], p['track_id']):

@@ -19,13 +19,8 @@ writes under WORKDIR/explain/SPLIT-CHECKPOINT/:
   bands.png         audio runs: where in the spectrum and when the model
       listens (mean |attribution| per frequency band and per second)
 
-The integrated-gradient baseline is an average track: the train split's
-median of each (standardised) feature, and the mean log-spectrogram of up to
-256 train clips. A constant spectrogram (silence) would not do: the conv
-tower standardises each clip, so every point of a path from a constant
-spectrogram past its first step looks alike to the network and the
-attribution lands on that step. The genre is held at the track's own (it is
-not a continuous input); its importance is measured by permutation.
+The integrated-gradient baseline is an average track (explainer.py says
+which and why).
 """
 
 import csv
@@ -34,8 +29,6 @@ import os
 
 from absl import flags
 from absl import logging
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from spotipop import attribution
@@ -44,98 +37,19 @@ from spotipop import baselines
 from spotipop import checkpointing
 from spotipop import cli
 from spotipop import errors
+from spotipop import explainer as explainer_lib
 from spotipop import files
 from spotipop import inference
 from spotipop import spectrogram
-from spotipop import workdir as workdir_lib
 from spotipop.data import catalog
 from spotipop.data import datasets
 from spotipop.data import pipeline
 
-BASELINE_CLIPS = 256
 AUDIO, GENRE = 'audio', 'genre'
 
 
 def explain_dir(workdir, split, checkpoint):
   return os.path.join(workdir, 'explain', f'{split}-{checkpoint}')
-
-
-class Explainer:
-  """A run's model as a function of its inputs, with attribution baselines."""
-
-  def __init__(self, workdir, checkpoint=checkpointing.BEST, steps=64,
-               chunk=32):
-    self.config, dataset, model, state = workdir_lib.restore_run(workdir,
-                                                                 checkpoint)
-    self.builder = datasets.load(dataset['data_dir'])
-    self.metadata = self.builder.info.metadata
-    # The plain layers: the fused kernels' gradients are written for the
-    # parameters and the training step, not for attributions to the input.
-    self.model = model.clone(kernels='xla')
-    self.params = state.params
-    self.steps, self.chunk = steps, chunk
-    self.feature_names = list(self.config.data.feature_columns)
-    self.baseline = self._baseline()
-    self._attribute = jax.jit(self._attribute_chunk)
-    self._predict = inference.make_predict_step(self.model)
-
-  def rows(self, split, indices, with_audio):
-    """Rows of a split: model inputs, labels, ids and the raw features."""
-    records = self.builder.as_data_source(split).__getitems__(list(indices))
-    columns = pipeline.read_columns(records, self.metadata, with_audio)
-    columns['raw_features'] = np.array([r['features'] for r in records])
-    return columns
-
-  def _spectrogram(self, audio):
-    return self.model.apply({'params': self.params}, audio,
-                            method='log_spectrogram')
-
-  def _baseline(self):
-    """The average track the attributions are measured from."""
-    train = baselines.read_split(self.builder, 'train')
-    baseline = {'features': np.median(train['features'], axis=0)}
-    if self.config.uses_audio:
-      count = self.baseline_clips = min(BASELINE_CLIPS, len(train['label']))
-      clips = self.rows('train', range(count), with_audio=True)['audio']
-      spectrogram_of = jax.jit(self._spectrogram)
-      baseline['spec'] = sum(
-          np.asarray(spectrogram_of(clips[i:i + self.chunk])).sum(0)
-          for i in range(0, count, self.chunk)) / count
-    return {k: v.astype(np.float32) for k, v in baseline.items()}
-
-  def _attribute_chunk(self, params, inputs, baseline):
-    """Integrated gradients of a chunk: (attributions, logit, baseline logit)."""
-    genre_id = inputs['genre_id']
-
-    def logit(x):
-      return self.model.apply({'params': params}, None, x['features'],
-                              genre_id, spec=x.get('spec'))[0]
-    x = {'features': inputs['features']}
-    if 'audio' in inputs:
-      x['spec'] = self._spectrogram(inputs['audio'])
-    start = {k: jnp.broadcast_to(baseline[k], v.shape) for k, v in x.items()}
-    return (attribution.integrated_gradients(logit, x, start, self.steps),
-            logit(x), logit(start), x)
-
-  def attribute(self, rows):
-    """Integrated gradients of rows (read by _rows), padded to one compiled
-    shape: {'features', 'spec'?}, logit, baseline logit, inputs; numpy."""
-    count = len(rows['label'])
-    keys = ('features', 'genre_id') + (('audio',) if 'audio' in rows else ())
-    padded = {k: np.concatenate([rows[k], np.repeat(rows[k][:1],
-                                                    self.chunk - count, 0)])
-              for k in keys}
-    out = self._attribute(self.params, padded, self.baseline)
-    return jax.tree.map(lambda a: np.asarray(a)[:count], out)
-
-  def predict(self, table):
-    """P(popular) of every row of a table of model inputs."""
-    return np.concatenate([
-        inference.predict_rows(
-            self._predict, self.params,
-            {k: v[start:start + self.chunk] for k, v in table.items()},
-            self.chunk)[0]
-        for start in range(0, len(table['features']), self.chunk)])
 
 
 def _importance(explainer, split, repeats, seed):
@@ -151,7 +65,7 @@ def _importance(explainer, split, repeats, seed):
   inputs = {k: table[k] for k in inference.MODEL_INPUTS if k in table}
   auc, drops = attribution.permutation_importance(
       explainer.predict, inputs, table['label'], groups, repeats, seed)
-  tables = {s: baselines.read_split(explainer.builder, s)
+  tables = {s: datasets.read_tabular(explainer.builder, s)
             for s in dict.fromkeys(('train', 'validation', split))}
   gbdt = baselines.fit_gbdt(tables['train'], tables['validation'], 'label',
                             explainer.config.train.seed)
@@ -178,10 +92,10 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
   """Writes the explanation files of a split; returns the summary."""
   if split not in catalog.SPLITS:
     raise errors.SpotipopError(f'--split={split}: use one of {catalog.SPLITS}')
-  explainer = Explainer(workdir, checkpoint, steps)
+  explainer = explainer_lib.Explainer.from_run(workdir, checkpoint, steps)
   config = explainer.config
   source = explainer.builder.as_data_source(split)
-  ids = set(baselines.read_split(explainer.builder, split)['track_id'])
+  ids = set(datasets.read_tabular(explainer.builder, split)['track_id'])
   if unknown := [t for t in track_ids if t not in ids]:
     raise errors.SpotipopError(
         f'--track_ids: {unknown} are not in the {split} split of {workdir}')

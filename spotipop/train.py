@@ -57,7 +57,8 @@ def loss_fn(params, apply_fn, batch, dropout_key, pos_weight, regression_weight)
   mse = (score - batch['popularity'] / 100.0) ** 2
   regression = jnp.sum(batch['mask'] * mse) / jnp.maximum(
       batch['mask'].sum(), 1e-9)
-  correct = batch['mask'] * ((logit > 0) == (label == 1))
+  # logit >= 0 is P >= 0.5: popular, as the evaluation's threshold counts it.
+  correct = batch['mask'] * ((logit >= 0) == (label == 1))
   return classification + regression_weight * regression, {
       'bce': classification, 'mse': regression, 'correct': correct.sum(),
       'count': batch['mask'].sum()}

@@ -119,10 +119,10 @@ def test_the_gbdt_is_lightgbm_as_documented_early_stopped_on_validation(
   assert set(out) == {'test', 'validation'}
 
 
-def test_read_split_is_the_networks_view_of_a_split_without_its_audio(
+def test_read_tabular_is_the_networks_view_of_a_split_without_its_audio(
     catalogue, tmp_path):
   builder = datasets.build(small_config(catalogue[0], tmp_path).data)
-  table = baselines.read_split(builder, 'validation')
+  table = datasets.read_tabular(builder, 'validation')
   expected = pipeline.read_split(builder.as_data_source('validation'),
                                  builder.info.metadata)
   assert 'audio' in expected and set(table) == set(expected) - {'audio'}

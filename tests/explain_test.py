@@ -10,7 +10,7 @@ from scipy import stats
 
 from conftest import fails_in_one_line
 from conftest import run_module
-from spotipop import explain
+from spotipop import explainer as explainer_lib
 from spotipop import train_state
 
 # A scenario: whole tools on a trained run (shared with cli_test, one worker).
@@ -79,7 +79,7 @@ def test_completeness_error_falls_with_path_steps(trained):
   workdir, _ = trained
   errors = []
   for steps in (2, 64):
-    explainer = explain.Explainer(str(workdir), steps=steps)
+    explainer = explainer_lib.Explainer.from_run(str(workdir), steps=steps)
     rows = explainer.rows('test', range(TEST_TRACKS), with_audio=True)
     attributions, logit, base_logit, _ = explainer.attribute(rows)
     total = (attributions['features'].sum(1)
@@ -92,7 +92,7 @@ def test_a_reinitialised_network_gets_other_attributions(trained):
   """Adebayo et al. (2018): attributions that survive re-initialising the
   network describe the input, not the model."""
   workdir, _ = trained
-  explainer = explain.Explainer(str(workdir))
+  explainer = explainer_lib.Explainer.from_run(str(workdir))
   rows = explainer.rows('test', range(TEST_TRACKS), with_audio=True)
   trained_attributions = explainer.attribute(rows)[0]
   explainer.params = train_state.create(

@@ -71,7 +71,7 @@ def test_falah_group_split_keeps_each_artist_on_one_side(falah_sample):
 
 def test_baselines_on_the_falah_sample(falah_sample):
   _, builder = falah_sample
-  tables = {s: baselines.read_split(builder, s) for s in catalog.SPLITS}
+  tables = {s: datasets.read_tabular(builder, s) for s in catalog.SPLITS}
   out = baselines.fit_predict(tables, seed=0)
   prior = tables['train']['label'].mean()
   test = tables['test']
@@ -92,7 +92,7 @@ def test_the_falah_sample_at_50_says_its_test_split_cannot_rank(falah_sample):
   """At >= 50 the sample's unseen-artist test split holds a handful of
   unpopular tracks: the report says so, and its intervals resample artists."""
   _, builder = falah_sample
-  tables = {s: baselines.read_split(builder, s) for s in catalog.SPLITS}
+  tables = {s: datasets.read_tabular(builder, s) for s in catalog.SPLITS}
   gbdt = baselines.fit_predict(tables, seed=0)
   scored = {s: {**tables[s], **gbdt['gbdt'][s]} for s in ('validation', 'test')}
   unpopular = int((tables['test']['label'] == 0).sum())
@@ -117,7 +117,7 @@ def test_gbdt_ranks_real_tracks_better_than_the_prior(tmp_path):
                              f'--data_dir={tmp_path}',
                              '--popularity_threshold=73')
   builder = datasets.build(config.data, config.uses_audio)
-  tables = {s: baselines.read_split(builder, s) for s in catalog.SPLITS}
+  tables = {s: datasets.read_tabular(builder, s) for s in catalog.SPLITS}
   gbdt = baselines.fit_predict(tables)['gbdt']
   for split in ('validation', 'test'):
     auc = metrics.roc_auc(tables[split]['label'], gbdt[split]['probability'])

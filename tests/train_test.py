@@ -55,17 +55,22 @@ def _reference_step(state, batch, key, pos_weight, regression_weight,
                     same_key_everywhere=False):
   """The data-parallel step written out without pmap: each device's gradient
   of its own shard's loss, with that device's dropout key, averaged over the
-  devices, then one optimiser update."""
+  devices, then one optimiser update. Its metrics: the devices' mean loss,
+  BCE and MSE, and the accuracy over every example of the batch."""
   devices = batch['features'].shape[0]
   step_key = jax.random.fold_in(key, state.step)
   device_keys = jax.vmap(lambda d: jax.random.fold_in(step_key, d))(
       jnp.zeros(devices, jnp.int32) if same_key_everywhere
       else jnp.arange(devices))
-  grads = jax.vmap(lambda shard, device_key: jax.grad(
+  (loss, aux), grads = jax.vmap(lambda shard, device_key: jax.value_and_grad(
       train.loss_fn, has_aux=True)(state.params, state.apply_fn, shard,
                                    device_key, pos_weight,
-                                   regression_weight)[0])(batch, device_keys)
-  return state.apply_gradients(grads=jax.tree.map(lambda g: g.mean(0), grads))
+                                   regression_weight))(batch, device_keys)
+  step_metrics = {'loss': loss.mean(), 'bce': aux['bce'].mean(),
+                  'mse': aux['mse'].mean(),
+                  'accuracy': aux['correct'].sum() / aux['count'].sum()}
+  return state.apply_gradients(grads=jax.tree.map(lambda g: g.mean(0),
+                                                  grads)), step_metrics
 
 
 STEPS = 3
@@ -86,8 +91,9 @@ def test_eight_device_steps_equal_the_written_out_data_parallel_step(
                                      regression_weight=0.5)
   ours = reference = initial = _state(config)
   for _ in range(STEPS):
-    ours, _ = p_train(ours, batch, key)
-    reference = reference_step(reference, batch, key)
+    ours, our_metrics = p_train(ours, batch, key)
+    reference, reference_metrics = reference_step(reference, batch, key)
+    _assert_trees_close(our_metrics, reference_metrics)
   moved = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), ours.params,
                        initial.params)
   assert min(jax.tree.leaves(moved)) > 1e-4  # Every tensor was trained.
@@ -96,8 +102,8 @@ def test_eight_device_steps_equal_the_written_out_data_parallel_step(
     # The devices draw different masks: one mask everywhere is another run.
     same_masks = initial
     for _ in range(STEPS):
-      same_masks = reference_step(same_masks, batch, key,
-                                  same_key_everywhere=True)
+      same_masks, _ = reference_step(same_masks, batch, key,
+                                     same_key_everywhere=True)
     differences = jax.tree.map(lambda a, b: float(np.abs(a - b).max()),
                                ours.params, same_masks.params)
     assert max(jax.tree.leaves(differences)) > 1e-3
@@ -127,16 +133,23 @@ def test_without_dropout_eight_devices_equal_one_device_on_the_whole_batch(
                          _state(config).params['Dense_0']['kernel'])
 
 
-def test_loss_is_class_weighted_bce_plus_weighted_score_mse(setup):
+# 0.05: the positives' weights sum to under 1, as in a shard of a catalogue
+# where nine in ten tracks are popular.
+@pytest.mark.parametrize('pos_weight', [3.0, 0.05])
+def test_loss_is_class_weighted_bce_plus_weighted_score_mse(setup, pos_weight):
   """train.loss_fn against the formula computed in numpy from the logits:
-  positives weighted by pos_weight, masked rows left out."""
+  positives weighted by pos_weight, masked rows left out; the count of
+  correct labels at logit >= 0 (P >= 0.5, the evaluation's rule)."""
   config, batch = setup
   state = _state(config)
   shard = {k: np.asarray(v).reshape(-1, *v.shape[2:]) for k, v in
            batch.items()}
   shard['label'] = np.tile(np.array([1, 0, 1, 1], np.int32), 4)
   shard['mask'] = np.r_[np.ones(13), np.zeros(3)].astype(np.float32)
-  pos_weight, regression_weight = 3.0, 0.25
+  if pos_weight < 1:  # Positives only, weights summing to 0.55.
+    shard['label'][:] = 1
+    shard['mask'] = np.r_[np.ones(11), np.zeros(5)].astype(np.float32)
+  regression_weight = 0.25
   loss, aux = jax.jit(train.loss_fn, static_argnums=(1,))(
       state.params, state.apply_fn, shard, jax.random.key(0), pos_weight,
       regression_weight)
@@ -152,6 +165,22 @@ def test_loss_is_class_weighted_bce_plus_weighted_score_mse(setup):
   assert float(aux['bce']) == pytest.approx(np.sum(w * bce) / w.sum(),
                                             rel=1e-5)
   assert float(aux['count']) == m.sum()
+  assert float(aux['correct']) == np.sum(m * ((logit >= 0) == (y == 1)))
+
+
+def test_a_logit_of_exactly_zero_counts_as_popular(setup):
+  """P = 0.5 is popular at the evaluation's default threshold (P >= 0.5);
+  the training accuracy counts it the same way."""
+  config, batch = setup
+  params = _state(config).params
+  head = jax.tree.map(np.zeros_like, params['Dense_1'])  # The logit's layer.
+  shard = {k: np.asarray(v).reshape(-1, *v.shape[2:]) for k, v in
+           batch.items()}
+  shard['mask'] = np.ones_like(shard['mask'])
+  _, aux = train.loss_fn({**params, 'Dense_1': head},
+                         _state(config).apply_fn, shard, jax.random.key(0),
+                         1.0, 0.5)
+  assert float(aux['correct']) == shard['label'].sum() > 0
 
 
 def test_state_stays_unreplicated_and_loss_falls(setup):

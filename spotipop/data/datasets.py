@@ -16,6 +16,7 @@ from spotipop import files
 from spotipop import locks
 from spotipop.config import DataConfig
 from spotipop.data import catalog
+from spotipop.data import pipeline
 from spotipop.data import spill
 
 
@@ -51,6 +52,17 @@ def build(data: DataConfig, with_audio=True):
     with files.naming(os.path.dirname(builder.data_dir)):
       builder.download_and_prepare(download_config=download_config)
   return builder
+
+
+def read_tabular(builder, split):
+  """A split's transformed features, genre ids, labels, popularity and ids.
+
+  Audio, when stored, is read as undecoded bytes and dropped.
+  """
+  decoders = ({'audio': tfds.decode.SkipDecoding()}
+              if 'audio' in builder.info.features else None)
+  return pipeline.read_split(builder.as_data_source(split, decoders=decoders),
+                             builder.info.metadata, with_audio=False)
 
 
 def load(data_dir):
