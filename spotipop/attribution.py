@@ -13,7 +13,6 @@ shows.
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import stats
 
 from spotipop import metrics
 
@@ -79,10 +78,3 @@ def permutation_importance(predict, table, labels, groups, repeats, seed):
                       for order in orders])
       for name, (key, column) in groups.items()}
 
-
-def rank_correlation(a, b):
-  """Spearman's rank correlation of two equally long sequences; None where a
-  sequence is constant (a GBDT with no split gives all-zero contributions)."""
-  if np.ptp(a) == 0 or np.ptp(b) == 0:
-    return None
-  return float(stats.spearmanr(a, b).statistic)

@@ -30,6 +30,7 @@ import os
 from absl import flags
 from absl import logging
 import numpy as np
+from scipy import stats
 
 from spotipop import attribution
 from spotipop import attribution_plots
@@ -80,6 +81,14 @@ def _importance(explainer, split, repeats, seed):
   return rows, auc
 
 
+def rank_correlation(a, b):
+  """Spearman's rank correlation of two equally long sequences; None where a
+  sequence is constant (a GBDT with no split gives all-zero contributions)."""
+  if np.ptp(a) == 0 or np.ptp(b) == 0:
+    return None
+  return float(stats.spearmanr(a, b).statistic)
+
+
 def _write_csv(path, header, rows):
   with files.replaced(path, newline='') as f:
     writer = csv.writer(f)
@@ -104,7 +113,7 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
 
   rows, auc = _importance(explainer, split, repeats, seed)
   gbdt_rows = [r for r in rows if r['gbdt_mean_abs_shap'] is not None]
-  correlation = attribution.rank_correlation(
+  correlation = rank_correlation(
       [r['network_auc_drop'] for r in gbdt_rows],
       [r['gbdt_mean_abs_shap'] for r in gbdt_rows])
   _write_csv(os.path.join(out_dir, 'importance.csv'), list(rows[0]),

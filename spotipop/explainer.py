@@ -88,15 +88,31 @@ class Explainer:
             logit(x), logit(start), x)
 
   def attribute(self, rows):
-    """Integrated gradients of rows (read by _rows), padded to one compiled
-    shape: {'features', 'spec'?}, logit, baseline logit, inputs; numpy."""
-    count = len(rows['label'])
+    """Integrated gradients of rows of model inputs, `chunk` at a time, each
+    chunk padded to one compiled shape: ({'features', 'spec'?} attributions,
+    logit, baseline logit, {'features', 'spec'?} inputs), numpy."""
+    count = len(rows['features'])
     keys = ('features', 'genre_id') + (('audio',) if 'audio' in rows else ())
-    padded = {k: np.concatenate([rows[k], np.repeat(rows[k][:1],
-                                                    self.chunk - count, 0)])
-              for k in keys}
-    out = self._attribute(self.params, padded, self.baseline)
-    return jax.tree.map(lambda a: np.asarray(a)[:count], out)
+    parts = []
+    for start in range(0, count, self.chunk):
+      chunk = {k: rows[k][start:start + self.chunk] for k in keys}
+      size = len(chunk['features'])
+      padded = {k: np.concatenate([v, np.repeat(v[:1], self.chunk - size, 0)])
+                for k, v in chunk.items()}
+      out = self._attribute(self.params, padded, self.baseline)
+      parts.append(jax.tree.map(lambda a, n=size: np.asarray(a)[:n], out))
+    return jax.tree.map(lambda *a: np.concatenate(a), *parts)
+
+  def top_contributions(self, rows, k):
+    """Per row, its k largest contributions to the popular logit by size, as
+    (input, value): the features' and, in audio runs, the clip's as a whole."""
+    attributions = self.attribute(rows)[0]
+    names = self.feature_names + (['audio'] if 'spec' in attributions else [])
+    values = attributions['features']
+    if 'spec' in attributions:
+      values = np.column_stack([values, attributions['spec'].sum((1, 2))])
+    return [[(names[j], float(row[j])) for j in np.argsort(-np.abs(row))[:k]]
+            for row in values]
 
   def predict(self, table):
     """P(popular) of every row of a table of model inputs."""

@@ -11,7 +11,8 @@ Many tracks, from a CSV with track_id, audio_path, the feature columns and
   python -m spotipop.predict --workdir=runs/default --tracks=new_tracks.csv
 
 Prints one line per track: the probability that it is popular and the
-predicted popularity score (0-100). A track whose audio cannot be used prints
+predicted popularity score (0-100); with --explain=K, also the K inputs that
+move its popular logit most (e.g. "why: energy +0.412, audio +0.230"). A track whose audio cannot be used prints
 "not scored", its CSV line and reason go to stderr, the others are scored, and
 the exit status is 2.
 """
@@ -26,6 +27,7 @@ import numpy as np
 
 from spotipop import cli
 from spotipop import errors
+from spotipop import explainer
 from spotipop import inference
 from spotipop import workdir as workdir_lib
 from spotipop.data import catalog
@@ -58,11 +60,16 @@ def parse_features(text, columns):
 class Predictor:
   """A restored model with its input transform, ready to score tracks."""
 
-  def __init__(self, workdir, checkpoint='best'):
+  def __init__(self, workdir, checkpoint='best', explain=0):
+    """explain: each track's that many largest contributions (0: none)."""
     self.config, self._dataset, model, state = workdir_lib.restore_run(
         workdir, checkpoint)
     self._params = state.params
     self._predict = inference.make_predict_step(model)
+    self._explain = explain
+    self._explainer = (explainer.Explainer(self.config, self._dataset, model,
+                                           state.params)
+                       if explain else None)
 
   @property
   def feature_columns(self):
@@ -82,7 +89,7 @@ class Predictor:
              if self.config.uses_audio else None)
     total = len(features)
     batch_size = min(chunk, total)
-    probabilities, scores, failed = [], [], {}
+    probabilities, scores, failed, reasons = [], [], {}, []
     # Stands in for a clip that cannot be decoded; its scores become NaN.
     silence = np.zeros(catalog.num_samples(self.config.data), np.float32)
     for start in range(0, total, chunk):
@@ -99,6 +106,8 @@ class Predictor:
                                     for clip, _ in decoded])
       probability, score = inference.predict_rows(
           self._predict, self._params, inputs, batch_size)
+      if self._explainer:
+        reasons += self._explainer.top_contributions(inputs, self._explain)
       probabilities.append(probability)
       scores.append(score)
       if total > chunk:
@@ -106,13 +115,17 @@ class Predictor:
     probability, score = np.concatenate(probabilities), np.concatenate(scores)
     bad = list(failed)
     probability[bad], score[bad] = np.nan, np.nan
-    return Scores(probability, score, failed)
+    return Scores(probability, score, failed, reasons or None)
 
 
 class Scores(NamedTuple):
   probability: np.ndarray  # P(popular); NaN where the track failed.
   score: np.ndarray  # Predicted popularity 0-100; NaN where it failed.
   failed: dict  # {track index: why its audio cannot be used}
+  # Per track, its largest contributions to the popular logit as (input,
+  # value), integrated gradients from an average train track; None unless
+  # the Predictor was asked to explain.
+  contributions: list | None = None
 
 
 def _clip_or_reason(data):
@@ -132,7 +145,7 @@ def main(argv):
   if bool(f.features) == bool(f.tracks):
     raise errors.SpotipopError('give either --features (with --audio unless '
                                'the model is tabular_only) or --tracks')
-  predictor = Predictor(f.workdir, f.checkpoint)
+  predictor = Predictor(f.workdir, f.checkpoint, f.explain)
   if f.features and predictor.config.uses_audio and not f.audio:
     raise errors.SpotipopError(f'--audio: the {predictor.config.model.towers} '
                                "model needs the track's audio file")
@@ -157,8 +170,10 @@ def main(argv):
       print(f'{track_id}\tnot scored', flush=True)
       logging.error('%s: %s', where[i], scores.failed[i])
     else:
+      why = ('' if scores.contributions is None else '\twhy: ' + ', '.join(
+          f'{name} {value:+.3f}' for name, value in scores.contributions[i]))
       print(f'{track_id}\tP(popular)={scores.probability[i]:.3f}\t'
-            f'predicted popularity={scores.score[i]:.1f}')
+            f'predicted popularity={scores.score[i]:.1f}{why}')
   if scores.failed:
     lines = ', '.join(where[i].rpartition(':')[2] if f.tracks else where[i]
                       for i in sorted(scores.failed))
@@ -178,5 +193,9 @@ if __name__ == '__main__':
   flags.DEFINE_string('tracks', None, 'CSV of tracks with the columns the run '
                       'was trained on (its id, audio, feature and, optionally, '
                       'genre columns).')
+  flags.DEFINE_integer('explain', 0, "Add each track's K largest "
+                       'contributions to the popular logit (integrated '
+                       'gradients from an average train track; explain.py).',
+                       lower_bound=0)
   flags.mark_flag_as_required('workdir')
   cli.run(main, 'spotipop.predict')

@@ -92,10 +92,3 @@ def test_permutation_importance_finds_the_one_column_the_model_reads():
                                              repeats=4, seed=3)[1]
   np.testing.assert_array_equal(again['b'], drops['b'])
 
-
-def test_rank_correlation_is_spearmans():
-  # Ranks 1 3 2 4 and 1 3 4 2: 1 - 6 * (0 + 0 + 4 + 4) / (4 * 15) = 0.2.
-  a, b = [0.1, 0.5, 0.2, 0.9], [1.0, 3.0, 4.0, 2.0]
-  assert attribution.rank_correlation(a, b) == pytest.approx(0.2)
-  assert attribution.rank_correlation([1, 2, 3], [10, 20, 30]) == 1.0
-  assert attribution.rank_correlation([1, 2, 3], [0, 0, 0]) is None

@@ -10,11 +10,15 @@ from scipy import stats
 
 from conftest import fails_in_one_line
 from conftest import run_module
+from spotipop import explain
 from spotipop import explainer as explainer_lib
 from spotipop import train_state
 
-# A scenario: whole tools on a trained run (shared with cli_test, one worker).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('trained')]
+
+def scenario(test):
+  """A scenario on the trained run shared with cli_test, on one worker."""
+  return pytest.mark.slow(pytest.mark.xdist_group('trained')(test))
+
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 # Measured on the shared run at 64 path steps: at most 2.5e-3 of a logit.
@@ -40,6 +44,7 @@ def explained(trained):
   return workdir, track, result
 
 
+@scenario
 def test_explain_writes_the_table_attributions_and_figures(explained):
   workdir, track, result = explained
   out = workdir / 'explain' / 'test-best'
@@ -75,6 +80,7 @@ def test_explain_writes_the_table_attributions_and_figures(explained):
   assert summary['max_completeness_error'] < COMPLETENESS_TOLERANCE
 
 
+@scenario
 def test_completeness_error_falls_with_path_steps(trained):
   workdir, _ = trained
   errors = []
@@ -88,6 +94,7 @@ def test_completeness_error_falls_with_path_steps(trained):
   assert errors[1] < COMPLETENESS_TOLERANCE < errors[0], errors
 
 
+@scenario
 def test_a_reinitialised_network_gets_other_attributions(trained):
   """Adebayo et al. (2018): attributions that survive re-initialising the
   network describe the input, not the model."""
@@ -104,6 +111,7 @@ def test_a_reinitialised_network_gets_other_attributions(trained):
     assert abs(correlation) < RANDOMISATION_BOUND, (tower, correlation)
 
 
+@scenario
 def test_an_unknown_track_is_named(trained):
   workdir, _ = trained
   result = run_module('spotipop.explain', f'--workdir={workdir}',
@@ -111,6 +119,47 @@ def test_an_unknown_track_is_named(trained):
   fails_in_one_line(result, 'spotipop.explain', 'no-such-track', 'test')
 
 
+@scenario
 def test_a_folder_without_a_run_is_named(tmp_path):
   result = run_module('spotipop.explain', f'--workdir={tmp_path}', check=False)
   fails_in_one_line(result, 'spotipop.explain', str(tmp_path), 'config.json')
+
+
+def test_rank_correlation_is_spearmans():
+  # Ranks 1 3 2 4 and 1 3 4 2: 1 - 6 * (0 + 0 + 4 + 4) / (4 * 15) = 0.2.
+  a, b = [0.1, 0.5, 0.2, 0.9], [1.0, 3.0, 4.0, 2.0]
+  assert explain.rank_correlation(a, b) == pytest.approx(0.2)
+  assert explain.rank_correlation([1, 2, 3], [10, 20, 30]) == 1.0
+  assert explain.rank_correlation([1, 2, 3], [0, 0, 0]) is None
+
+
+@scenario
+def test_predict_explains_each_track_as_the_explainer_does(trained, catalogue,
+                                                         tmp_path):
+  workdir, _ = trained
+  manifest_path, folder = catalogue
+  explainer = explainer_lib.Explainer.from_run(str(workdir))
+  rows = explainer.rows('test', range(3), with_audio=True)
+  expected = explainer.top_contributions(rows, 3)
+  assert all(len(top) == 3 for top in expected)
+  with open(manifest_path) as f:
+    by_id = {r['track_id']: {**r, 'audio_path': str(folder / r['audio_path'])}
+             for r in csv.DictReader(f)}
+  tracks = tmp_path / 'tracks.csv'
+  with open(tracks, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(by_id[rows['track_id'][0]]))
+    writer.writeheader()
+    writer.writerows(by_id[t] for t in rows['track_id'])
+  result = run_module('spotipop.predict', f'--workdir={workdir}',
+                      f'--tracks={tracks}', '--explain=3')
+  lines = result.stdout.strip().splitlines()
+  assert len(lines) == 3
+  for line, track_id, top in zip(lines, rows['track_id'], expected):
+    assert line.startswith(f'{track_id}\t')
+    printed = [item.rsplit(' ', 1) for item in
+               line.split('\twhy: ')[1].split(', ')]
+    assert [name for name, _ in printed] == [name for name, _ in top], line
+    # The clip decoded from its file, not read back from the dataset: the
+    # last printed digit may differ.
+    np.testing.assert_allclose([float(v) for _, v in printed],
+                               [value for _, value in top], atol=2e-3)
