@@ -7,6 +7,7 @@ explanation read back.
   WORKDIR/metrics.jsonl    one line per epoch
   WORKDIR/checkpoints/     latest/ and best/ (checkpointing.py)
   WORKDIR/eval/SPLIT-CHECKPOINT/   evaluation reports
+  WORKDIR/explain/SPLIT-CHECKPOINT/  explanations (explain.py)
 """
 
 import contextlib
