@@ -128,3 +128,24 @@ def test_read_tabular_is_the_networks_view_of_a_split_without_its_audio(
   assert 'audio' in expected and set(table) == set(expected) - {'audio'}
   for key, values in table.items():
     np.testing.assert_array_equal(values, expected[key], err_msg=key)
+
+
+def test_gbdt_contributions_are_each_columns_share_of_the_log_odds(tables):
+  """TreeSHAP: per track, the contributions of the feature columns and the
+  genre plus one constant (the expected value) are the classifier's raw
+  log-odds; a column the trees never split on contributes nothing."""
+  train = {**tables['train'], 'features': np.column_stack(
+      [tables['train']['features'], np.zeros(600)])}  # A constant column.
+  validation, test = ({**tables[s], 'features': np.column_stack(
+      [tables[s]['features'], np.zeros(200)])} for s in ('validation', 'test'))
+  classifier = baselines.fit_gbdt(train, validation, 'label')
+  contributions = baselines.gbdt_contributions(classifier, test)
+  width = test['features'].shape[1]
+  assert contributions.shape == (200, width + 1)
+  np.testing.assert_array_equal(contributions[:, width - 1], 0)
+  log_odds = classifier.predict(
+      np.column_stack([test['features'], test['genre_id']]),
+      num_iteration=classifier.best_iteration, raw_score=True)
+  rest = log_odds - contributions.sum(1)
+  np.testing.assert_allclose(rest, rest[0], atol=1e-9)
+  assert np.abs(contributions[:, :width - 1]).mean() > 0.01  # They are used.

@@ -3,12 +3,15 @@
 import copy
 import csv
 import json
+import subprocess
+import sys
 
 import jax
 import numpy as np
 import pytest
 from scipy import stats
 
+from conftest import REPO
 from conftest import fails_in_one_line
 from conftest import run_module
 from spotipop import explain
@@ -154,3 +157,15 @@ def test_predict_explains_each_track_as_the_explainer_does(
     # last printed digit may differ.
     np.testing.assert_allclose([float(v) for _, v in printed],
                                [value for _, value in top], atol=2e-3)
+
+
+@scenario
+def test_the_explain_benchmark_checks_its_step_loop_peer(trained):
+  workdir, _ = trained
+  result = subprocess.run(
+      [sys.executable, 'benchmarks/explain.py', f'--workdir={workdir}',
+       '--steps=4', '--repeats=1'], cwd=REPO, capture_output=True, text=True,
+      timeout=600, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'step loop (one call a step)' in result.stdout
+  assert 'tracks/s' in result.stdout

@@ -99,6 +99,24 @@ def _synthesise(rng, a, sample_rate, seconds):
   return (wave * gain * 2.5).astype(np.float32)
 
 
+def _tracks(num_tracks, sample_rate, seed, seconds):
+  """(attributes, clip) of each track, drawn in order from one generator."""
+  rng = np.random.default_rng(seed)
+  for index in range(num_tracks):
+    a = _attributes(rng, index)
+    a['popularity'] = _popularity(rng, a)
+    length = float(rng.uniform(*seconds))
+    yield a, _synthesise(rng, a, sample_rate, length)
+
+
+def hook_tracks(num_tracks=200, sample_rate=16_000, seed=0,
+                seconds=(3.5, 6.0)):
+  """The ids of write_catalogue's tracks with the melodic hook (1.5-3 kHz),
+  which no manifest column records: the known answer for attributions."""
+  return {a['track_id'] for a, _ in _tracks(num_tracks, sample_rate, seed,
+                                            seconds) if a['hook']}
+
+
 def write_catalogue(out_dir, num_tracks=200, sample_rate=16_000, seed=0,
                     seconds=(3.5, 6.0)):
   """Writes `manifest.csv` and `audio/` under out_dir; returns the manifest path.
@@ -106,18 +124,14 @@ def write_catalogue(out_dir, num_tracks=200, sample_rate=16_000, seed=0,
   Clip lengths are drawn uniformly from `seconds`; the default makes most
   clips longer than the default 4 s training crop and some shorter (padded).
   """
-  rng = np.random.default_rng(seed)
   audio_dir = os.path.join(out_dir, 'audio')
   os.makedirs(audio_dir, exist_ok=True)
   rows = []
-  for index in range(num_tracks):
-    a = _attributes(rng, index)
-    a['popularity'] = _popularity(rng, a)
-    length = float(rng.uniform(*seconds))
+  for index, (a, wave) in enumerate(_tracks(num_tracks, sample_rate, seed,
+                                            seconds)):
     extension, subtype = _FORMATS[index % len(_FORMATS)]
     filename = f"{a['track_id']}.{extension}"
-    sf.write(os.path.join(audio_dir, filename),
-             _synthesise(rng, a, sample_rate, length), sample_rate,
+    sf.write(os.path.join(audio_dir, filename), wave, sample_rate,
              subtype=subtype)
     a['audio_path'] = os.path.join('audio', filename)
     rows.append({c: a[c] for c in MANIFEST_COLUMNS})
