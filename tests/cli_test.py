@@ -173,12 +173,13 @@ def test_predictor_scores_in_chunks_like_one_batch(trained, catalogue):
   tracks = manifest.read(catalogue[0], predictor.config.data).tracks[:11]
   args = ([t.audio_path for t in tracks], [t.features for t in tracks],
           [t.genre for t in tracks])
-  whole_p, whole_s, whole_failed = predictor(*args, chunk=16)
-  chunked_p, chunked_s, chunked_failed = predictor(*args, chunk=4)
-  assert whole_failed == chunked_failed == {}
-  assert whole_p.shape == chunked_p.shape == (11,)
-  np.testing.assert_allclose(chunked_p, whole_p, rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(chunked_s, whole_s, rtol=1e-5, atol=1e-4)
+  whole = predictor(*args, chunk=16)
+  chunked = predictor(*args, chunk=4)
+  assert whole.failed == chunked.failed == {}
+  assert whole.probability.shape == chunked.probability.shape == (11,)
+  np.testing.assert_allclose(chunked.probability, whole.probability,
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(chunked.score, whole.score, rtol=1e-5, atol=1e-4)
 
 
 def test_bad_manifest_stops_with_the_line_and_column(catalogue, tmp_path):
