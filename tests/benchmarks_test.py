@@ -55,13 +55,13 @@ def test_conv_grads_benchmark_checks_agreement_on_every_layer(tmp_path):
 
 def test_beam_build_benchmark_checks_both_runners_build_the_same_data(
     tmp_path):
-  _run('beam_build.py', '--tracks=12', '--distinct=3', '--workers=2',
+  _run('beam_build.py', '--tracks=12', '--distinct=3', '--workers=1,2',
        f'--json={tmp_path / "beam.json"}')
   with open(tmp_path / 'beam.json') as f:
     results = json.load(f)
   builds = results['builds']
   assert [(b['runner'], b['workers']) for b in builds] == [
-      ('local', 0), ('beam', 0), ('beam', 2)]
+      ('local', 0), ('beam', 0), ('beam', 1), ('beam', 2)]
   assert not any('error' in b for b in builds)  # Each held the same data.
   assert math.isfinite(results['serial_seconds'])
 
@@ -123,12 +123,12 @@ def test_loader_benchmark_runs_grain_beside_spotipop(tmp_path):
 
 
 def test_scaling_benchmark_fits_build_time_and_reports_memory(tmp_path):
-  out = _run('scaling.py', '--sizes=30,60', '--distinct=10',
+  out = _run('scaling.py', '--sizes=60,120', '--distinct=20',
              '--predict_rows=50', f'--json={tmp_path / "scaling.json"}')
   assert 's per 1,000 tracks' in out
   with open(tmp_path / 'scaling.json') as f:
     results = json.load(f)
-  assert [b['tracks'] for b in results['builds']] == [30, 60]
+  assert [b['tracks'] for b in results['builds']] == [60, 120]
   assert all(b['seconds'] > 0 and b['peak_rss_mb'] > 0
              for b in results['builds'])
   assert results['prediction']['tracks_per_second'] > 0
