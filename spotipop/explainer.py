@@ -88,16 +88,20 @@ class Explainer:
             logit(x), logit(start), x)
 
   def attribute(self, rows):
-    """Integrated gradients of rows of model inputs, `chunk` at a time, each
-    chunk padded to one compiled shape: ({'features', 'spec'?} attributions,
-    logit, baseline logit, {'features', 'spec'?} inputs), numpy."""
+    """Integrated gradients of rows of model inputs, `chunk` at a time, the
+    last chunk padded to the others' compiled shape: ({'features', 'spec'?}
+    attributions, logit, baseline logit, {'features', 'spec'?} inputs),
+    numpy."""
     count = len(rows['features'])
     keys = ('features', 'genre_id') + (('audio',) if 'audio' in rows else ())
+    # Fewer rows than a chunk (one track to predict, a small split) are not
+    # padded: the integral costs 65 passes a row.
+    shape = min(count, self.chunk)
     parts = []
-    for start in range(0, count, self.chunk):
-      chunk = {k: rows[k][start:start + self.chunk] for k in keys}
+    for start in range(0, count, shape):
+      chunk = {k: rows[k][start:start + shape] for k in keys}
       size = len(chunk['features'])
-      padded = {k: np.concatenate([v, np.repeat(v[:1], self.chunk - size, 0)])
+      padded = {k: np.concatenate([v, np.repeat(v[:1], shape - size, 0)])
                 for k, v in chunk.items()}
       out = self._attribute(self.params, padded, self.baseline)
       parts.append(jax.tree.map(lambda a, n=size: np.asarray(a)[:n], out))
