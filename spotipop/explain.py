@@ -1,7 +1,7 @@
 """Why a run's model scores tracks as it does: attributions over a split.
 
   python -m spotipop.explain --workdir=runs/default --split=test \\
-      --track_ids=demo-0007,demo-0042
+      --track_ids=demo0007,demo0042
 
 writes under WORKDIR/explain/SPLIT-CHECKPOINT/:
 

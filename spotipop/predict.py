@@ -12,9 +12,9 @@ Many tracks, from a CSV with track_id, audio_path, the feature columns and
 
 Prints one line per track: the probability that it is popular and the
 predicted popularity score (0-100); with --explain=K, also the K inputs that
-move its popular logit most (e.g. "why: energy +0.412, audio +0.230"). A track whose audio cannot be used prints
-"not scored", its CSV line and reason go to stderr, the others are scored, and
-the exit status is 2.
+move its popular logit most (e.g. "why: energy +0.412, audio +0.230"). A track
+whose audio cannot be used prints "not scored", its CSV line and reason go to
+stderr, the others are scored, and the exit status is 2.
 """
 
 import itertools
