@@ -90,16 +90,22 @@ def _mel_to_hz(mel):
   return np.where(mel >= 15.0, log_part, linear)
 
 
+def _mel_edges(sample_rate, n_mels, fmin=0.0, fmax=None):
+  """n_mels + 2 frequencies in Hz, evenly spaced in mels: each filter rises
+  from one to the next but one, peaking at the one between (its centre)."""
+  fmax = sample_rate / 2 if fmax is None else fmax
+  return _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax),
+                                n_mels + 2))
+
+
 @functools.lru_cache(maxsize=16)
 def mel_filterbank(sample_rate, n_fft, n_mels, fmin=0.0, fmax=None):
   """[n_fft // 2 + 1, n_mels] Slaney-normalised triangular filters.
 
   Matches librosa.filters.mel(htk=False, norm='slaney').T.
   """
-  fmax = sample_rate / 2 if fmax is None else fmax
   fft_hz = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-  edges = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax),
-                                 n_mels + 2))
+  edges = _mel_edges(sample_rate, n_mels, fmin, fmax)
   widths = np.diff(edges)
   ramps = edges[:, None] - fft_hz[None, :]
   lower = -ramps[:-2] / widths[:-1, None]
@@ -113,8 +119,7 @@ def bin_frequencies(sample_rate, n_fft, n_mels):
   """The centre frequency in Hz of each log_spectrogram bin."""
   if not n_mels:
     return np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-  return _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2),
-                                n_mels + 2))[1:-1]
+  return _mel_edges(sample_rate, n_mels)[1:-1]
 
 
 def log_spectrogram(wave, sample_rate, n_fft, hop_length, n_mels):
