@@ -44,7 +44,6 @@ from spotipop import inference
 from spotipop import spectrogram
 from spotipop.data import catalog
 from spotipop.data import datasets
-from spotipop.data import pipeline
 
 AUDIO, GENRE = 'audio', 'genre'
 
@@ -53,24 +52,21 @@ def explain_dir(workdir, split, checkpoint):
   return os.path.join(workdir, 'explain', f'{split}-{checkpoint}')
 
 
-def _importance(explainer, split, repeats, seed):
-  """Rows of the importance table and the network's ROC-AUC on the split."""
-  uses_audio = explainer.config.uses_audio
-  source = explainer.builder.as_data_source(split)
-  table = pipeline.read_split(source, explainer.metadata, uses_audio)
+def _importance(explainer, table, repeats, seed):
+  """Rows of the importance table and the network's ROC-AUC on a split's
+  table (Explainer.rows of the whole split)."""
   names = explainer.feature_names
   groups = {name: ('features', j) for j, name in enumerate(names)}
   groups[GENRE] = ('genre_id', None)
-  if uses_audio:
+  if 'audio' in table:
     groups[AUDIO] = ('audio', None)
   inputs = {k: table[k] for k in inference.MODEL_INPUTS if k in table}
   auc, drops = attribution.permutation_importance(
       explainer.predict, inputs, table['label'], groups, repeats, seed)
-  tables = {s: datasets.read_tabular(explainer.builder, s)
-            for s in dict.fromkeys(('train', 'validation', split))}
-  gbdt = baselines.fit_gbdt(tables['train'], tables['validation'], 'label',
-                            explainer.config.train.seed)
-  shap = np.abs(baselines.gbdt_contributions(gbdt, tables[split])).mean(0)
+  gbdt = baselines.fit_gbdt(
+      *(datasets.read_tabular(explainer.builder, s)
+        for s in ('train', 'validation')), 'label', explainer.config.train.seed)
+  shap = np.abs(baselines.gbdt_contributions(gbdt, table)).mean(0)
   rows = [{'input': name, 'network_auc_drop': float(drops[name].mean()),
            'network_auc_drop_sd': float(drops[name].std(ddof=1))
            if repeats > 1 else 0.0,
@@ -103,15 +99,15 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
     raise errors.SpotipopError(f'--split={split}: use one of {catalog.SPLITS}')
   explainer = explainer_lib.Explainer.from_run(workdir, checkpoint, steps)
   config = explainer.config
-  source = explainer.builder.as_data_source(split)
-  ids = set(datasets.read_tabular(explainer.builder, split)['track_id'])
-  if unknown := [t for t in track_ids if t not in ids]:
+  count = len(explainer.builder.as_data_source(split))
+  table = explainer.rows(split, range(count), config.uses_audio)
+  if unknown := [t for t in track_ids if t not in set(table['track_id'])]:
     raise errors.SpotipopError(
         f'--track_ids: {unknown} are not in the {split} split of {workdir}')
   out_dir = explain_dir(workdir, split, checkpoint)
   os.makedirs(out_dir, exist_ok=True)
 
-  rows, auc = _importance(explainer, split, repeats, seed)
+  rows, auc = _importance(explainer, table, repeats, seed)
   gbdt_rows = [r for r in rows if r['gbdt_mean_abs_shap'] is not None]
   correlation = rank_correlation(
       [r['network_auc_drop'] for r in gbdt_rows],
@@ -126,11 +122,9 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
                                    config.model.n_mels)
   frame_seconds = config.model.hop_length / config.data.sample_rate
   per_band = per_frame = None
-  table, worst = [], 0.0
-  for start in range(0, len(source), explainer.chunk):
-    chunk = explainer.rows(
-        split, range(start, min(start + explainer.chunk, len(source))),
-        config.uses_audio)
+  csv_rows, worst = [], 0.0
+  for start in range(0, count, explainer.chunk):
+    chunk = {k: v[start:start + explainer.chunk] for k, v in table.items()}
     attributions, logit, base_logit, inputs = explainer.attribute(chunk)
     total = attributions['features'].sum(1)
     spec_total = np.zeros_like(total)
@@ -143,7 +137,7 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
     error = np.abs(total + spec_total - (logit - base_logit))
     worst = max(worst, float(error.max()))
     for i, track_id in enumerate(chunk['track_id']):
-      table.append([track_id, int(chunk['label'][i]), f'{logit[i]:.5f}',
+      csv_rows.append([track_id, int(chunk['label'][i]), f'{logit[i]:.5f}',
                     f'{base_logit[i]:.5f}',
                     *(f'{a:.5f}' for a in attributions['features'][i]),
                     f'{spec_total[i]:.5f}', f'{error[i]:.2e}'])
@@ -154,16 +148,16 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
             inputs['spec'][i] if 'spec' in inputs else None,
             attributions['spec'][i] if 'spec' in attributions else None,
             frame_seconds, hz, os.path.join(out_dir, f'track-{track_id}.png'))
-    logging.info('attributed %d/%d tracks', len(table), len(source))
+    logging.info('attributed %d/%d tracks', len(csv_rows), count)
   _write_csv(os.path.join(out_dir, 'attributions.csv'),
              ['track_id', 'label', 'logit', 'baseline_logit', *names,
-              'spectrogram', 'completeness_error'], table)
+              'spectrogram', 'completeness_error'], csv_rows)
   if per_band is not None:
-    attribution_plots.bands(hz, per_band / len(source), frame_seconds,
-                            per_frame / len(source),
+    attribution_plots.bands(hz, per_band / count, frame_seconds,
+                            per_frame / count,
                             os.path.join(out_dir, 'bands.png'))
   summary = {
-      'split': split, 'checkpoint': str(checkpoint), 'tracks': len(source),
+      'split': split, 'checkpoint': str(checkpoint), 'tracks': count,
       'network_roc_auc': auc, 'repeats': repeats, 'path_steps': steps,
       'rank_correlation_network_vs_gbdt': correlation,
       'max_completeness_error': worst,
