@@ -116,6 +116,8 @@ CASES = {
     'evaluate an unknown checkpoint name': ('spotipop.evaluate', lambda b: [
         f'--workdir={b["untrained"]}', '--checkpoint=newest'],
                                             ['--checkpoint=newest']),
+    'explain before a best checkpoint': ('spotipop.explain', lambda b: [
+        f'--workdir={b["untrained"]}'], ['checkpoints/best', 'no checkpoint']),
     'predict without tracks or features': ('spotipop.predict', lambda b: [
         f'--workdir={b["untrained"]}'], ['--features', '--tracks']),
 }
