@@ -1,8 +1,5 @@
 """The explanation figures: importance, one track's attributions, bands."""
 
-import matplotlib
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from spotipop import plots
@@ -15,8 +12,8 @@ def importance(rows, auc, repeats, correlation, path):
   rows = sorted(rows, key=lambda r: r['network_auc_drop'])
   names = [r['input'] for r in rows]
   y = np.arange(len(rows))
-  fig, (net, gbdt) = plt.subplots(1, 2, figsize=(9, 0.3 * len(rows) + 1.5),
-                                  sharey=True)
+  fig, (net, gbdt) = plots.pyplot().subplots(
+      1, 2, figsize=(9, 0.3 * len(rows) + 1.5), sharey=True)
   net.barh(y, [r['network_auc_drop'] for r in rows],
            xerr=[r['network_auc_drop_sd'] for r in rows], color='C0')
   net.set(yticks=y, yticklabels=names,
@@ -35,10 +32,9 @@ def track(track_id, raw_features, names, feature_attributions, spec,
           spec_attributions, frame_seconds, hz, path):
   """One track: its spectrogram under its attribution, and its top features."""
   audio = spec is not None
-  fig, axes = plt.subplots(1, 2 if audio else 1,
-                           figsize=(11 if audio else 5.5, 4),
-                           gridspec_kw={'width_ratios': [3, 2]} if audio
-                           else None)
+  fig, axes = plots.pyplot().subplots(
+      1, 2 if audio else 1, figsize=(11 if audio else 5.5, 4),
+      gridspec_kw={'width_ratios': [3, 2]} if audio else None)
   bars = axes[1] if audio else axes
   if audio:
     seconds = np.arange(spec.shape[0] + 1) * frame_seconds
@@ -63,7 +59,7 @@ def track(track_id, raw_features, names, feature_attributions, spec,
 
 def bands(hz, per_band, frame_seconds, per_frame, path):
   """Mean |attribution| per frequency band and per second over a split."""
-  fig, (freq, time) = plt.subplots(1, 2, figsize=(10, 3.5))
+  fig, (freq, time) = plots.pyplot().subplots(1, 2, figsize=(10, 3.5))
   freq.plot(hz, per_band)
   freq.set(xscale='symlog', xlabel='frequency (Hz)',
            ylabel='mean |attribution| per track', title='where in the spectrum')

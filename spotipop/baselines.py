@@ -13,7 +13,6 @@ id as a categorical split natively, and is deterministic with
 
 import os
 
-import lightgbm as lgb
 import numpy as np
 
 NAMES = ('gbdt', 'always_popular', 'train_prior', 'train_mean_popularity')
@@ -34,6 +33,11 @@ def _inputs(table):
 def fit_gbdt(train, validation, target, seed=0):
   """The GBDT for 'label' (a classifier) or 'popularity' (a regressor),
   early-stopped on the validation split."""
+  # Imported here, where the trees are fitted: LightGBM (with scikit-learn,
+  # which it loads when installed) takes about two seconds to import
+  # (benchmarks/startup.py), which every tool start would pay, a run that
+  # stops at a bad flag included.
+  import lightgbm as lgb  # pylint: disable=g-import-not-at-top
   objective = ({'objective': 'binary', 'metric': 'auc'} if target == 'label'
                else {'objective': 'regression', 'metric': 'l2'})
   params = {**_GBDT_PARAMS, 'seed': seed, 'num_threads': os.cpu_count() or 1,

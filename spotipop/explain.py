@@ -30,7 +30,6 @@ import os
 from absl import flags
 from absl import logging
 import numpy as np
-from scipy import stats
 
 from spotipop import attribution
 from spotipop import attribution_plots
@@ -41,6 +40,7 @@ from spotipop import errors
 from spotipop import explainer as explainer_lib
 from spotipop import files
 from spotipop import inference
+from spotipop import metrics
 from spotipop import spectrogram
 from spotipop.data import catalog
 from spotipop.data import datasets
@@ -82,7 +82,8 @@ def rank_correlation(a, b):
   sequence is constant (a GBDT with no split gives all-zero contributions)."""
   if np.ptp(a) == 0 or np.ptp(b) == 0:
     return None
-  return float(stats.spearmanr(a, b).statistic)
+  return float(np.corrcoef(metrics.average_ranks(a),
+                           metrics.average_ranks(b))[0, 1])
 
 
 def _write_csv(path, header, rows):

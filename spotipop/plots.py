@@ -2,15 +2,25 @@
 
 import os
 
-import matplotlib
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from spotipop import files
 from spotipop import metrics
 from spotipop import report
 from spotipop.data import catalog
+
+
+def pyplot():
+  """matplotlib.pyplot, drawing to files only (the Agg backend).
+
+  Imported when a figure is drawn: matplotlib takes most of a second to
+  import (benchmarks/startup.py), which every tool start would pay, a run
+  that stops at a bad flag included.
+  """
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
 
 
 def write(split, predictions, baseline_predictions, summary, out_dir):
@@ -20,7 +30,7 @@ def write(split, predictions, baseline_predictions, summary, out_dir):
             'GBDT': (baseline_predictions['gbdt'][split]['probability'],
                      summary['baselines']['gbdt'])}
   labels = predictions[split]['label']
-  fig, ax = plt.subplots(figsize=(4.5, 4.5))
+  fig, ax = pyplot().subplots(figsize=(4.5, 4.5))
   for name, (probability, scores) in curves.items():
     fpr, tpr = metrics.roc_curve(labels, probability)
     ax.plot(fpr, tpr, label=f"{name} AUC {report.cell(scores['roc_auc'])}")
@@ -30,7 +40,7 @@ def write(split, predictions, baseline_predictions, summary, out_dir):
   ax.legend(loc='lower right')
   save(fig, os.path.join(out_dir, 'roc.png'))
 
-  fig, ax = plt.subplots(figsize=(4.5, 4.5))
+  fig, ax = pyplot().subplots(figsize=(4.5, 4.5))
   for name, (probability, scores) in curves.items():
     bins = metrics.reliability(labels, probability)
     ax.plot([b['mean_probability'] for b in bins],
@@ -43,7 +53,7 @@ def write(split, predictions, baseline_predictions, summary, out_dir):
   save(fig, os.path.join(out_dir, 'calibration.png'))
 
   matrix = np.array(summary['confusion_matrix'])
-  fig, ax = plt.subplots(figsize=(4, 4))
+  fig, ax = pyplot().subplots(figsize=(4, 4))
   ax.imshow(matrix, cmap='Blues')
   for (i, j), n in np.ndenumerate(matrix):
     ax.text(j, i, str(n), ha='center', va='center',
@@ -60,4 +70,4 @@ def save(fig, path):
   fig.tight_layout()
   with files.replaced(path, 'wb') as f:
     fig.savefig(f, format='png', dpi=100)
-  plt.close(fig)
+  pyplot().close(fig)

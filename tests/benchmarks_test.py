@@ -122,6 +122,17 @@ def test_loader_benchmark_runs_grain_beside_spotipop(tmp_path):
   assert all(rate > 0 for rate in results.values())
 
 
+def test_startup_benchmark_times_a_tool_beside_its_packages(tmp_path):
+  out = _run('startup.py', '--repeats=1', '--tools=spotipop.predict',
+             f'--json={tmp_path / "startup.json"}')
+  assert 'vs packages alone' in out
+  with open(tmp_path / 'startup.json') as f:
+    results = json.load(f)
+  assert results['packages'] > 0
+  assert list(results['tools']) == ['spotipop.predict']
+  assert results['tools']['spotipop.predict']['seconds'] > 0
+
+
 def test_scaling_benchmark_fits_build_time_and_reports_memory(tmp_path):
   out = _run('scaling.py', '--sizes=60,120', '--distinct=20',
              '--predict_rows=50', f'--json={tmp_path / "scaling.json"}')

@@ -83,10 +83,18 @@ def _reachable(graph, module):
   return seen
 
 
-def test_predict_imports_neither_plotting_nor_lightgbm():
-  code = ('import sys, spotipop.predict; '
-          'print(sorted(m for m in ("matplotlib", "lightgbm", "spotipop.train")'
-          ' if m in sys.modules))')
+# Each takes about a second or more to import (benchmarks/startup.py); a tool
+# loads one only where it draws, fits trees or resamples, so a start that
+# stops at a bad flag does not wait for it.
+HEAVY = ('matplotlib', 'lightgbm', 'sklearn', 'scipy.stats', 'scipy.signal')
+
+
+@pytest.mark.parametrize('tool', ['spotipop.main', 'spotipop.predict',
+                                  'spotipop.explain'])
+def test_tools_start_without_plotting_lightgbm_or_scipy_stats(tool):
+  code = (f'import sys, {tool}; print(sorted(m for m in {HEAVY!r} '
+          'if m in sys.modules))')
   out = subprocess.run([sys.executable, '-c', code], cwd=REPO, check=True,
                        capture_output=True, text=True).stdout
   assert out.strip() == '[]'
+

@@ -90,6 +90,13 @@ def test_score_metrics_match_scipy_and_scikit_learn():
       stats.spearmanr(popularity, predicted).statistic)
 
 
+def test_average_ranks_are_scipys_ties_included():
+  values = np.random.default_rng(0).integers(0, 5, 40).astype(float)
+  np.testing.assert_array_equal(metrics.average_ranks(values),
+                                stats.rankdata(values))
+  assert list(metrics.average_ranks([3.0, 1.0, 3.0, 2.0])) == [3.5, 1, 3.5, 2]
+
+
 def test_a_constant_score_has_no_spearman_and_zero_r2():
   popularity = np.array([10.0, 50.0, 90.0])
   m = metrics.score_metrics(popularity, np.full(3, popularity.mean()))
