@@ -1,7 +1,6 @@
 """The benchmark scripts run and check their peers, on tiny sizes (no timing asserted)."""
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -55,15 +54,17 @@ def test_conv_grads_benchmark_checks_agreement_on_every_layer(tmp_path):
 
 def test_beam_build_benchmark_checks_both_runners_build_the_same_data(
     tmp_path):
-  _run('beam_build.py', '--tracks=12', '--distinct=3', '--workers=1,2',
+  # One worker count: the cost model's fit needs two, and a build on worker
+  # processes is the slowest of the smoke runs.
+  _run('beam_build.py', '--tracks=12', '--distinct=3', '--workers=1',
        f'--json={tmp_path / "beam.json"}')
   with open(tmp_path / 'beam.json') as f:
     results = json.load(f)
   builds = results['builds']
   assert [(b['runner'], b['workers']) for b in builds] == [
-      ('local', 0), ('beam', 0), ('beam', 1), ('beam', 2)]
+      ('local', 0), ('beam', 0), ('beam', 1)]
   assert not any('error' in b for b in builds)  # Each held the same data.
-  assert math.isfinite(results['serial_seconds'])
+  assert results['serial_seconds'] is None
 
 
 PAPER_PREDICTIONS = os.path.join(os.path.dirname(REPO), 'shared', 'data',

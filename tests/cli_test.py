@@ -18,9 +18,11 @@ from spotipop.data import catalog
 from spotipop.data import datasets
 from spotipop.data import manifest
 
-# A scenario: whole tools and runs, outside the quick tier. The trained run is
-# shared with explain_test, on one worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('trained')]
+# A scenario: whole tools and runs, outside the quick tier.
+pytestmark = pytest.mark.slow
+# The tests of the session's trained run (explain_test's too) share a worker,
+# so it is built once.
+on_the_trained_run = pytest.mark.xdist_group('trained')
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
@@ -33,6 +35,7 @@ def _strict_json(path):
     return json.load(f, parse_constant=refuse)
 
 
+@on_the_trained_run
 def test_main_trains_checkpoints_and_reports(trained):
   workdir, result = trained
   assert 'epoch 3/3' in result.stderr  # Progress is logged per epoch.
@@ -71,6 +74,7 @@ def test_main_trains_checkpoints_and_reports(trained):
     assert (report_dir / name).read_bytes()[:8] == PNG_MAGIC
 
 
+@on_the_trained_run
 def test_evaluate_restores_a_checkpoint(trained):
   workdir, _ = trained
   result = run_module('spotipop.evaluate', f'--workdir={workdir}',
@@ -82,6 +86,7 @@ def test_evaluate_restores_a_checkpoint(trained):
   assert (workdir / 'eval' / 'validation-latest' / 'predictions.csv').exists()
 
 
+@on_the_trained_run
 def test_predict_scores_new_tracks(trained, catalogue):
   workdir, _ = trained
   manifest_path, folder = catalogue
@@ -106,6 +111,7 @@ def test_predict_scores_new_tracks(trained, catalogue):
   assert bad.returncode != 0 and 'energy' in bad.stderr
 
 
+@on_the_trained_run
 def test_predict_scores_the_good_rows_and_names_each_bad_one(trained, catalogue,
                                                            tmp_path):
   workdir, _ = trained
@@ -167,6 +173,7 @@ def test_every_experiment_flagfile_parses():
     experiment_config('default', '--learnin_rate=0.1')
 
 
+@on_the_trained_run
 def test_predictor_scores_in_chunks_like_one_batch(trained, catalogue):
   workdir, _ = trained
   predictor = predict.Predictor(str(workdir))
