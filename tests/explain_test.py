@@ -206,7 +206,12 @@ def demo_run(tmp_path_factory):
           demo_catalogue.hook_tracks(**DEMO))
 
 
+# The known answer's tests share a worker, so its run is trained once.
+known_answer = pytest.mark.xdist_group('known_answer')
+
+
 @pytest.mark.slow
+@known_answer
 def test_the_attributions_of_hook_tracks_sit_in_the_hooks_bands(demo_run):
   """The known answer: the demo's popularity depends on a melodic hook at
   1.5-3 kHz that no feature column carries. A trained model's spectrogram
@@ -230,6 +235,7 @@ def test_the_attributions_of_hook_tracks_sit_in_the_hooks_bands(demo_run):
 
 
 @pytest.mark.slow
+@known_answer
 def test_danceability_and_energy_matter_more_than_key_and_liveness(demo_run):
   """The known answer's other half: the demo's popularity rises with
   danceability and energy, and key and liveness play no part in it. Measured
