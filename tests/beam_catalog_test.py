@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow
 
 WORKERS = ('--runner=FnApiRunner --direct_running_mode=multi_processing '
            '--direct_num_workers=2')
+IN_PROCESS = '--runner=FnApiRunner'
 
 
 def _build(manifest, data_dir, runner, options=WORKERS, **overrides):
@@ -81,14 +82,18 @@ def test_a_failed_bundle_is_retried_by_the_runner(dirty_catalogue, local_build,
   _assert_same_dataset(built, local_build)
 
 
-@pytest.mark.parametrize('fraction, found_by', [(0.05, 3), (0.06, 4)])
+@pytest.mark.parametrize('fraction, found_by, options',
+                         [(0.05, 3, IN_PROCESS), (0.06, 4, WORKERS)],
+                         ids=['headers', 'decoded on workers'])
 def test_too_many_unusable_files_fail_a_beam_build(dirty_catalogue, tmp_path,
-                                                   fraction, found_by):
-  """By headers before decoding (3 files), or by decoding (the 4th)."""
+                                                   fraction, found_by, options):
+  """By headers before decoding (3 files; no pipeline runs, so no workers
+  are started), or by decoding (the 4th), counted by the workers' metrics."""
   with pytest.raises(errors.DataError,
                      match=rf'{found_by} of 52 tracks have unusable audio, '
                      rf'over --max_skip_fraction={fraction}'):
-    _build(dirty_catalogue, tmp_path, 'beam', max_skip_fraction=fraction)
+    _build(dirty_catalogue, tmp_path, 'beam', options,
+           max_skip_fraction=fraction)
   assert not list(tmp_path.rglob('*.array_record*'))  # Nothing kept.
 
 
