@@ -59,9 +59,9 @@ def load(path, sample_rate):
   if not np.all(np.isfinite(wave)):
     raise errors.AudioError(f'{path}: decoded audio contains NaN or Inf samples')
   if native_rate != sample_rate:
-    # Imported here, where a clip needs resampling: scipy.signal takes over a
-    # second to import (benchmarks/startup.py), which every tool start
-    # would pay, reading audio or not.
+    # Imported here, where a clip needs resampling: scipy.signal is slow to
+    # import (benchmarks/startup.py), and every tool start would pay it,
+    # reading audio or not.
     from scipy import signal  # pylint: disable=g-import-not-at-top
     g = math.gcd(native_rate, sample_rate)
     wave = signal.resample_poly(wave, sample_rate // g, native_rate // g)

@@ -34,9 +34,9 @@ def fit_gbdt(train, validation, target, seed=0):
   """The GBDT for 'label' (a classifier) or 'popularity' (a regressor),
   early-stopped on the validation split."""
   # Imported here, where the trees are fitted: LightGBM (with scikit-learn,
-  # which it loads when installed) takes about two seconds to import
-  # (benchmarks/startup.py), which every tool start would pay, a run that
-  # stops at a bad flag included.
+  # which it loads when installed) is slow to import (benchmarks/startup.py),
+  # and every tool start would pay it, a run that stops at a bad flag
+  # included.
   import lightgbm as lgb  # pylint: disable=g-import-not-at-top
   objective = ({'objective': 'binary', 'metric': 'auc'} if target == 'label'
                else {'objective': 'regression', 'metric': 'l2'})

@@ -77,8 +77,8 @@ class Checkpoints:
           ocp.utils.fully_replicated_host_local_array_to_global_array, state)
     else:
       # One host: its numpy copy. Given the array replicated on every device,
-      # Orbax compiles a slice per device and shape to pick the replica it
-      # writes: 64 compilations in a small run's first save.
+      # Orbax compiles a slice per device and array to pick the replica it
+      # writes, seconds of a small run's first save.
       state = jax.device_get(state)
     try:
       with _stderr_kept_only_on_success():

@@ -151,8 +151,9 @@ def score_metrics(popularity, predicted):
 
 def average_ranks(values):
   """1-based ranks, tied values sharing the mean of their ranks (what
-  Spearman's rho correlates). Written out: scipy.stats, which has it, takes
-  about a second to import, and every tool that reports would pay it."""
+  Spearman's rho correlates). Written out: scipy.stats, which has it, is
+  slow to import (benchmarks/startup.py), and every tool that reports would
+  pay it."""
   _, index, counts = np.unique(values, return_inverse=True, return_counts=True)
   last = np.cumsum(counts)
   return (last - (counts - 1) / 2)[index.reshape(-1)]

@@ -13,9 +13,9 @@ from spotipop.data import catalog
 def pyplot():
   """matplotlib.pyplot, drawing to files only (the Agg backend).
 
-  Imported when a figure is drawn: matplotlib takes most of a second to
-  import (benchmarks/startup.py), which every tool start would pay, a run
-  that stops at a bad flag included.
+  Imported when a figure is drawn: matplotlib is slow to import
+  (benchmarks/startup.py), and every tool start would pay it, a run that
+  stops at a bad flag included.
   """
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
