@@ -76,10 +76,10 @@ class Checkpoints:
       state = jax.tree.map(
           ocp.utils.fully_replicated_host_local_array_to_global_array, state)
     else:
-      # One host: its numpy copy. Given the array replicated on every device,
-      # Orbax compiles a slice per device and array to pick the replica it
-      # writes, seconds of a small run's first save.
-      state = jax.device_get(state)
+      # One host: its copy on one device. Given the array replicated on every
+      # device, Orbax compiles a slice per device and array to pick the
+      # replica it writes, seconds of a small run's first save.
+      state = jax.device_put(state, jax.local_devices()[0])
     try:
       with _stderr_kept_only_on_success():
         self._managers[which].save(
