@@ -101,21 +101,23 @@ def test_training_sets_an_unreadable_step_aside_each_time_it_meets_one(
 
 def test_a_checkpoint_of_another_model_is_refused_and_kept(
     catalogue, finished, tmp_path):
-  """Another model's checkpoints under this run: a code or config change."""
-  flags = _flags(catalogue, finished[0] / 'tfds', tmp_path / 'wide',
+  """Another model's checkpoints under this run: a code or config change.
+  The finished run's folder, its config made a wider model's."""
+  workdir = _copy(finished, tmp_path)
+  config = json.loads((workdir / 'config.json').read_text())
+  config['model']['dense_features'] = [32]
+  (workdir / 'config.json').write_text(json.dumps(config))
+  flags = _flags(catalogue, finished[0] / 'tfds', workdir,
                  '--dense_features=32')
-  run_module('spotipop.main', *flags)
-  shutil.rmtree(tmp_path / 'wide' / 'checkpoints')
-  shutil.copytree(finished[1] / 'checkpoints', tmp_path / 'wide' / 'checkpoints')
-  before = file_snapshot(tmp_path / 'wide' / 'checkpoints')
+  before = file_snapshot(workdir / 'checkpoints')
   for tool, args in (('spotipop', flags),
-                     ('spotipop.evaluate', [f'--workdir={tmp_path / "wide"}'])):
+                     ('spotipop.evaluate', [f'--workdir={workdir}'])):
     module = 'spotipop.main' if tool == 'spotipop' else tool
     last = fails_in_one_line(run_module(module, *args, check=False), tool)
     assert 'holds another model than this config' in last, last
     assert ('DenseTower_0/Dense_0/kernel (25, 16) (config: (25, 32))'
             in last), last
-    assert file_snapshot(tmp_path / 'wide' / 'checkpoints') == before, tool
+    assert file_snapshot(workdir / 'checkpoints') == before, tool
 
 
 def test_a_second_trainer_of_a_run_is_refused(catalogue, finished, tmp_path):
