@@ -156,7 +156,7 @@ def average_ranks(values):
   pay it."""
   _, index, counts = np.unique(values, return_inverse=True, return_counts=True)
   last = np.cumsum(counts)
-  return (last - (counts - 1) / 2)[index.reshape(-1)]
+  return (last - (counts - 1) / 2)[index]
 
 
 def reliability(labels, probabilities, bins=10):
