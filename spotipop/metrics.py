@@ -145,8 +145,13 @@ def score_metrics(popularity, predicted):
           'rmse': float(np.sqrt(np.mean(error ** 2))),
           'r2': float(1 - np.sum(error ** 2) / total) if total > 0 else NAN,
           'spearman': NAN if constant else float(
-              np.corrcoef(average_ranks(popularity),
-                          average_ranks(predicted))[0, 1])}
+              spearman(popularity, predicted))}
+
+
+def spearman(a, b):
+  """Spearman's rank correlation of two equally long sequences; NaN (with
+  numpy's warning) where one is constant, so callers guard that case."""
+  return np.corrcoef(average_ranks(a), average_ranks(b))[0, 1]
 
 
 def average_ranks(values):
