@@ -86,6 +86,18 @@ def make_train_step(pos_weight, regression_weight):
                   out_axes=(None, None))
 
 
+def replicated(state):
+  """state on every local device, as the train step returns it.
+
+  Placed otherwise (a fresh or a restored state sits on one device), the
+  step's first call would compile for that placement and its second again,
+  for its own output's.
+  """
+  mesh = jax.sharding.Mesh(jax.local_devices(), (AXIS,))
+  return jax.device_put(
+      state, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+
+
 def selection_value(config: Config, val_metrics):
   """The validation figure that ranks checkpoints; -1 (worst) where undefined."""
   value = val_metrics[config.train.selection_metric]
@@ -254,12 +266,15 @@ def _train_and_evaluate(config: Config, workdir):
     pos_weight = (negatives / max(positives, 1)
                   if config.train.class_weighting else 1.0)
     p_train = make_train_step(pos_weight, config.train.regression_weight)
+    state = replicated(state)
     p_predict = inference.make_predict_step(model)
     dropout_key = jax.random.fold_in(key, 1)
     step = int(state.step)
     summaries = closing.enter_context(contextlib.closing(
         summaries_lib.Summaries(workdir, step)))
-    schedule = train_state.learning_rate_schedule(config, steps_per_epoch)
+    # Compiled once: evaluated eagerly, each of its scalar operations compiles.
+    schedule = jax.jit(train_state.learning_rate_schedule(config,
+                                                          steps_per_epoch))
     first_epoch, first_step = divmod(step, steps_per_epoch)
 
     def save_mid_epoch(step, state, losses):

@@ -83,8 +83,7 @@ def restore_run(workdir, checkpoint=checkpointing.BEST):
   with open(os.path.join(workdir, 'dataset.json')) as f:
     dataset = json.load(f)
   model = models.create(config, len(dataset['genre_vocab']))
-  like = train_state.create(config, model, jax.random.key(0),
-                            steps_per_epoch=1)
+  like = train_state.abstract(config, model)
   which, step = ((checkpointing.LATEST, int(checkpoint))
                  if str(checkpoint).isdigit() else (checkpoint, None))
   if which not in (checkpointing.LATEST, checkpointing.BEST):

@@ -197,6 +197,24 @@ def test_state_stays_unreplicated_and_loss_falls(setup):
   assert losses[-1] < 0.7 * losses[0], losses
 
 
+def test_a_run_compiles_its_train_step_once(catalogue, built, tmp_path,
+                                           monkeypatch):
+  # Each compilation traces the step: a fresh state placed unlike the step's
+  # own output compiled it twice, at step 1 and step 2.
+  builder, _ = built
+  traced = []
+  step = train.train_step
+
+  def counted(*args, **kwargs):
+    traced.append(1)
+    return step(*args, **kwargs)
+
+  monkeypatch.setattr(train, 'train_step', counted)
+  config = small_config(catalogue[0], builder.data_dir_root, num_epochs=2)
+  progress = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert progress['history'][-1]['step'] == 4 and len(traced) == 1
+
+
 @pytest.mark.slow  # Whole training runs.
 @pytest.mark.parametrize('towers,present,absent', [
     ('audio_only', 'ConvTower_0', 'DenseTower_0'),
