@@ -108,7 +108,7 @@ def main():
                       help='Distinct 30 s clips the catalogue cycles through.')
   parser.add_argument('--workers', default='1,2',
                       help='Beam worker-process counts to run (two or more '
-                      'fit the cost model).')
+                      'fit the cost model; empty: none).')
   parser.add_argument('--json', help='Also write the figures to this file.')
   parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
   for name in ('manifest', 'data_dir', 'runner'):
@@ -118,7 +118,7 @@ def main():
     args.workers = int(args.workers)
     _worker(args)
     return
-  workers = sorted(int(n) for n in args.workers.split(','))
+  workers = sorted(int(n) for n in args.workers.split(',') if n)
 
   from spotipop.data import demo_catalogue  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory(dir=os.environ.get('TMPDIR')) as root:

@@ -2,6 +2,7 @@
 
   python benchmarks/scaling.py                        # 1k, 4k and 16k tracks
   python benchmarks/scaling.py --sizes=200,400 --predict_rows=500   # quick
+  python benchmarks/scaling.py -- --sample_rate=8000  # spotipop flags last
 
 The catalogue is synthetic: --distinct demo clips (3.5-6 s; wav, flac, ogg
 and mp3) are written once, and a catalogue of N tracks cycles through them
@@ -11,7 +12,8 @@ cache). Each build runs in a fresh process that reports its own peak RSS. A
 line fitted to build seconds against N gives the cost per 1,000 tracks; the
 target is linear time (R^2 near 1) and flat memory.
 
-Prediction: a model trained for one epoch on the smallest catalogue scores a
+The default experiment's settings apply; spotipop flags after `--` override
+them. Prediction: a model trained for one epoch on the smallest catalogue scores a
 --predict_rows CSV in a fresh process (audio decoded, as `spotipop.predict
 --tracks` does), which reports its peak RSS too.
 """
@@ -28,28 +30,31 @@ import time
 
 import numpy as np
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def _peak_rss_mb():
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _config(manifest, data_dir, **train):
+def _config(args, *flags):
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
-  return config_lib.Config(
-      data=config_lib.DataConfig(manifest=manifest, data_dir=data_dir),
-      train=config_lib.TrainConfig(**train)).validate()
+  return config_lib.from_flagfile(
+      os.path.join(REPO, 'experiments', 'default.flags'),
+      f'--manifest={args.manifest}', f'--data_dir={args.data_dir}', *flags,
+      *args.config_flags)
 
 
 def _build(args):
   from spotipop.data import datasets  # pylint: disable=g-import-not-at-top
   start = time.perf_counter()
-  datasets.build(_config(args.manifest, args.data_dir).data)
+  datasets.build(_config(args).data)
   return {'seconds': time.perf_counter() - start}
 
 
 def _train(args):
   from spotipop import train  # pylint: disable=g-import-not-at-top
-  config = _config(args.manifest, args.data_dir, num_epochs=1)
+  config = _config(args, '--num_epochs=1')
   start = time.perf_counter()
   train.train_and_evaluate(config, args.workdir)
   return {'seconds': time.perf_counter() - start}
@@ -76,9 +81,10 @@ def _worker(args):
   print(json.dumps({**result, 'peak_rss_mb': _peak_rss_mb()}))
 
 
-def _run_worker(*flags):
-  out = subprocess.run([sys.executable, __file__, *flags], capture_output=True,
-                       text=True, check=False)
+def _run_worker(args, *flags):
+  out = subprocess.run([sys.executable, __file__, *flags, '--',
+                        *args.config_flags], capture_output=True, text=True,
+                       check=False)
   if out.returncode:
     raise SystemExit(out.stderr[-3000:])
   return json.loads(out.stdout.strip().splitlines()[-1])
@@ -100,6 +106,9 @@ def main():
                       help='Distinct audio files the catalogues cycle through.')
   parser.add_argument('--predict_rows', type=int, default=10_000)
   parser.add_argument('--json', help='Also write the figures to this file.')
+  parser.add_argument('config_flags', nargs='*', metavar='FLAG',
+                      help="spotipop flags overriding the default "
+                      "experiment's, after --")
   for name in ('worker', 'manifest', 'data_dir', 'workdir', 'tracks'):
     parser.add_argument(f'--{name}', help=argparse.SUPPRESS)
   args = parser.parse_args()
@@ -123,7 +132,7 @@ def main():
     for n in sizes:
       manifest = os.path.join(root, 'clips', f'manifest_{n}.csv')
       write_manifest(rows, n, manifest)
-      result = _run_worker('--worker=build', f'--manifest={manifest}',
+      result = _run_worker(args, '--worker=build', f'--manifest={manifest}',
                            f'--data_dir={root}/tfds_{n}')
       builds.append({'tracks': n, **result})
       print(f"built {n} tracks in {result['seconds']:.1f} s, peak RSS "
@@ -131,10 +140,10 @@ def main():
     tracks_csv = os.path.join(root, 'clips', 'predict.csv')
     write_manifest(rows, args.predict_rows, tracks_csv)
     _run_worker(
-        '--worker=train',
+        args, '--worker=train',
         f'--manifest={os.path.join(root, "clips", f"manifest_{sizes[0]}.csv")}',
         f'--data_dir={root}/tfds_{sizes[0]}', f'--workdir={root}/run')
-    prediction = _run_worker('--worker=predict', f'--workdir={root}/run',
+    prediction = _run_worker(args, '--worker=predict', f'--workdir={root}/run',
                              f'--tracks={tracks_csv}')
 
   n = np.array([b['tracks'] for b in builds], np.float64)
@@ -143,7 +152,8 @@ def main():
   fitted = slope * n + intercept
   r2 = 1 - ((seconds - fitted) ** 2).sum() / ((seconds - seconds.mean()) ** 2).sum()
   rss = [b['peak_rss_mb'] for b in builds]
-  print(f'\nhost: {os.cpu_count()} cores; 16 kHz 4 s clips (default experiment)')
+  overridden = f" with {' '.join(args.config_flags)}" if args.config_flags else ''
+  print(f'\nhost: {os.cpu_count()} cores; default experiment{overridden}')
   print(f"{'tracks':>8s} {'build s':>9s} {'tracks/s':>9s} {'peak RSS MB':>12s}")
   for b in builds:
     print(f"{b['tracks']:8d} {b['seconds']:9.1f} "

@@ -3,12 +3,14 @@
   python benchmarks/train.py                    # CPU: 1 and 8 forced host devices
   python benchmarks/train.py --settings=paper --devices=1 --batch_size=4
   python benchmarks/train.py --device=gpu       # every local GPU
+  python benchmarks/train.py -- --conv_channels=8,16   # spotipop flags last
 
 Each device count runs in its own process (XLA fixes the CPU device count at
 start-up). --settings picks the model and clips: 'default' is the default
 experiment on the embedded demo catalogue (16 kHz x 4 s, 128 KB of PCM an
 example); 'paper' is experiments/paper.flags (22.05 kHz x 30 s, 1.3 MB an
 example) on a synthetic catalogue of --paper_tracks demo clips padded to 30 s.
+spotipop flags after `--` override the experiment's.
 
 The input pipeline (TFDS array_record data source -> standardised,
 device-shaped numpy batches) is timed in the same process, reading from the
@@ -41,7 +43,8 @@ def _config(args):
     # Demo clips are 3.5-6 s: padded to 30 s, every example has paper size.
     overrides += [f'--manifest={args.manifest}', '--min_clip_seconds=1']
   return config_lib.from_flagfile(
-      os.path.join(REPO, 'experiments', f'{args.settings}.flags'), *overrides)
+      os.path.join(REPO, 'experiments', f'{args.settings}.flags'), *overrides,
+      *args.config_flags)
 
 
 def _drop_page_cache():
@@ -145,6 +148,9 @@ def main():
                       "the whole machine's page cache, slowing whatever else "
                       'runs on it.')
   parser.add_argument('--json', help='Also write the figures to this file.')
+  parser.add_argument('config_flags', nargs='*', metavar='FLAG',
+                      help="spotipop flags overriding the experiment's, "
+                      'after --')
   parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
   parser.add_argument('--manifest', help=argparse.SUPPRESS)
   args = parser.parse_args()
@@ -173,7 +179,8 @@ def _measure(args):
          f'--steps={args.steps}', f'--pipeline_epochs={args.pipeline_epochs}',
          f'--data_dir={args.data_dir}', f'--settings={args.settings}',
          '--disk_read' if args.disk_read else '--no-disk_read',
-         *([f'--manifest={args.manifest}'] if args.manifest else [])],
+         *([f'--manifest={args.manifest}'] if args.manifest else []),
+         '--', *args.config_flags],
         env=env, capture_output=True, text=True, check=False)
     if out.returncode:
       raise SystemExit(out.stderr[-3000:])
@@ -182,7 +189,9 @@ def _measure(args):
 
 
 def _print(args, results):
-  print(f'model: {args.settings} experiment (two towers, STFT in the step), '
+  overridden = f" with {' '.join(args.config_flags)}" if args.config_flags else ''
+  print(f'model: {args.settings} experiment{overridden} (two towers, STFT in '
+        'the step), '
         f'global batch {args.batch_size}, {results[0]["example_mb"]:.2f} MB of '
         f'PCM an example; host has {os.cpu_count()} cores')
   print(f"{'device':>8s} {'devices':>8s} {'train ex/s':>11s} "
