@@ -148,6 +148,15 @@ def experiment_config(name, *overrides):
                                   *overrides)
 
 
+def train_here(workdir, *flags):
+  """Trains as `python -m spotipop.main FLAGS --workdir=WORKDIR` would, in
+  this process, without the test split's evaluation: for the runs a test
+  builds on rather than tests. Returns the run's progress record."""
+  from spotipop import train  # pylint: disable=g-import-not-at-top
+  return train.train_and_evaluate(experiment_config('default', *flags),
+                                  str(workdir))
+
+
 def run_module(module, *args, env=None, check=True, timeout=600):
   """Runs `python -m module args` from the repo root; returns CompletedProcess."""
   import subprocess  # pylint: disable=g-import-not-at-top

@@ -12,15 +12,14 @@ import pytest
 from scipy import stats
 
 from conftest import REPO
-from conftest import experiment_config
 from conftest import fails_in_one_line
 from conftest import run_module
+from conftest import train_here
 from spotipop import attribution
 from spotipop import explain
 from spotipop import explainer as explainer_lib
 from spotipop import inference
 from spotipop import spectrogram
-from spotipop import train
 from spotipop import train_state
 from spotipop.data import demo_catalogue
 
@@ -200,14 +199,12 @@ def demo_run(tmp_path_factory):
   checked), and the ids of the tracks with the melodic hook."""
   root = tmp_path_factory.mktemp('demo')
   manifest = demo_catalogue.write_catalogue(str(root / 'catalogue'), **DEMO)
-  # Trained in this process, as `spotipop.main` would with these flags.
-  train.train_and_evaluate(experiment_config(
-      'default', f'--manifest={manifest}', f'--data_dir={root / "tfds"}',
-      '--sample_rate=8000', '--clip_seconds=2.0', '--min_clip_seconds=1.0',
-      '--n_fft=256', '--hop_length=128', '--n_mels=32',
-      '--conv_channels=8,16,32', '--dense_features=32',
-      '--fusion_features=32', '--batch_size=32', '--num_epochs=25',
-      '--early_stopping_patience=1000', '--bootstrap=0'), str(root / 'run'))
+  train_here(root / 'run', f'--manifest={manifest}',
+             f'--data_dir={root / "tfds"}', '--sample_rate=8000',
+             '--clip_seconds=2.0', '--min_clip_seconds=1.0', '--n_fft=256',
+             '--hop_length=128', '--n_mels=32', '--conv_channels=8,16,32',
+             '--dense_features=32', '--fusion_features=32', '--batch_size=32',
+             '--num_epochs=25', '--early_stopping_patience=1000')
   return (explainer_lib.Explainer.from_run(str(root / 'run'), steps=4),
           demo_catalogue.hook_tracks(**DEMO))
 

@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from conftest import small_config
 from conftest import small_flags
-from spotipop import train
+from conftest import train_here
 from spotipop import workdir as workdir_lib
 
 # A scenario: whole tools and runs, outside the quick tier.
@@ -47,11 +46,8 @@ def test_two_hosts_match_one_host(catalogue, tmp_path):
   assert 'train 34, validation 7, test 7; 0 skipped' in build.stdout
   built = _files(tmp_path / 'tfds')
 
-  # The one-host reference trains in this process (8 devices, as the CLI's).
   single = tmp_path / 'single'
-  train.train_and_evaluate(
-      small_config(catalogue[0], tmp_path / 'tfds', dropout=0.0, num_epochs=1),
-      str(single))
+  train_here(single, *flags)  # On 8 devices, as the CLI's would be.
 
   multi = tmp_path / 'multi'
   port = _free_port()

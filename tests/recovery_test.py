@@ -16,6 +16,7 @@ from conftest import file_snapshot
 from conftest import lock_holder
 from conftest import run_module
 from conftest import small_flags
+from conftest import train_here
 from conftest import truncate_checkpoint_state
 
 # A scenario: whole tools and runs, outside the quick tier; one worker runs
@@ -36,7 +37,7 @@ def finished(catalogue, tmp_path_factory):
   """A finished one-epoch run: (flags without --workdir, its workdir)."""
   root = tmp_path_factory.mktemp('recovery')
   workdir = root / 'run'
-  run_module('spotipop.main', *_flags(catalogue, root / 'tfds', workdir))
+  train_here(workdir, *_flags(catalogue, root / 'tfds', workdir))
   return root, workdir
 
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import run_module
 from conftest import small_flags
 from conftest import tensorboard_scalars
+from conftest import train_here
 from spotipop import errors
 from spotipop import faults
 from spotipop import workdir as workdir_lib
@@ -31,10 +32,10 @@ def _flags(catalogue, tmp_path, workdir):
 
 @pytest.fixture(scope='module')
 def reference(catalogue, tmp_path_factory):
-  """The uninterrupted run."""
+  """The uninterrupted run (in this process: the same compiled steps)."""
   folder = tmp_path_factory.mktemp('reference')
   workdir = folder / 'run'
-  run_module('spotipop.main', *_flags(catalogue, folder, workdir))
+  train_here(workdir, *_flags(catalogue, folder, workdir))
   return folder, workdir
 
 
