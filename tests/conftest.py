@@ -158,12 +158,19 @@ def train_here(workdir, *flags):
 
 
 def run_module(module, *args, env=None, check=True, timeout=600):
-  """Runs `python -m module args` from the repo root; returns CompletedProcess."""
+  """Runs `python -m module args` from the repo root; returns CompletedProcess.
+
+  The process is forked from tool_process's server unless env changes the
+  environment, which needs a fresh interpreter.
+  """
   import subprocess  # pylint: disable=g-import-not-at-top
+  import tool_process  # pylint: disable=g-import-not-at-top
   full_env = {**os.environ, **(env or {})}
-  result = subprocess.run([sys.executable, '-m', module, *args], cwd=REPO,
-                          env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+  result = tool_process.run(module, args, REPO, full_env, timeout)
+  if result is None:
+    result = subprocess.run([sys.executable, '-m', module, *args], cwd=REPO,
+                            env=full_env, capture_output=True, text=True,
+                            timeout=timeout)
   if check and result.returncode:
     raise AssertionError(f'{module} failed ({result.returncode}):\n'
                          f'{result.stderr[-4000:]}')
