@@ -49,6 +49,8 @@ def run(module, args, cwd, env, timeout):
     return None
   with tempfile.TemporaryDirectory(prefix='spotipop-tool-') as folder:
     out, err = (os.path.join(folder, name) for name in ('stdout', 'stderr'))
+    for path in (out, err):  # Empty if the child fails before its tool runs.
+      open(path, 'w').close()  # pylint: disable=consider-using-with
     process = context.Process(target=_child,
                               args=(module, list(args), cwd, env, out, err))
     process.start()
@@ -69,7 +71,7 @@ def _child(module, args, cwd, env, out, err):
   os.environ.clear()
   os.environ.update(env)
   for fd, path in ((1, out), (2, err)):
-    os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+    os.dup2(os.open(path, os.O_WRONLY), fd)
   os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
   os.chdir(cwd)
   sys.path.insert(0, cwd)  # As `python -m` puts it.
