@@ -8,17 +8,15 @@ import sys
 import pytest
 
 from conftest import REPO
+from conftest import SMALL_MODEL_FLAGS
 
 # A scenario: whole tools and runs, outside the quick tier.
 pytestmark = pytest.mark.slow
 
 
-# The tests' small model: the scripts run as they do at full size, compiling a
-# fraction of the default model.
-SMALL_MODEL = ['--', '--sample_rate=8000', '--clip_seconds=1.0',
-               '--min_clip_seconds=0.5', '--n_fft=256', '--hop_length=128',
-               '--n_mels=32', '--conv_channels=8,16', '--dense_features=16',
-               '--fusion_features=16']
+# The tests' small model, after the scripts' own flags: they run as they do at
+# full size, compiling a fraction of the default model.
+SMALL_MODEL = ['--', *SMALL_MODEL_FLAGS]
 
 
 def _run(script, *args):

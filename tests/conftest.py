@@ -102,14 +102,18 @@ def small_config(manifest, data_dir, **overrides):
                               for name, kwargs in sections.items()}).validate()
 
 
+# small_config's clips and model as command-line flags.
+SMALL_MODEL_FLAGS = ['--sample_rate=8000', '--clip_seconds=1.0',
+                     '--min_clip_seconds=0.5', '--n_fft=256',
+                     '--hop_length=128', '--n_mels=32', '--conv_channels=8,16',
+                     '--dense_features=16', '--fusion_features=16']
+
+
 def small_flags(manifest, data_dir):
   """small_config as command-line flags, for the CLI tests."""
   return [f'--manifest={manifest}', f'--data_dir={data_dir}',
-          '--sample_rate=8000', '--clip_seconds=1.0', '--min_clip_seconds=0.5',
-          '--n_fft=256', '--hop_length=128', '--n_mels=32',
-          '--conv_channels=8,16', '--dense_features=16', '--fusion_features=16',
-          '--batch_size=16', '--num_epochs=2', '--log_every_steps=1',
-          '--warmup_epochs=0.5']
+          *SMALL_MODEL_FLAGS, '--batch_size=16', '--num_epochs=2',
+          '--log_every_steps=1', '--warmup_epochs=0.5']
 
 
 def tensorboard_scalars(workdir):
