@@ -75,6 +75,18 @@ def test_beam_build_benchmark_checks_both_runners_build_the_same_data(
   assert results['serial_seconds'] is None
 
 
+def test_xla_flags_benchmark_checks_the_tests_compute_what_users_do(tmp_path):
+  # The tests' small model with one conv layer: every kind of layer, compiled
+  # under both flag sets in fresh processes.
+  out = _run('xla_flags.py', f'--json={tmp_path / "flags.json"}',
+             *SMALL_MODEL, '--conv_channels=8')
+  assert "as fast as XLA's defaults" in out
+  with open(tmp_path / 'flags.json') as f:
+    results = json.load(f)
+  assert results['same'] and results['compile_ratio'] > 0
+  assert set(results['results']) == {"XLA's defaults", "the tests' flags"}
+
+
 PAPER_PREDICTIONS = os.path.join(os.path.dirname(REPO), 'shared', 'data',
                                  'falah2025', 'paper_predictions.csv')
 

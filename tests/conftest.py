@@ -7,17 +7,17 @@ import shutil
 import sys
 import tempfile
 
-# Appended: XLA takes the last device count it is given. The tests' models
-# are small, so compiling them, not running them, takes most of their time:
-# LLVM's optimisation level 0 compiles about 5x faster. The computation is
-# the same (XLA:CPU does not enable fast math at any level).
+from xla_flags import TEST_XLA_FLAGS  # pylint: disable=g-bad-import-order
+
+# Appended: XLA takes the last device count it is given.
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                           ' --xla_force_host_platform_device_count=8'
-                           ' --xla_backend_optimization_level=0')
+                           ' --xla_force_host_platform_device_count=8 ' +
+                           TEST_XLA_FLAGS)
 # One compilation cache for the session and the CLIs it starts: the same small
 # models compile once, not once per process. Every compilation is cached:
-# at level 0 most take under JAX's default threshold of a second, and that
-# second, paid in each of the suite's ~60 processes, is most of its time.
+# under the tests' flags most take under JAX's default threshold of a second,
+# and that second, paid in each of the suite's ~60 processes, is most of its
+# time.
 os.environ.setdefault('JAX_COMPILATION_CACHE_DIR',
                       tempfile.mkdtemp(prefix='spotipop-jax-cache-'))
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')

@@ -116,7 +116,8 @@ def test_chains_give_one_chains_values_and_gradients(monkeypatch):
 
   chained = jax.value_and_grad(loss, has_aux=True)(w, True)
   whole = jax.value_and_grad(loss, has_aux=True)(w, False)
-  _assert_trees_close(chained, whole, 1e-6, 1e-6)
+  # float32 rounding apart: the chained and whole sums add in other orders.
+  _assert_trees_close(chained, whole, 1e-5, 1e-6)
 
 
 def test_chain_count_keeps_each_chunk_under_the_byte_budget():

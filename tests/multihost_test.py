@@ -17,6 +17,7 @@ from conftest import REPO
 from conftest import small_flags
 from conftest import train_here
 from spotipop import workdir as workdir_lib
+from xla_flags import TEST_XLA_FLAGS
 
 # A scenario: whole tools and runs, outside the quick tier.
 pytestmark = pytest.mark.slow
@@ -58,7 +59,7 @@ def test_two_hosts_match_one_host(catalogue, tmp_path):
           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
           env={'PATH': '/usr/bin:/bin', 'PYTHON': sys.executable,
                'XLA_FLAGS': '--xla_force_host_platform_device_count=4 '
-                            '--xla_backend_optimization_level=0',
+                            + TEST_XLA_FLAGS,
                'JAX_COORDINATOR_ADDRESS': f'localhost:{port}',
                'JAX_NUM_PROCESSES': '2', 'JAX_PROCESS_ID': str(i)})
       for i in range(2)]
