@@ -64,12 +64,18 @@ def implementations(device, clips, seconds):
   except ImportError:
     print('torch not installed: skipping torch.stft (pip install -e .[bench])')
   if device == 'cpu':
-    import librosa  # pylint: disable=g-import-not-at-top
     from scipy import signal  # pylint: disable=g-import-not-at-top
+    try:
+      import librosa  # pylint: disable=g-import-not-at-top
 
-    def librosa_stft():
-      return librosa.stft(wave, n_fft=N_FFT, hop_length=HOP, window='hann',
-                          center=True, pad_mode='reflect')
+      def librosa_stft():
+        return librosa.stft(wave, n_fft=N_FFT, hop_length=HOP, window='hann',
+                            center=True, pad_mode='reflect')
+      impls['librosa.stft'] = (
+          librosa_stft, lambda: np.abs(np.swapaxes(librosa_stft(), 1, 2)))
+    except ImportError:
+      print('librosa not installed: skipping librosa.stft '
+            '(pip install -e .[bench])')
     # ShortTimeFFT on the reflect-padded signal; slice p0..p1 picks the frames
     # centred where spotipop's are.
     padded = np.pad(wave, ((0, 0), (N_FFT // 2, N_FFT // 2)), mode='reflect')
@@ -79,8 +85,6 @@ def implementations(device, clips, seconds):
 
     def scipy_stft():
       return sft.stft(padded, p0=first, p1=first + frames)
-    impls['librosa.stft'] = (
-        librosa_stft, lambda: np.abs(np.swapaxes(librosa_stft(), 1, 2)))
     impls['scipy ShortTimeFFT'] = (
         scipy_stft, lambda: np.abs(np.swapaxes(scipy_stft(), 1, 2)))
   return jax, impls

@@ -33,7 +33,8 @@ def test_stft_benchmark_checks_agreement_and_reports_ratios(tmp_path):
   assert 'vs best peer' in out and 'FLOP floor' in out
   with open(tmp_path / 'stft.json') as f:
     results = json.load(f)['results']
-  assert {'spotipop (jnp, jit)', 'librosa.stft', 'scipy ShortTimeFFT',
+  # librosa and torch are peers when installed (.[bench]).
+  assert {'spotipop (jnp, jit)', 'scipy ShortTimeFFT',
           'jax.scipy.signal.stft'} <= set(results)
   assert all(r['error'] < 1e-4 for r in results.values())
 
