@@ -46,8 +46,8 @@ HOOK_MARGIN = 0.1
 # Measured on the known-answer run's 112 train tracks, 10 shuffles each: ROC-AUC
 # drops of 0.0085 (danceability) and 0.0081 (energy) against -0.0046 (key) and
 # -0.0021 (liveness), a shuffle's sd 0.004-0.006, so a 10-shuffle mean's under
-# 0.002. Its validation and test splits (24 tracks each) cannot rank them: a
-# shuffle's sd there is 0.01-0.025.
+# 0.002. Its validation and test splits hold 24 tracks each, too few to rank
+# drops this small.
 PERMUTATION_MARGIN = 0.003
 
 
