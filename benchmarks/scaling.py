@@ -23,12 +23,12 @@ import csv
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
+
+from timing import worker_result
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -82,12 +82,7 @@ def _worker(args):
 
 
 def _run_worker(args, *flags):
-  out = subprocess.run([sys.executable, __file__, *flags, '--',
-                        *args.config_flags], capture_output=True, text=True,
-                       check=False)
-  if out.returncode:
-    raise SystemExit(out.stderr[-3000:])
-  return json.loads(out.stdout.strip().splitlines()[-1])
+  return worker_result(__file__, [*flags, '--', *args.config_flags])
 
 
 def write_manifest(rows, num_tracks, path):

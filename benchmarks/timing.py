@@ -1,7 +1,11 @@
-"""Helpers the benchmarks share: best-of-N wall time, the matmul peak, and
-the environment of a worker process with N CPU host devices."""
+"""Helpers the benchmarks share: best-of-N wall time, the matmul peak, the
+environment of a worker process with N CPU host devices, and the result a
+worker process prints."""
 
+import json
 import re
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -52,3 +56,14 @@ def host_devices_env(env, count):
                      env.get('XLA_FLAGS', ''))
   return dict(env, XLA_FLAGS=(
       f'{inherited} --xla_force_host_platform_device_count={count}'))
+
+
+def worker_result(script, args, env=None):
+  """The JSON on the last stdout line of `python script args`, run in a fresh
+  process (env: its environment; None, this one's). A failed worker ends the
+  benchmark with the end of its stderr."""
+  out = subprocess.run([sys.executable, script, *args], env=env,
+                       capture_output=True, text=True, check=False)
+  if out.returncode:
+    raise SystemExit(out.stderr[-3000:])
+  return json.loads(out.stdout.strip().splitlines()[-1])

@@ -24,13 +24,12 @@ import argparse
 import glob
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
 from timing import host_devices_env
 from timing import mean_time
+from timing import worker_result
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -174,17 +173,13 @@ def _measure(args):
     env = dict(os.environ, JAX_PLATFORMS=args.device.replace('gpu', 'cuda'))
     if count:
       env = host_devices_env(env, count)
-    out = subprocess.run(
-        [sys.executable, __file__, '--worker', f'--batch_size={args.batch_size}',
-         f'--steps={args.steps}', f'--pipeline_epochs={args.pipeline_epochs}',
-         f'--data_dir={args.data_dir}', f'--settings={args.settings}',
-         '--disk_read' if args.disk_read else '--no-disk_read',
-         *([f'--manifest={args.manifest}'] if args.manifest else []),
-         '--', *args.config_flags],
-        env=env, capture_output=True, text=True, check=False)
-    if out.returncode:
-      raise SystemExit(out.stderr[-3000:])
-    results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results.append(worker_result(__file__, [
+        '--worker', f'--batch_size={args.batch_size}', f'--steps={args.steps}',
+        f'--pipeline_epochs={args.pipeline_epochs}',
+        f'--data_dir={args.data_dir}', f'--settings={args.settings}',
+        '--disk_read' if args.disk_read else '--no-disk_read',
+        *([f'--manifest={args.manifest}'] if args.manifest else []),
+        '--', *args.config_flags], env))
   return results
 
 

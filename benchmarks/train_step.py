@@ -24,14 +24,13 @@ operations over the step's time; the matmul peak is measured in the same run.
 import argparse
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 
 from timing import host_devices_env
 from timing import matmul_peak_flops
 from timing import mean_time
+from timing import worker_result
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # name -> (experiment flagfile, what it stands for)
@@ -305,15 +304,10 @@ def _in_worker(args, count):
   """compare() for each settings in a process whose JAX has `count` host
   devices (None: the platform's own devices)."""
   env = host_devices_env(os.environ, count) if count else dict(os.environ)
-  out = subprocess.run(
-      [sys.executable, __file__, '--worker', f'--device={args.device}',
-       f'--settings={args.settings}', f'--steps={args.steps}',
-       f'--kernels={args.kernels}',
-       *([f'--batch_size={args.batch_size}'] if args.batch_size else [])],
-      env=env, capture_output=True, text=True, check=False)
-  if out.returncode:
-    raise SystemExit(out.stderr[-3000:])
-  return json.loads(out.stdout.strip().splitlines()[-1])
+  return worker_result(__file__, [
+      '--worker', f'--device={args.device}', f'--settings={args.settings}',
+      f'--steps={args.steps}', f'--kernels={args.kernels}',
+      *([f'--batch_size={args.batch_size}'] if args.batch_size else [])], env)
 
 
 if __name__ == '__main__':

@@ -17,7 +17,6 @@ gradient's sign, which rounding flips where a gradient is near 0.)
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ import time
 import numpy as np
 
 from timing import host_devices_env
+from timing import worker_result
 from train_step import host_batch
 from train_step import split
 
@@ -77,13 +77,8 @@ def _in_worker(flags, out, config_flags):
   env = host_devices_env({k: v for k, v in os.environ.items()
                           if k != 'XLA_FLAGS'}, DEVICES)
   env['XLA_FLAGS'] += f' {flags}'
-  result = subprocess.run(
-      [sys.executable, __file__, '--worker', f'--out={out}', '--',
-       *config_flags],
-      env=env, capture_output=True, text=True, check=False)
-  if result.returncode:
-    raise SystemExit(result.stderr[-3000:])
-  return json.loads(result.stdout.strip().splitlines()[-1])
+  return worker_result(__file__, ['--worker', f'--out={out}', '--',
+                                  *config_flags], env)
 
 
 def main():
