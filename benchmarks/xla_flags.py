@@ -4,9 +4,9 @@
   python benchmarks/xla_flags.py -- --conv_channels=8,16   # spotipop flags last
 
 The tests compile many small models and run each for a few steps, so their
-time is mostly XLA:CPU's compile time; tests/xla_flags.py holds the flags they
-compile under. For each flag set, a fresh process (no compilation cache, 8
-host devices as in the tests) compiles the pmapped train step on a batch of
+time is mostly XLA:CPU's compile time; tests/compile_flags.py holds the flags
+they compile under. For each flag set, a fresh process (no compilation cache,
+8 host devices as in the tests) compiles the pmapped train step on a batch of
 random clips and runs it once, then computes the gradient of one device's
 loss. The two processes must agree on the loss and every gradient to float32
 rounding: the tests compute what a user's run computes. (Parameters after a
@@ -30,7 +30,7 @@ from train_step import split
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, 'tests'))
-from xla_flags import TEST_XLA_FLAGS  # pylint: disable=g-import-not-at-top,wrong-import-position
+from compile_flags import TEST_XLA_FLAGS  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 DEVICES = 8
 # name -> XLA flags beside the device count.

@@ -7,7 +7,7 @@ import shutil
 import sys
 import tempfile
 
-from xla_flags import TEST_XLA_FLAGS  # pylint: disable=g-bad-import-order
+from compile_flags import TEST_XLA_FLAGS  # pylint: disable=g-bad-import-order
 
 # Appended: XLA takes the last device count it is given.
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +

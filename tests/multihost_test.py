@@ -17,7 +17,7 @@ from conftest import REPO
 from conftest import small_flags
 from conftest import train_here
 from spotipop import workdir as workdir_lib
-from xla_flags import TEST_XLA_FLAGS
+from compile_flags import TEST_XLA_FLAGS
 
 # A scenario: whole tools and runs, outside the quick tier.
 pytestmark = pytest.mark.slow
