@@ -41,8 +41,8 @@ def evaluate_seconds(workdir, bootstrap):
 def roc_auc_intervals(predictions_csv, resamples=1000):
   """(seconds, interval) of spotipop's and scipy's ROC-AUC bootstrap."""
   from scipy import stats  # pylint: disable=g-import-not-at-top
-  from spotipop import metrics  # pylint: disable=g-import-not-at-top
-  from spotipop import uncertainty  # pylint: disable=g-import-not-at-top
+  from spotipop.evaluation import metrics  # pylint: disable=g-import-not-at-top
+  from spotipop.evaluation import uncertainty  # pylint: disable=g-import-not-at-top
   with open(predictions_csv, newline='') as f:
     rows = list(csv.DictReader(f))
   labels = np.array([int(r['label']) for r in rows], bool)

@@ -34,9 +34,9 @@ def layer_shapes(name, batch_size):
   from the shapes the model's own spectrogram and pooling give."""
   import jax  # pylint: disable=g-import-not-at-top
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
-  from spotipop import spectrogram  # pylint: disable=g-import-not-at-top
+  from spotipop.audio import spectrogram  # pylint: disable=g-import-not-at-top
   from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
-  from spotipop.kernels import norm_gelu_pool  # pylint: disable=g-import-not-at-top
+  from spotipop.model.kernels import norm_gelu_pool  # pylint: disable=g-import-not-at-top
   config = config_lib.from_flagfile(
       os.path.join(REPO, 'experiments', f'{name}.flags'))
   m = config.model
@@ -60,7 +60,7 @@ def compare(shape, repeats):
   convolution."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from spotipop.kernels import conv as conv_kernels  # pylint: disable=g-import-not-at-top
+  from spotipop.model.kernels import conv as conv_kernels  # pylint: disable=g-import-not-at-top
   b, h, w, c, o = shape
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.standard_normal((b, h, w, c)), jnp.float32)

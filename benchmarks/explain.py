@@ -29,10 +29,10 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from spotipop import attribution  # pylint: disable=g-import-not-at-top
-from spotipop import explainer as explainer_lib  # pylint: disable=g-import-not-at-top
-from spotipop import spectrogram  # pylint: disable=g-import-not-at-top
+from spotipop.audio import spectrogram  # pylint: disable=g-import-not-at-top
 from spotipop.data import demo_catalogue  # pylint: disable=g-import-not-at-top
+from spotipop.explanation import attribution  # pylint: disable=g-import-not-at-top
+from spotipop.explanation import explained_run  # pylint: disable=g-import-not-at-top
 
 
 def make_step_loop(explainer):
@@ -85,7 +85,7 @@ def main():
                       help='The run is on the embedded demo catalogue: '
                       'compare hook and non-hook tracks.')
   args = parser.parse_args()
-  explainer = explainer_lib.Explainer.from_run(args.workdir, steps=args.steps)
+  explainer = explained_run.Explainer.from_run(args.workdir, steps=args.steps)
   count = min(args.tracks, len(explainer.builder.as_data_source('test')))
   # Whole chunks: every timed call runs the one compiled shape.
   if count > explainer.chunk:

@@ -23,9 +23,9 @@ import os
 
 import numpy as np
 
-from spotipop import metrics
-from spotipop import report
-from spotipop import uncertainty
+from spotipop.evaluation import metrics
+from spotipop.evaluation import scorecard
+from spotipop.evaluation import uncertainty
 
 DEFAULT = os.path.normpath(os.path.join(
     os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'data',
@@ -124,7 +124,7 @@ def main():
         f'{100 * labels.mean():.1f}% with popularity >= {THRESHOLD:g}. '
         f"Authors' confusion at >= {THRESHOLD:g}: TP {tp}, FP {fp}, FN {fn}, "
         f'TN {tn}. Scored on every row, training rows included.\n')
-  print(report.table(rows))
+  print(scorecard.table(rows))
   if comparisons:
     print(f'\n95% intervals from {args.bootstrap} resamples of the '
           f'{len(set(artists))} artists. Paired differences:')

@@ -53,17 +53,17 @@ def _build(args):
 
 
 def _train(args):
-  from spotipop import train  # pylint: disable=g-import-not-at-top
+  from spotipop.training import loop  # pylint: disable=g-import-not-at-top
   config = _config(args, '--num_epochs=1')
   start = time.perf_counter()
-  train.train_and_evaluate(config, args.workdir)
+  loop.train_and_evaluate(config, args.workdir)
   return {'seconds': time.perf_counter() - start}
 
 
 def _predict(args):
-  from spotipop import predict  # pylint: disable=g-import-not-at-top
+  from spotipop.prediction import new_tracks  # pylint: disable=g-import-not-at-top
   from spotipop.data import manifest  # pylint: disable=g-import-not-at-top
-  predictor = predict.Predictor(args.workdir)
+  predictor = new_tracks.Predictor(args.workdir)
   tracks = manifest.read(args.tracks, predictor.config.data,
                          labelled=False).tracks
   start = time.perf_counter()

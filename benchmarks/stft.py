@@ -27,7 +27,7 @@ def implementations(device, clips, seconds):
   """name -> (run(), magnitude() [clips, frames, bins]) on the benchmark batch."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.scipy.signal  # pylint: disable=g-import-not-at-top
-  from spotipop import spectrogram  # pylint: disable=g-import-not-at-top
+  from spotipop.audio import spectrogram  # pylint: disable=g-import-not-at-top
 
   wave = np.random.default_rng(0).standard_normal(
       (clips, int(seconds * RATE))).astype(np.float32)

@@ -79,10 +79,10 @@ def _raw_read_mb_per_second(builder, cold, repeats=3):
 def _worker(args):
   """Runs in a process with the device count already fixed."""
   import jax  # pylint: disable=g-import-not-at-top
-  from spotipop import inference  # pylint: disable=g-import-not-at-top
-  from spotipop import models  # pylint: disable=g-import-not-at-top
-  from spotipop import train  # pylint: disable=g-import-not-at-top
-  from spotipop import train_state  # pylint: disable=g-import-not-at-top
+  from spotipop.model import inference  # pylint: disable=g-import-not-at-top
+  from spotipop.model import network  # pylint: disable=g-import-not-at-top
+  from spotipop.training import loop  # pylint: disable=g-import-not-at-top
+  from spotipop.training import train_state  # pylint: disable=g-import-not-at-top
   from spotipop.data import datasets  # pylint: disable=g-import-not-at-top
 
   config = _config(args)
@@ -96,10 +96,10 @@ def _worker(args):
   pipeline_rate = examples / (time.perf_counter() - start)
   example_mb = batch['audio'][0, 0].nbytes / 1e6
 
-  model = models.create(config, len(builder.info.metadata['genre_vocab']))
+  model = network.create(config, len(builder.info.metadata['genre_vocab']))
   state = train_state.create(config, model, jax.random.key(0),
                                    len(batches))
-  p_train = train.make_train_step(1.0, config.train.regression_weight)
+  p_train = loop.make_train_step(1.0, config.train.regression_weight)
   # Host numpy batch, as in training: the timing includes the transfer.
   batch = {k: v for k, v in next(batches.epoch(0)).items()
            if k in inference.DEVICE_KEYS}

@@ -66,7 +66,7 @@ def split(batch, devices):
 
 def torch_network(config, torch):
   """spotipop's PopularityNet (models.py) as a torch.nn.Module."""
-  from spotipop import spectrogram  # pylint: disable=g-import-not-at-top
+  from spotipop.audio import spectrogram  # pylint: disable=g-import-not-at-top
   nn, functional = torch.nn, torch.nn.functional
   m, data = config.model, config.data
 
@@ -173,15 +173,15 @@ def compare(name, device, steps, batch_size=None, kernels='auto'):
   import jax  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
-  from spotipop import models  # pylint: disable=g-import-not-at-top
-  from spotipop import train  # pylint: disable=g-import-not-at-top
-  from spotipop import train_state  # pylint: disable=g-import-not-at-top
+  from spotipop.model import network  # pylint: disable=g-import-not-at-top
+  from spotipop.training import loop  # pylint: disable=g-import-not-at-top
+  from spotipop.training import train_state  # pylint: disable=g-import-not-at-top
 
   flagfile = os.path.join(REPO, 'experiments', f'{SETTINGS[name][0]}.flags')
   overrides = ([f'--batch_size={batch_size}'] if batch_size else [])
   config = config_lib.from_flagfile(flagfile, *overrides,
                                     f'--kernels={kernels}')
-  model = models.create(config, NUM_GENRES)
+  model = network.create(config, NUM_GENRES)
   state = train_state.create(config, model, jax.random.key(0), 100)
   batch = host_batch(config)
   torch_device = torch.device('cuda' if device == 'gpu' else 'cpu')
@@ -209,13 +209,13 @@ def compare(name, device, steps, batch_size=None, kernels='auto'):
     raise SystemExit(f'{name}: batch {config.train.batch_size} does not split '
                      f'over {devices} devices')
   device_batch = split(batch, devices)
-  p_train = train.make_train_step(POS_WEIGHT, config.train.regression_weight)
+  p_train = loop.make_train_step(POS_WEIGHT, config.train.regression_weight)
   key = jax.random.key(1)
   # XLA's cost analysis counts a loop body once, so the FLOPs are counted on
   # the same step with XLA's own kernels (no loop), on one device.
-  xla_model = models.create(config_lib.from_flagfile(
+  xla_model = network.create(config_lib.from_flagfile(
       flagfile, *overrides, '--kernels=xla'), NUM_GENRES)
-  flops = train.make_train_step(
+  flops = loop.make_train_step(
       POS_WEIGHT, config.train.regression_weight).lower(
           state.replace(apply_fn=xla_model.apply), split(batch, 1),
           key).compile().cost_analysis()['flops']

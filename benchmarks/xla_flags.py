@@ -46,17 +46,17 @@ def _worker(out, config_flags):
   """Times the train step's compile; writes its loss and a gradient to out."""
   import jax  # pylint: disable=g-import-not-at-top
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
-  from spotipop import models  # pylint: disable=g-import-not-at-top
-  from spotipop import train  # pylint: disable=g-import-not-at-top
-  from spotipop import train_state  # pylint: disable=g-import-not-at-top
+  from spotipop.model import network  # pylint: disable=g-import-not-at-top
+  from spotipop.training import loop  # pylint: disable=g-import-not-at-top
+  from spotipop.training import train_state  # pylint: disable=g-import-not-at-top
   jax.config.update('jax_enable_compilation_cache', False)
   config = config_lib.from_flagfile(
       os.path.join(REPO, 'experiments', 'default.flags'), *config_flags)
-  state = train_state.create(config, models.create(config, num_genres=6),
+  state = train_state.create(config, network.create(config, num_genres=6),
                              jax.random.key(0), steps_per_epoch=1)
   batch, key = split(host_batch(config), DEVICES), jax.random.key(1)
-  step = train.make_train_step(POS_WEIGHT, config.train.regression_weight)
-  replicated = train.replicated(state)
+  step = loop.make_train_step(POS_WEIGHT, config.train.regression_weight)
+  replicated = loop.replicated(state)
   start = time.perf_counter()
   lowered = step.lower(replicated, batch, key)
   traced = time.perf_counter()
@@ -64,7 +64,7 @@ def _worker(out, config_flags):
   compile_seconds = time.perf_counter() - traced
   _, metrics = compiled(replicated, batch, key)
   shard = {k: v[0] for k, v in batch.items()}
-  gradient = jax.jit(jax.grad(lambda p: train.loss_fn(
+  gradient = jax.jit(jax.grad(lambda p: loop.loss_fn(
       p, state.apply_fn, shard, key, POS_WEIGHT,
       config.train.regression_weight)[0]))(state.params)
   np.savez(out, loss=np.asarray(metrics['loss']),

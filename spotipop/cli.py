@@ -6,14 +6,35 @@ non-zero status: 1, 75 for a run interrupted after saving (errors.Interrupted),
 130 for Ctrl-C.
 """
 
+import logging
 import os
 import sys
 
 from absl import app
 from absl import flags
+from absl import logging as absl_logging
 
 from spotipop import errors
-from spotipop import logs
+
+_CHATTY = ('/orbax/', '/tensorflow_datasets/', '/etils/', '/apache_beam/')
+# Orbax warns that a read-only checkpoint manager is read-only: the reading
+# tools open them so on purpose.
+_EXPECTED = ('read_only=True, setting', 'Given directory is read only')
+
+
+class _DropLibraryChatter(logging.Filter):
+  """Keeps the console readable: spotipop's progress, not library chatter.
+
+  Library INFO records (which file a library opened) are not progress; nor are
+  warnings about a choice spotipop made.
+  """
+
+  def filter(self, record):
+    if not any(part in record.pathname for part in _CHATTY):
+      return True
+    if any(text in record.getMessage() for text in _EXPECTED):
+      return False
+    return record.levelno >= logging.WARNING
 
 
 def fail(tool, message, status=1):
@@ -42,7 +63,7 @@ def run(main, tool, takes_arguments=False):
   def guarded(argv):
     if len(argv) > 1 and not takes_arguments:
       fail(tool, f'unexpected arguments: {argv[1:]}')
-    logs.quiet_libraries()
+    absl_logging.get_absl_handler().addFilter(_DropLibraryChatter())
     try:
       return main(argv)
     except errors.SpotipopError as e:

@@ -114,7 +114,7 @@ class ModelConfig:
       'float32).')
   kernels: str = _field(
       'auto', "The conv tower's kernels: 'xla' (the plain flax layers), "
-      "'fused' (spotipop/kernels/: same values and gradients, faster on "
+      "'fused' (spotipop/model/kernels/: same values and gradients, faster on "
       "CPU) or 'auto' (fused where benchmarks/train_step.py measured them "
       "faster, XLA's elsewhere). Same parameters either way.")
 

@@ -3,214 +3,40 @@
   python -m spotipop.explain --workdir=runs/default --split=test \\
       --track_ids=demo0007,demo0042
 
-writes under WORKDIR/explain/SPLIT-CHECKPOINT/:
-
-  importance.csv, importance.png  the network's permutation importance (the
-      drop in ROC-AUC when one feature, the genre or, in audio runs, the whole
-      clip is shuffled across the split; mean and spread over --repeats
-      shuffles) beside the GBDT baseline's mean |TreeSHAP| on the same split
-  attributions.csv  per track: integrated gradients of the popular logit to
-      each feature and to the spectrogram as a whole, the logits they explain,
-      and the completeness error |sum - (logit - baseline logit)|
-  summary.json      the table, the rank correlation of the two importances,
-      the baselines used and the largest completeness error
-  track-ID.png      per --track_ids track: its spectrogram with the
-      attribution over it, and its top features
-  bands.png         audio runs: where in the spectrum and when the model
-      listens (mean |attribution| per frequency band and per second)
-
-The integrated-gradient baseline is an average track (explainer.py says
-which and why).
+writes the permutation importance beside the GBDT's SHAP, per-track integrated
+gradients and figures under WORKDIR/explain/SPLIT-CHECKPOINT/
+(explanation/split_explanation.py lists the files) and prints the importance
+table.
 """
 
-import csv
-import json
-import os
-
 from absl import flags
-from absl import logging
-import numpy as np
 
-from spotipop import attribution
-from spotipop import attribution_plots
-from spotipop import baselines
-from spotipop import checkpointing
 from spotipop import cli
-from spotipop import errors
-from spotipop import explainer as explainer_lib
-from spotipop import files
-from spotipop import inference
-from spotipop import metrics
-from spotipop import spectrogram
 from spotipop.data import catalog
-from spotipop.data import datasets
+from spotipop.explanation import split_explanation
+from spotipop.run import checkpointing
 
-AUDIO, GENRE = 'audio', 'genre'
-
-
-def explain_dir(workdir, split, checkpoint):
-  return os.path.join(workdir, 'explain', f'{split}-{checkpoint}')
-
-
-def _importance(explainer, table, repeats, seed):
-  """Rows of the importance table and the network's ROC-AUC on a split's
-  table (Explainer.rows of the whole split)."""
-  names = explainer.feature_names
-  groups = {name: ('features', j) for j, name in enumerate(names)}
-  groups[GENRE] = ('genre_id', None)
-  if 'audio' in table:
-    groups[AUDIO] = ('audio', None)
-  inputs = {k: table[k] for k in inference.MODEL_INPUTS if k in table}
-  auc, drops = attribution.permutation_importance(
-      explainer.predict, inputs, table['label'], groups, repeats, seed)
-  gbdt = baselines.fit_gbdt(
-      *(datasets.read_tabular(explainer.builder, s)
-        for s in ('train', 'validation')), 'label', explainer.config.train.seed)
-  shap = np.abs(baselines.gbdt_contributions(gbdt, table)).mean(0)
-  rows = [{'input': name, 'network_auc_drop': float(drops[name].mean()),
-           'network_auc_drop_sd': float(drops[name].std(ddof=1))
-           if repeats > 1 else 0.0,
-           'gbdt_mean_abs_shap': (float(shap[names.index(name)])
-                                  if name in names else
-                                  float(shap[-1]) if name == GENRE else None)}
-          for name in groups]
-  return rows, auc
-
-
-def rank_correlation(a, b):
-  """Spearman's rank correlation of two equally long sequences; None where a
-  sequence is constant (a GBDT with no split gives all-zero contributions)."""
-  if np.ptp(a) == 0 or np.ptp(b) == 0:
-    return None
-  return float(metrics.spearman(a, b))
-
-
-def _write_csv(path, header, rows):
-  with files.replaced(path, newline='') as f:
-    writer = csv.writer(f)
-    writer.writerow(header)
-    writer.writerows(rows)
-
-
-def explain(workdir, split='test', checkpoint=checkpointing.BEST,
-            track_ids=(), repeats=5, steps=64, seed=0):
-  """Writes the explanation files of a split; returns the summary."""
-  if split not in catalog.SPLITS:
-    raise errors.SpotipopError(f'--split={split}: use one of {catalog.SPLITS}')
-  explainer = explainer_lib.Explainer.from_run(workdir, checkpoint, steps)
-  config = explainer.config
-  count = len(explainer.builder.as_data_source(split))
-  table = explainer.rows(split, range(count), config.uses_audio)
-  if unknown := [t for t in track_ids if t not in set(table['track_id'])]:
-    raise errors.SpotipopError(
-        f'--track_ids: {unknown} are not in the {split} split of {workdir}')
-  out_dir = explain_dir(workdir, split, checkpoint)
-  os.makedirs(out_dir, exist_ok=True)
-
-  rows, auc = _importance(explainer, table, repeats, seed)
-  gbdt_rows = [r for r in rows if r['gbdt_mean_abs_shap'] is not None]
-  correlation = rank_correlation(
-      [r['network_auc_drop'] for r in gbdt_rows],
-      [r['gbdt_mean_abs_shap'] for r in gbdt_rows])
-  _write_csv(os.path.join(out_dir, 'importance.csv'), list(rows[0]),
-             [list(r.values()) for r in rows])
-  attribution_plots.importance(rows, auc, repeats, correlation,
-                               os.path.join(out_dir, 'importance.png'))
-
-  names = explainer.feature_names
-  hz = spectrogram.bin_frequencies(config.data.sample_rate, config.model.n_fft,
-                                   config.model.n_mels)
-  frame_seconds = config.model.hop_length / config.data.sample_rate
-  per_band = per_frame = None
-  csv_rows, worst = [], 0.0
-  for start in range(0, count, explainer.chunk):
-    chunk = {k: v[start:start + explainer.chunk] for k, v in table.items()}
-    attributions, logit, base_logit, inputs = explainer.attribute(chunk)
-    total = attributions['features'].sum(1)
-    spec_total = np.zeros_like(total)
-    if 'spec' in attributions:
-      magnitude = np.abs(attributions['spec'])
-      spec_total = attributions['spec'].sum((1, 2))
-      per_band = magnitude.sum((0, 1)) + (0 if per_band is None else per_band)
-      per_frame = magnitude.sum((0, 2)) + (0 if per_frame is None
-                                            else per_frame)
-    error = np.abs(total + spec_total - (logit - base_logit))
-    worst = max(worst, float(error.max()))
-    for i, track_id in enumerate(chunk['track_id']):
-      csv_rows.append([track_id, int(chunk['label'][i]), f'{logit[i]:.5f}',
-                    f'{base_logit[i]:.5f}',
-                    *(f'{a:.5f}' for a in attributions['features'][i]),
-                    f'{spec_total[i]:.5f}', f'{error[i]:.2e}'])
-      if track_id in track_ids:
-        attribution_plots.track(
-            track_id, chunk['raw_features'][i], names,
-            attributions['features'][i],
-            inputs['spec'][i] if 'spec' in inputs else None,
-            attributions['spec'][i] if 'spec' in attributions else None,
-            frame_seconds, hz, os.path.join(out_dir, f'track-{track_id}.png'))
-    logging.info('attributed %d/%d tracks', len(csv_rows), count)
-  _write_csv(os.path.join(out_dir, 'attributions.csv'),
-             ['track_id', 'label', 'logit', 'baseline_logit', *names,
-              'spectrogram', 'completeness_error'], csv_rows)
-  if per_band is not None:
-    attribution_plots.bands(hz, per_band / count, frame_seconds,
-                            per_frame / count,
-                            os.path.join(out_dir, 'bands.png'))
-  summary = {
-      'split': split, 'checkpoint': str(checkpoint), 'tracks': count,
-      'network_roc_auc': auc, 'repeats': repeats, 'path_steps': steps,
-      'rank_correlation_network_vs_gbdt': correlation,
-      'max_completeness_error': worst,
-      'baseline': {'features': 'train-split median',
-                   'spectrogram': (f'mean of {explainer.baseline_clips} '
-                                   'train clips' if config.uses_audio
-                                   else None)},
-      'importance': rows}
-  with files.replaced(os.path.join(out_dir, 'summary.json')) as f:
-    json.dump(summary, f, indent=2, allow_nan=False)
-  logging.info('Explanations in %s', out_dir)
-  return summary
-
-
-def table_text(summary):
-  """The importance table as printed: inputs by the network's importance."""
-  correlation = summary['rank_correlation_network_vs_gbdt']
-  lines = [f"network ROC-AUC {summary['network_roc_auc']:.3f} on "
-           f"{summary['tracks']} {summary['split']} tracks; rank correlation "
-           'with the GBDT\'s: ' + ('undefined (a constant importance)'
-                                  if correlation is None
-                                  else f'{correlation:.2f}'),
-           '| input | network: ROC-AUC drop (sd) | GBDT: mean abs SHAP |',
-           '| --- | --- | --- |']
-  for row in sorted(summary['importance'],
-                    key=lambda r: -r['network_auc_drop']):
-    shap = row['gbdt_mean_abs_shap']
-    lines.append(f"| {row['input']} | {row['network_auc_drop']:.4f} "
-                 f"({row['network_auc_drop_sd']:.4f}) | "
-                 f"{'-' if shap is None else f'{shap:.4f}'} |")
-  return '\n'.join(lines)
+flags.DEFINE_string('workdir', None, 'Run directory written by spotipop.main.')
+flags.DEFINE_enum('split', 'test', list(catalog.SPLITS), 'Split to explain.')
+flags.DEFINE_string('checkpoint', checkpointing.BEST,
+                    "'best', 'latest' or a step number.")
+flags.DEFINE_list('track_ids', [], 'Tracks of the split to draw, one PNG each.')
+flags.DEFINE_integer('repeats', 5, 'Shuffles per input in the permutation '
+                     'importance.', lower_bound=1)
+flags.DEFINE_integer('steps', 64, 'Path steps of the integrated gradients.',
+                     lower_bound=1)
+flags.DEFINE_integer('seed', 0, 'Seed of the shuffles.')
+flags.mark_flag_as_required('workdir')
 
 
 def main(argv):
   del argv
   f = flags.FLAGS
-  summary = explain(f.workdir, f.split, f.checkpoint,
-                    tuple(t for t in f.track_ids or () if t), f.repeats,
-                    f.steps, f.seed)
-  print(table_text(summary))
+  summary = split_explanation.explain(
+      f.workdir, f.split, f.checkpoint, tuple(t for t in f.track_ids or () if t),
+      f.repeats, f.steps, f.seed)
+  print(split_explanation.table_text(summary))
 
 
 if __name__ == '__main__':
-  flags.DEFINE_string('workdir', None, 'Run directory written by spotipop.main.')
-  flags.DEFINE_enum('split', 'test', list(catalog.SPLITS), 'Split to explain.')
-  flags.DEFINE_string('checkpoint', checkpointing.BEST,
-                      "'best', 'latest' or a step number.")
-  flags.DEFINE_list('track_ids', [], 'Tracks of the split to draw, one PNG '
-                    'each.')
-  flags.DEFINE_integer('repeats', 5, 'Shuffles per input in the permutation '
-                       'importance.', lower_bound=1)
-  flags.DEFINE_integer('steps', 64, 'Path steps of the integrated gradients.',
-                       lower_bound=1)
-  flags.DEFINE_integer('seed', 0, 'Seed of the shuffles.')
-  flags.mark_flag_as_required('workdir')
   cli.run(main, 'spotipop.explain')

@@ -15,9 +15,9 @@ import jax
 
 from spotipop import cli
 from spotipop import config as config_lib
-from spotipop import evaluate
-from spotipop import report
-from spotipop import train
+from spotipop.evaluation import run_report
+from spotipop.evaluation import scorecard
+from spotipop.training import loop
 
 flags.DEFINE_string('workdir', None, 'Run directory: config, checkpoints, '
                     'metrics and evaluation reports.')
@@ -44,13 +44,14 @@ def main(argv):
   workdir = os.path.abspath(os.path.expanduser(flags.FLAGS.workdir))
   logging.info('spotipop on %d process(es), devices: %s', jax.process_count(),
                jax.devices())
-  train.check_before_building(config, workdir)
-  progress = train.train_and_evaluate(config, workdir)
+  loop.check_before_building(config, workdir)
+  progress = loop.train_and_evaluate(config, workdir)
   if progress['best_step'] is None:
     return
-  summary = evaluate.evaluate(workdir, 'test')
+  summary = run_report.evaluate(workdir, 'test')
   if summary:  # Host 0.
-    print(f'{report.headline(summary)}\n{report.table(report.rows(summary))}\n'
+    print(f'{scorecard.headline(summary)}\n'
+          f'{scorecard.table(scorecard.rows(summary))}\n'
           f'Best validation {config.train.selection_metric} '
           f"{progress['best_val_metric']:.3f} at step {progress['best_step']}; "
           f'report in {workdir}/eval/test-best')

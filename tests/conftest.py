@@ -35,6 +35,8 @@ from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
 from spotipop.data import demo_catalogue  # pylint: disable=g-import-not-at-top
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIGNAL_AT_STEP = os.path.join(REPO, 'tests', 'scenarios', 'faults',
+                              'signal_at_step.py')
 
 
 @pytest.fixture(scope='session')
@@ -156,23 +158,28 @@ def train_here(workdir, *flags):
   """Trains as `python -m spotipop.main FLAGS --workdir=WORKDIR` would, in
   this process, without the test split's evaluation: for the runs a test
   builds on rather than tests. Returns the run's progress record."""
-  from spotipop import train  # pylint: disable=g-import-not-at-top
-  return train.train_and_evaluate(experiment_config('default', *flags),
+  from spotipop.training import loop  # pylint: disable=g-import-not-at-top
+  return loop.train_and_evaluate(experiment_config('default', *flags),
                                   str(workdir))
 
 
-def run_module(module, *args, env=None, check=True, timeout=600):
+def run_module(module, *args, env=None, check=True, timeout=600,
+               signal_at_step=None):
   """Runs `python -m module args` from the repo root; returns CompletedProcess.
 
   The process is forked from tool_process's server unless env changes the
-  environment, which needs a fresh interpreter.
+  environment, which needs a fresh interpreter. signal_at_step='N[:SIGNAL]'
+  runs it under faults/signal_at_step.py: the run signals itself after step N.
   """
   import subprocess  # pylint: disable=g-import-not-at-top
   import tool_process  # pylint: disable=g-import-not-at-top
   full_env = {**os.environ, **(env or {})}
-  result = tool_process.run(module, args, REPO, full_env, timeout)
+  result = (None if signal_at_step else
+            tool_process.run(module, args, REPO, full_env, timeout))
   if result is None:
-    result = subprocess.run([sys.executable, '-m', module, *args], cwd=REPO,
+    command = (['-m', module] if signal_at_step is None else
+               [SIGNAL_AT_STEP, signal_at_step, module])
+    result = subprocess.run([sys.executable, *command, *args], cwd=REPO,
                             env=full_env, capture_output=True, text=True,
                             timeout=timeout)
   if check and result.returncode:
@@ -215,7 +222,7 @@ def lock_holder(path, seconds=600):
   import subprocess  # pylint: disable=g-import-not-at-top
   process = subprocess.Popen(
       [sys.executable, '-c', 'import time\n'
-       'from spotipop import locks\n'
+       'from spotipop.run import locks\n'
        f'with locks.held({str(path)!r}, "the folder", wait=False):\n'
        '  print("held", flush=True)\n'
        f'  time.sleep({seconds})\n'],

@@ -3,7 +3,7 @@
 # results and survivors: docs/mutation.md).
 #
 #   bash tests/mutation.sh                      # all of it
-#   bash tests/mutation.sh 'spotipop.metrics.*' # one module's mutants
+#   bash tests/mutation.sh 'spotipop.evaluation.metrics.*' # one module's mutants
 #
 # mutmut copies the tree to mutants/, records which tests reach each function,
 # then runs only those tests against each mutant. `mutmut results` lists the
@@ -12,11 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v mutmut >/dev/null || pip install -e '.[mutation]'
 if [ $# -eq 0 ]; then
-  set -- 'spotipop.metrics.*' 'spotipop.report.*' 'spotipop.baselines.*' \
-    'spotipop.uncertainty.*' 'spotipop.data.manifest.*' \
+  set -- 'spotipop.evaluation.metrics.*' 'spotipop.evaluation.scorecard.*' \
+    'spotipop.evaluation.baselines.*' 'spotipop.evaluation.uncertainty.*' \
+    'spotipop.data.manifest.*' \
     'spotipop.data.splits.*' 'spotipop.data.features.*' \
-    'spotipop.train.x_loss_fn*' 'spotipop.train.x_train_step*' \
-    'spotipop.train.x_selection_value*' 'spotipop.train.x_record_epoch*' \
-    'spotipop.train.x_check_classes*' 'spotipop.train.x_check_training*'
+    'spotipop.training.loop.x_loss_fn*' 'spotipop.training.loop.x_train_step*' \
+    'spotipop.training.loop.x_selection_value*' 'spotipop.training.loop.x_record_epoch*' \
+    'spotipop.training.loop.x_check_classes*' 'spotipop.training.loop.x_check_training*'
 fi
 mutmut run "$@"

@@ -20,9 +20,9 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
-from spotipop import audio
 from spotipop import config as config_lib
 from spotipop import errors
+from spotipop.audio import decode
 from spotipop.config import DataConfig
 from spotipop.data import features
 from spotipop.data import manifest
@@ -93,7 +93,7 @@ def probe_error(track, data: DataConfig, with_audio):
   """Why a track's audio is unusable, judged from its header; None if usable."""
   if with_audio:
     try:
-      audio.probe(track.audio_path, data.min_clip_seconds)
+      decode.probe(track.audio_path, data.min_clip_seconds)
     except errors.AudioError as e:
       return str(e)
   return None
@@ -124,13 +124,13 @@ def example(track, clip, data: DataConfig):
       'group': track.group,
   }
   if clip is not None:
-    result['audio'] = audio.to_pcm16(clip)
+    result['audio'] = decode.to_pcm16(clip)
   return result
 
 
 def clip_loader(data: DataConfig):
   """path -> the fixed-length float clip the model sees, under these settings."""
-  return functools.partial(audio.load_clip, sample_rate=data.sample_rate,
+  return functools.partial(decode.load_clip, sample_rate=data.sample_rate,
                            clip_seconds=data.clip_seconds,
                            min_seconds=data.min_clip_seconds)
 

@@ -12,12 +12,12 @@ from absl import logging
 import tensorflow_datasets as tfds
 
 from spotipop import errors
-from spotipop import files
-from spotipop import locks
 from spotipop.config import DataConfig
 from spotipop.data import catalog
 from spotipop.data import pipeline
 from spotipop.data import spill
+from spotipop.run import atomic_files
+from spotipop.run import locks
 
 
 def build(data: DataConfig, with_audio=True):
@@ -49,7 +49,7 @@ def build(data: DataConfig, with_audio=True):
       shutil.rmtree(leftover, ignore_errors=True)
     spill.install()
     # TFDS writes some files where a full disk names none of them.
-    with files.naming(os.path.dirname(builder.data_dir)):
+    with atomic_files.naming(os.path.dirname(builder.data_dir)):
       builder.download_and_prepare(download_config=download_config)
   return builder
 

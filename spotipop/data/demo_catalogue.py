@@ -7,18 +7,15 @@ a noisy function of those attributes, the engagement columns and one property
 that only the audio carries: an audible melodic hook. A model therefore needs
 both views to do best, which is what the two-tower network is for.
 
-Run `python -m spotipop.data.demo_catalogue --out=DIR` to regenerate it; the
-output is deterministic for a given --seed.
+`python -m spotipop.demo --out=DIR` regenerates it; the output is
+deterministic for a given --seed.
 """
 
 import csv
 import os
 
-from absl import flags
 import numpy as np
 import soundfile as sf
-
-from spotipop import cli
 
 GENRES = ('pop', 'rock', 'hip-hop', 'electronic', 'jazz', 'classical')
 _GENRE_OFFSET = {'pop': 0.6, 'rock': 0.1, 'hip-hop': 0.5, 'electronic': 0.2,
@@ -141,19 +138,3 @@ def write_catalogue(out_dir, num_tracks=200, sample_rate=16_000, seed=0,
     writer.writeheader()
     writer.writerows(rows)
   return manifest
-
-
-def main(argv):
-  del argv
-  path = write_catalogue(flags.FLAGS.out, flags.FLAGS.num_tracks,
-                         flags.FLAGS.sample_rate, flags.FLAGS.seed)
-  print(f'wrote {path}')
-
-
-if __name__ == '__main__':
-  flags.DEFINE_string('out', None, 'Directory to write the catalogue into.')
-  flags.DEFINE_integer('num_tracks', 200, 'Number of tracks.')
-  flags.DEFINE_integer('sample_rate', 16_000, 'Sample rate of the audio.')
-  flags.DEFINE_integer('seed', 0, 'Random seed.')
-  flags.mark_flag_as_required('out')
-  cli.run(main, 'spotipop.data.demo_catalogue')

@@ -1,0 +1,1 @@
+"""Audio in: decoding files to clips, the STFT, and descriptors of a waveform."""

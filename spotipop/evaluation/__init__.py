@@ -1,0 +1,1 @@
+"""Evaluation: metrics, baselines, bootstrap intervals, the report of a run."""

@@ -1,0 +1,1 @@
+"""Explanation: integrated gradients, permutation importance, their figures."""

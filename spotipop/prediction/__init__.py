@@ -1,0 +1,1 @@
+"""Prediction: scoring new tracks with a trained run."""

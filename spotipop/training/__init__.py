@@ -1,0 +1,1 @@
+"""Training: the pmapped step and loop, its state, preemption, curves, replicates."""

@@ -1,0 +1,102 @@
+"""Real decoding of every supported container, resampling, cropping, bad files."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from spotipop import errors
+from spotipop.audio import decode
+
+FORMATS = [('wav', 'PCM_16'), ('flac', 'PCM_16'), ('ogg', 'VORBIS'),
+           ('mp3', 'MPEG_LAYER_III')]
+
+
+def _tone(freq, seconds, rate, channels=1):
+  t = np.arange(int(seconds * rate)) / rate
+  wave = 0.5 * np.sin(2 * np.pi * freq * t).astype(np.float32)
+  return np.stack([wave] * channels, axis=1) if channels > 1 else wave
+
+
+def _peak_hz(wave, rate):
+  spectrum = np.abs(np.fft.rfft(wave * np.hanning(wave.size)))
+  return np.argmax(spectrum) * rate / wave.size
+
+
+@pytest.mark.parametrize('extension,subtype', FORMATS)
+def test_decodes_each_format_to_the_tone_it_holds(tmp_path, extension, subtype):
+  path = str(tmp_path / f'tone.{extension}')
+  sf.write(path, _tone(440.0, 2.0, 16_000), 16_000, subtype=subtype)
+  wave = decode.load(path, 16_000)
+  assert wave.dtype == np.float32
+  assert abs(wave.size - 32_000) < 2_000  # Codecs may add priming samples.
+  assert abs(_peak_hz(wave, 16_000) - 440.0) < 5.0
+
+
+def test_resamples_and_downmixes_stereo(tmp_path):
+  path = str(tmp_path / 'stereo.wav')
+  sf.write(path, _tone(1000.0, 1.0, 44_100, channels=2), 44_100)
+  wave = decode.load(path, 16_000)
+  assert wave.ndim == 1 and wave.size == 16_000
+  assert abs(_peak_hz(wave, 16_000) - 1000.0) < 3.0
+
+
+def test_fix_length_centre_crops_and_pads():
+  long = np.arange(10, dtype=np.float32)
+  np.testing.assert_array_equal(decode.fix_length(long, 4), [3, 4, 5, 6])
+  short = np.ones(3, np.float32)
+  np.testing.assert_array_equal(decode.fix_length(short, 5), [1, 1, 1, 0, 0])
+
+
+def test_corrupt_file_error_names_the_file(tmp_path):
+  path = tmp_path / 'corrupt.mp3'
+  path.write_bytes(b'this is not audio' * 100)
+  with pytest.raises(errors.AudioError, match='corrupt.mp3'):
+    decode.probe(str(path), 0.5)
+  with pytest.raises(errors.AudioError, match='corrupt.mp3'):
+    decode.load(str(path), 16_000)
+
+
+def test_too_short_audio_is_rejected_with_its_length(tmp_path):
+  path = str(tmp_path / 'short.wav')
+  sf.write(path, _tone(440.0, 0.3, 8_000), 8_000)
+  with pytest.raises(errors.AudioError, match=r'short.wav: too short \(0.30 s'):
+    decode.probe(path, 1.0)
+  with pytest.raises(errors.AudioError, match=r'decoded only 0.30 s'):
+    decode.load_clip(path, 8_000, clip_seconds=2.0, min_seconds=1.0)
+
+
+def test_an_implausible_header_is_refused_before_decoding(tmp_path):
+  path = str(tmp_path / 'slow.wav')
+  sf.write(path, _tone(0.1, 0.3, 100), 100)  # 100 Hz: no real recording.
+  with pytest.raises(errors.AudioError, match='implausible sample rate 100 Hz'):
+    decode.load(path, 8_000)
+
+
+def test_missing_file_error_names_the_file(tmp_path):
+  with pytest.raises(errors.AudioError, match='nowhere.wav'):
+    decode.probe(str(tmp_path / 'nowhere.wav'), 0.5)
+
+
+def test_pcm16_storage_clips_and_rounds():
+  pcm = decode.to_pcm16(np.array([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0], np.float32))
+  assert pcm.dtype == np.int16
+  assert pcm.tolist() == [-32767, -32767, 0, 16384, 32767, 32767]
+
+
+def test_a_clip_exactly_at_the_minimum_length_is_used(tmp_path):
+  """--min_clip_seconds is a floor: a clip of exactly that length passes,
+  one sample less does not (probe by header, load_clip by decoded samples)."""
+  exact, short = str(tmp_path / 'exact.wav'), str(tmp_path / 'short.wav')
+  sf.write(exact, _tone(440.0, 1.0, 8_000), 8_000)
+  sf.write(short, _tone(440.0, 1.0, 8_000)[:-1], 8_000)
+  assert decode.probe(exact, 1.0) == 1.0
+  clip = decode.load_clip(exact, 8_000, clip_seconds=2.0, min_seconds=1.0)
+  # The whole second, then zeros. 16-bit WAV: libsndfile writes x * 32767
+  # and reads n / 32768, so within two steps.
+  np.testing.assert_allclose(clip[:8_000], _tone(440.0, 1.0, 8_000),
+                             atol=2 / 32_768)
+  np.testing.assert_array_equal(clip[8_000:], np.zeros(8_000))
+  with pytest.raises(errors.AudioError, match='too short'):
+    decode.probe(short, 1.0)
+  with pytest.raises(errors.AudioError, match='decoded only 1.00 s'):
+    decode.load_clip(short, 8_000, clip_seconds=2.0, min_seconds=1.0)

@@ -1,0 +1,129 @@
+"""--build_runner=beam: the same dataset as the local build, from Beam workers."""
+
+import numpy as np
+import pytest
+from tensorflow_datasets.core import writer as writer_lib
+
+from conftest import small_config
+from spotipop import errors
+from spotipop.audio import decode
+from spotipop.data import catalog
+from spotipop.data import datasets
+
+# A scenario: whole tools and runs, outside the quick tier.
+pytestmark = pytest.mark.slow
+
+WORKERS = ('--runner=FnApiRunner --direct_running_mode=multi_processing '
+           '--direct_num_workers=2')
+IN_PROCESS = '--runner=FnApiRunner'
+
+
+def _build(manifest, data_dir, runner, options=WORKERS, **overrides):
+  config = small_config(manifest, data_dir, build_runner=runner,
+                        beam_pipeline_options=options, **overrides)
+  return datasets.build(config.data)
+
+
+def _examples(builder, split):
+  return {bytes(e['track_id']).decode(): e
+          for e in builder.as_data_source()[split]}
+
+
+def _assert_same_dataset(beam_built, local_built):
+  assert beam_built.data_dir.endswith(
+      local_built.data_dir.split('spotipop_catalog', 1)[1])
+  for split in catalog.SPLITS:
+    ours, theirs = _examples(beam_built, split), _examples(local_built, split)
+    assert sorted(ours) == sorted(theirs) and ours
+    for track_id, example in ours.items():
+      assert example.keys() == theirs[track_id].keys()
+      for key, value in example.items():
+        np.testing.assert_array_equal(value, theirs[track_id][key],
+                                      err_msg=f'{split} {track_id} {key}')
+  # Statistics included, to the last bit: the same tracks in the same order.
+  assert (datasets.load(beam_built.data_dir).info.metadata ==
+          datasets.load(local_built.data_dir).info.metadata)
+
+
+@pytest.fixture(scope='module')
+def local_build(dirty_catalogue, tmp_path_factory):
+  return _build(dirty_catalogue, tmp_path_factory.mktemp('local'), 'local',
+                max_skip_fraction=0.1)
+
+
+def test_beam_workers_build_the_local_dataset_bad_files_included(
+    dirty_catalogue, local_build, tmp_path, caplog):
+  built = _build(dirty_catalogue, tmp_path, 'beam', max_skip_fraction=0.1)
+  _assert_same_dataset(built, local_build)
+  report = built.info.metadata['build_report']
+  # Three found from their headers, the truncated mp3 only by decoding it.
+  assert [s['track_id'] for s in report['skipped']] == [
+      'bad-corrupt.mp3', 'bad-short.wav', 'bad-missing.ogg',
+      'bad-truncated.mp3']
+  assert report['kept'] == 48
+  assert not list(tmp_path.rglob('beam-metadata-*'))  # Staged files removed.
+  # The workers' counters reached the build, which checks the skipped files
+  # and written examples against them (in process, below).
+  assert 'reports no metrics' not in caplog.text
+
+
+def test_a_failed_bundle_is_retried_by_the_runner(dirty_catalogue, local_build,
+                                                  tmp_path, monkeypatch):
+  """BundleBasedDirectRunner retries a failed bundle, as Dataflow does."""
+  failed, load_clip = [], decode.load_clip
+
+  def flaky(path, **kwargs):
+    if not failed:
+      failed.append(path)
+      raise OSError(f'{path}: connection reset (a transient failure)')
+    return load_clip(path, **kwargs)
+
+  monkeypatch.setattr(decode, 'load_clip', flaky)
+  built = _build(dirty_catalogue, tmp_path, 'beam',
+                 '--runner=BundleBasedDirectRunner', max_skip_fraction=0.1)
+  assert failed  # It failed once, and nothing was lost.
+  _assert_same_dataset(built, local_build)
+
+
+@pytest.mark.parametrize('fraction, found_by', [(0.05, 3), (0.06, 4)],
+                         ids=['headers', 'decoded'])
+def test_too_many_unusable_files_fail_a_beam_build(dirty_catalogue, tmp_path,
+                                                   fraction, found_by):
+  """By headers before decoding (3 files), or by decoding (the 4th), counted
+  by the pipeline's metrics."""
+  with pytest.raises(errors.DataError,
+                     match=rf'{found_by} of 52 tracks have unusable audio, '
+                     rf'over --max_skip_fraction={fraction}'):
+    _build(dirty_catalogue, tmp_path, 'beam', IN_PROCESS,
+           max_skip_fraction=fraction)
+  assert not list(tmp_path.rglob('*.array_record*'))  # Nothing kept.
+
+
+def test_an_empty_split_fails_before_decoding(catalogue, tmp_path):
+  with pytest.raises(errors.DataError, match='leaves the .* split .* empty'):
+    _build(catalogue[0], tmp_path, 'beam', split_fractions=(0.98, 0.01, 0.01))
+
+
+def test_unknown_pipeline_options_name_themselves(catalogue, tmp_path):
+  with pytest.raises(errors.SpotipopError,
+                     match=r"\['direct_num_wrokers'\] are not Beam pipeline"):
+    _build(catalogue[0], tmp_path, 'beam', '--direct_num_wrokers=2')
+
+
+_WRITE_SHARD = writer_lib.BeamWriter._write_final_shard
+
+
+def _write_shard_but_one(self, shardid_examples, non_empty_shard_ids):
+  shard_id, examples = shardid_examples
+  return _WRITE_SHARD(self, (shard_id, list(examples)[1:] or examples),
+                      non_empty_shard_ids)
+
+
+def test_examples_a_runner_failed_to_write_fail_the_build(catalogue, tmp_path,
+                                                          monkeypatch):
+  monkeypatch.setattr(writer_lib.BeamWriter, '_write_final_shard',
+                      _write_shard_but_one)
+  with pytest.raises(errors.DataError,
+                     match=r'wrote 33 of the 34 examples of the train split'):
+    _build(catalogue[0], tmp_path, 'beam', '--runner=BundleBasedDirectRunner')
+  assert not list(tmp_path.rglob('*.array_record*'))  # Nothing kept.

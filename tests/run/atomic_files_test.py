@@ -1,0 +1,89 @@
+"""Files written whole or not at all; write errors that name the file, and
+the first of them reported (errors.first_disk_full)."""
+
+import errno
+import os
+
+import pytest
+
+from spotipop import errors
+from spotipop.run import atomic_files
+
+
+def test_a_replaced_file_takes_its_new_contents_whole(tmp_path):
+  path = tmp_path / 'report.json'
+  path.write_text('old')
+  with atomic_files.replaced(path) as f:
+    f.write('new')
+    assert path.read_text() == 'old'  # Not before the block ends.
+  assert path.read_text() == 'new' and os.listdir(tmp_path) == ['report.json']
+
+
+def test_a_write_that_fails_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path):
+  path = tmp_path / 'report.json'
+  path.write_text('old')
+  with pytest.raises(OSError) as raised:
+    with atomic_files.replaced(path) as f:
+      f.write('half')
+      raise OSError(errno.ENOSPC, 'No space left on device')
+  # A full disk at write() names no file; the error now names the one meant.
+  assert raised.value.errno == errno.ENOSPC
+  assert raised.value.filename == str(path)
+  assert path.read_text() == 'old' and os.listdir(tmp_path) == ['report.json']
+
+
+def test_errors_name_the_file_meant_not_the_temporary_one(tmp_path):
+  path = tmp_path / 'no' / 'such' / 'folder.json'
+  with pytest.raises(FileNotFoundError) as raised:
+    with atomic_files.replaced(path):
+      pass
+  assert raised.value.filename == str(path)
+
+
+def test_an_error_naming_another_file_is_left_as_it_is(tmp_path):
+  with pytest.raises(FileNotFoundError) as raised:
+    with atomic_files.replaced(tmp_path / 'a.json'):
+      open(tmp_path / 'missing.json')
+  assert raised.value.filename == str(tmp_path / 'missing.json')
+
+
+def test_naming_leaves_other_errors_alone():
+  with pytest.raises(ValueError):
+    with atomic_files.naming('/x'):
+      raise ValueError('not a file error')
+
+
+def _full(path=None):
+  return OSError(errno.ENOSPC, 'No space left on device', path)
+
+
+def test_the_first_full_disk_failure_is_the_one_reported():
+  """Closing files on the way out fails too: the report names the write that
+  failed first, deepest in the chain, and prefers a failure naming a path."""
+  try:
+    try:
+      try:
+        raise _full()  # write() names no file...
+      except OSError as e:
+        raise _full('/run/metrics.jsonl') from e  # ...files.naming does.
+    except OSError:
+      raise _full('/run/tensorboard')  # pylint: disable=raise-missing-from
+  except OSError as last:
+    line = errors.first_disk_full(last)
+  assert line.startswith('cannot write /run/metrics.jsonl: no space left')
+  assert errors.first_disk_full(_full()).startswith('cannot write to disk')
+  assert errors.first_disk_full(ValueError('other')) is None
+
+
+def test_full_disk_messages_of_the_storage_libraries_name_their_path():
+  # As array_record (dataset shards) and TensorStore (checkpoints) word it.
+  shard = RuntimeError('Failed to finalize writing of split "train": write() '
+                       'failed: No space left on device; writing /d/x.array_'
+                       'record-00000-of-00001; at byte 0; Failed to close')
+  assert errors.disk_full(shard).startswith(
+      'cannot write /d/x.array_record-00000-of-00001: no space left')
+  checkpoint = ValueError('RESOURCE_EXHAUSTED: Error writing local file '
+                          '"/w/checkpoints/latest/2/d/abc": No space left')
+  assert errors.disk_full(checkpoint).startswith(
+      'cannot write /w/checkpoints/latest/2/d/abc: no space left')

@@ -1,0 +1,132 @@
+"""Orbax checkpoints of a run: the latest few for resuming, the best for use."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import file_snapshot
+from conftest import truncate_checkpoint_state
+from spotipop import errors
+from spotipop.run import checkpointing
+
+
+def _state(value):
+  return {'w': jnp.full((3,), value, jnp.float32), 'step': jnp.int32(value)}
+
+
+def _progress(step):
+  return {'best_step': step, 'history': [{'epoch': step}]}
+
+
+@pytest.fixture
+def saved(tmp_path):
+  """Steps 1-4 saved to latest (keep 2); best gets the selection values
+  0.5, 0.8, 0.7, 0.6."""
+  ckpts = checkpointing.Checkpoints(str(tmp_path), keep=2)
+  for step, value in zip((1, 2, 3, 4), (0.5, 0.8, 0.7, 0.6)):
+    ckpts.save(checkpointing.LATEST, step, _state(step), _progress(step))
+    ckpts.save(checkpointing.BEST, step, _state(step), _progress(step),
+               metrics={checkpointing.SELECTION: value})
+  ckpts.close()
+  return tmp_path
+
+
+def _steps(folder):
+  return sorted(int(n) for n in os.listdir(folder) if n.isdigit())
+
+
+def test_latest_keeps_the_newest_and_best_the_highest_selection_value(saved):
+  root = saved / 'checkpoints'
+  assert _steps(root / 'latest') == [3, 4]
+  assert _steps(root / 'best') == [2]
+
+
+def test_a_restore_gives_back_the_state_and_progress(saved):
+  ckpts = checkpointing.Checkpoints(str(saved))
+  state, progress = ckpts.restore(checkpointing.LATEST, _state(0))
+  np.testing.assert_array_equal(state['w'], np.full(3, 4.0))
+  assert progress == _progress(4)
+  state, progress = ckpts.restore(checkpointing.BEST, _state(0))
+  assert int(state['step']) == 2 and progress['best_step'] == 2
+  state, _ = ckpts.restore(checkpointing.LATEST, _state(0), step=3)
+  assert int(state['step']) == 3
+  ckpts.close()
+
+
+def test_a_missing_step_is_named_with_the_steps_there_are(saved):
+  ckpts = checkpointing.Checkpoints(str(saved))
+  with pytest.raises(errors.CheckpointError,
+                     match=r'latest/1: no such checkpoint; have steps \[3, 4\]'):
+    ckpts.restore(checkpointing.LATEST, _state(0), step=1)
+  ckpts.close()
+
+
+def test_an_empty_run_has_nothing_to_restore(tmp_path):
+  ckpts = checkpointing.Checkpoints(str(tmp_path))
+  assert ckpts.restore(checkpointing.LATEST, _state(0)) is None
+  ckpts.close()
+
+
+def test_restored_arrays_live_on_one_local_device(saved):
+  ckpts = checkpointing.Checkpoints(str(saved))
+  state, _ = ckpts.restore(checkpointing.LATEST, _state(0))
+  ckpts.close()
+  assert state['w'].sharding == jax.sharding.SingleDeviceSharding(
+      jax.local_devices()[0])
+
+
+def test_saving_a_step_that_is_there_keeps_it(saved):
+  """A resumed run redoing a step whose best was saved before a crash."""
+  ckpts = checkpointing.Checkpoints(str(saved))
+  ckpts.save(checkpointing.BEST, 2, _state(9), _progress(9),
+             metrics={checkpointing.SELECTION: 0.8})
+  state, progress = ckpts.restore(checkpointing.BEST, _state(0))
+  ckpts.close()
+  assert int(state['step']) == 2 and progress == _progress(2)
+
+
+def test_training_moves_an_unreadable_step_aside_under_a_free_name(saved):
+  latest = saved / 'checkpoints' / 'latest'
+  for aside in ('corrupt-4', 'corrupt-4.1'):
+    ckpts = checkpointing.Checkpoints(str(saved))
+    if not (latest / '4').exists():
+      ckpts.save(checkpointing.LATEST, 4, _state(4), _progress(4))
+    truncate_checkpoint_state(latest / '4')
+    state, _ = ckpts.restore(checkpointing.LATEST, _state(0))
+    ckpts.close()
+    assert int(state['step']) == 3
+    assert (latest / aside).is_dir() and not (latest / '4').exists()
+
+
+def test_a_reading_tool_names_an_unreadable_step_and_moves_nothing(saved):
+  truncate_checkpoint_state(saved / 'checkpoints' / 'latest' / '4')
+  before = file_snapshot(saved)
+  ckpts = checkpointing.Checkpoints(str(saved), read_only=True)
+  with pytest.raises(errors.CheckpointError,
+                     match=r'latest/4: cannot be restored \(.+\); older '
+                     r'steps: \[3\]$'):
+    ckpts.restore(checkpointing.LATEST, _state(0))
+  ckpts.close()
+  assert file_snapshot(saved) == before
+
+
+def test_a_reading_tool_finds_nothing_in_a_run_without_checkpoints(tmp_path):
+  ckpts = checkpointing.Checkpoints(str(tmp_path), read_only=True)
+  assert ckpts.restore(checkpointing.BEST, _state(0)) is None
+  ckpts.close()
+  assert not (tmp_path / 'checkpoints').exists()  # Nothing created.
+
+
+def test_another_model_is_named_and_not_taken_for_corrupt(saved):
+  other = {'w': jnp.zeros((5,)), 'step': jnp.int32(0), 'b': jnp.zeros(2)}
+  ckpts = checkpointing.Checkpoints(str(saved))
+  with pytest.raises(errors.ConfigMismatchError,
+                     match=r'latest/4 holds another model than this config: '
+                     r'missing from it: b; other shapes: w \(3,\) '
+                     r'\(config: \(5,\)\)\. Nothing was changed'):
+    ckpts.restore(checkpointing.LATEST, other)
+  ckpts.close()
+  assert _steps(saved / 'checkpoints' / 'latest') == [3, 4]

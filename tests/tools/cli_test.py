@@ -1,0 +1,248 @@
+"""The command-line tools, run as a user runs them, on 8 CPU devices."""
+
+import csv
+import json
+import os
+
+from absl import flags
+import numpy as np
+import pytest
+
+from conftest import REPO
+from conftest import experiment_config
+from conftest import run_module
+from conftest import small_flags
+from spotipop import errors
+from spotipop.data import catalog
+from spotipop.data import datasets
+from spotipop.data import manifest
+from spotipop.prediction import new_tracks
+
+# A scenario: whole tools and runs, outside the quick tier.
+pytestmark = pytest.mark.slow
+# The tests of the session's trained run (explain_test's too) share a worker,
+# so it is built once.
+on_the_trained_run = pytest.mark.xdist_group('trained')
+
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+def _strict_json(path):
+  """Parses a JSON file, refusing NaN/Infinity tokens (invalid JSON)."""
+  def refuse(token):
+    raise AssertionError(f'{path}: {token} is not valid JSON')
+  with open(path) as f:
+    return json.load(f, parse_constant=refuse)
+
+
+@on_the_trained_run
+def test_main_trains_checkpoints_and_reports(trained):
+  workdir, result = trained
+  assert 'epoch 3/3' in result.stderr  # Progress is logged per epoch.
+  # The console shows the model beside its baselines, on the test split.
+  for row in ('| spotipop |', '| GBDT (LightGBM) |', '| always popular |',
+              '| train prior |', '| train mean popularity |'):
+    assert row in result.stdout
+  assert 'threshold' in result.stdout and 'on validation' in result.stdout
+  with open(workdir / 'config.json') as f:
+    config = json.load(f)
+  assert config['model']['n_mels'] == 32  # The resolved flags, written out.
+  assert os.listdir(workdir / 'checkpoints' / 'best')
+  report_dir = workdir / 'eval' / 'test-best'
+  report = _strict_json(report_dir / 'report.json')
+  overall = report['overall']
+  assert {'accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'mcc',
+          'balanced_accuracy', 'average_precision', 'brier', 'mae', 'rmse',
+          'r2', 'spearman', 'threshold'} <= set(overall)
+  assert 0 <= overall['f1'] <= 1 and overall['count'] > 0
+  assert report['threshold']['chosen_on'] == 'validation'
+  assert report['threshold']['value'] == overall['threshold']
+  baselines = report['baselines']
+  assert baselines['always_popular']['mcc'] == 0
+  assert baselines['train_prior']['roc_auc'] == 0.5
+  # The mean popularity is a score baseline only.
+  mean_popularity = baselines['train_mean_popularity']
+  assert set(mean_popularity) == {'mae', 'rmse', 'r2', 'spearman', 'intervals'}
+  assert set(mean_popularity['intervals']) == {'mae', 'rmse', 'r2', 'spearman'}
+  assert report['bootstrap']['resamples'] == 1000
+  assert set(report['comparisons']) == set(baselines)
+  assert 0 <= baselines['gbdt']['roc_auc'] <= 1
+  assert sum(b['count'] for b in report['calibration']) == overall['count']
+  assert report['per_genre'] and report['per_release_era']
+  assert sum(g['count'] for g in report['per_genre'].values()) == overall['count']
+  for name in ('roc.png', 'confusion.png', 'calibration.png'):
+    assert (report_dir / name).read_bytes()[:8] == PNG_MAGIC
+
+
+@on_the_trained_run
+def test_evaluate_restores_a_checkpoint(trained):
+  workdir, _ = trained
+  result = run_module('spotipop.evaluate', f'--workdir={workdir}',
+                      '--split=validation', '--checkpoint=latest')
+  assert result.stdout.startswith('validation split')
+  assert '| GBDT (LightGBM) |' in result.stdout
+  report = _strict_json(workdir / 'eval' / 'validation-latest' / 'report.json')
+  assert report['overall']['count'] > 0
+  assert (workdir / 'eval' / 'validation-latest' / 'predictions.csv').exists()
+
+
+@on_the_trained_run
+def test_predict_scores_new_tracks(trained, catalogue):
+  workdir, _ = trained
+  manifest_path, folder = catalogue
+  result = run_module('spotipop.predict', f'--workdir={workdir}',
+                      f'--tracks={manifest_path}')
+  lines = result.stdout.strip().splitlines()
+  assert len(lines) == 48
+  probability = float(lines[0].split('P(popular)=')[1].split()[0])
+  assert 0 <= probability <= 1
+
+  with open(workdir / 'config.json') as f:
+    columns = json.load(f)['data']['feature_columns']
+  features = ','.join(f'{c}=1' for c in columns)
+  audio = folder / 'audio' / 'demo0000.wav'
+  single = run_module('spotipop.predict', f'--workdir={workdir}',
+                      f'--audio={audio}', '--genre=jazz',
+                      f'--features={features}')
+  assert 'P(popular)=' in single.stdout
+  bad = run_module('spotipop.predict', f'--workdir={workdir}',
+                   f'--audio={audio}', f'--features={features},energy=nan',
+                   check=False)
+  assert bad.returncode != 0 and 'energy' in bad.stderr
+
+
+@on_the_trained_run
+def test_predict_scores_the_good_rows_and_names_each_bad_one(trained, catalogue,
+                                                           tmp_path):
+  workdir, _ = trained
+  manifest_path, folder = catalogue
+  with open(manifest_path) as f:
+    rows = [{**row, 'audio_path': str(folder / row['audio_path'])}
+            for row in list(csv.DictReader(f))[:5]]
+  corrupt = tmp_path / 'corrupt.wav'
+  corrupt.write_bytes(b'RIFF\x00\x00\x00\x00WAVEnot audio')
+  rows[1]['audio_path'] = str(tmp_path / 'gone.wav')  # CSV line 3.
+  rows[3]['audio_path'] = str(corrupt)  # Line 5.
+  tracks = tmp_path / 'tracks.csv'
+  with open(tracks, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  result = run_module('spotipop.predict', f'--workdir={workdir}',
+                      f'--tracks={tracks}', check=False)
+  assert result.returncode == errors.SomeTracksFailed.exit_status
+  assert 'Traceback' not in result.stderr
+  lines = result.stdout.strip().splitlines()
+  assert [line.split('\t')[0] for line in lines] == [r['track_id'] for r in rows]
+  assert [('not scored' in line) for line in lines] == [
+      False, True, False, True, False]
+  # The good rows score as they do in a run without the bad ones.
+  alone = run_module('spotipop.predict', f'--workdir={workdir}',
+                     f'--tracks={manifest_path}')
+  assert lines[0] == alone.stdout.splitlines()[0]
+  assert f'{tracks}:3: {tmp_path / "gone.wav"}: no such file' in result.stderr
+  assert f'{tracks}:5: {corrupt}: cannot decode audio' in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      'spotipop.predict: 2 of 5 track(s) not scored (lines 3, 5: their audio '
+      'cannot be used; the reasons are above)')
+
+
+def test_unknown_flag_is_named(tmp_path):
+  result = run_module('spotipop.main', f'--workdir={tmp_path}',
+                      '--learnin_rate=0.1', check=False)
+  assert result.returncode != 0
+  assert 'learnin_rate' in result.stderr
+
+
+def test_batch_not_divisible_by_devices_is_named(catalogue, tmp_path):
+  result = run_module('spotipop.main', *small_flags(catalogue[0], tmp_path),
+                      f'--workdir={tmp_path / "run"}', '--batch_size=12',
+                      check=False)
+  assert result.returncode != 0
+  assert '--batch_size=12 is not divisible by the 8 devices' in result.stderr
+
+
+def test_every_experiment_flagfile_parses():
+  names = sorted(name[:-len('.flags')] for name in os.listdir(
+      os.path.join(REPO, 'experiments')) if name.endswith('.flags'))
+  assert 'default' in names and 'spotify32k_group' in names
+  for name in names:
+    config = experiment_config(name)
+    assert config.train.batch_size > 0, name
+  with pytest.raises(flags.Error, match='learnin_rate'):
+    experiment_config('default', '--learnin_rate=0.1')
+
+
+@on_the_trained_run
+def test_predictor_scores_in_chunks_like_one_batch(trained, catalogue):
+  workdir, _ = trained
+  predictor = new_tracks.Predictor(str(workdir))
+  tracks = manifest.read(catalogue[0], predictor.config.data).tracks[:11]
+  args = ([t.audio_path for t in tracks], [t.features for t in tracks],
+          [t.genre for t in tracks])
+  whole = predictor(*args, chunk=16)
+  chunked = predictor(*args, chunk=4)
+  assert whole.failed == chunked.failed == {}
+  assert whole.probability.shape == chunked.probability.shape == (11,)
+  np.testing.assert_allclose(chunked.probability, whole.probability,
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(chunked.score, whole.score, rtol=1e-5, atol=1e-4)
+
+
+def test_bad_manifest_stops_with_the_line_and_column(catalogue, tmp_path):
+  manifest_path, folder = catalogue
+  with open(manifest_path) as f:
+    lines = f.read().splitlines()
+  header = lines[0].split(',')
+  row = lines[5].split(',')
+  row[header.index('energy')] = 'nan'
+  bad = folder / 'bad_manifest.csv'
+  bad.write_text('\n'.join([lines[0], *lines[1:5], ','.join(row)]) + '\n')
+  result = run_module('spotipop.main', *small_flags(bad, tmp_path),
+                      f'--workdir={tmp_path / "run"}', check=False)
+  assert result.returncode != 0
+  assert "bad_manifest.csv:6: column 'energy' is 'nan'" in result.stderr
+  assert 'Traceback' not in result.stderr
+
+
+def test_paper_experiment_reads_renamed_columns_with_audio(catalogue, tmp_path):
+  """The demo catalogue as a Spotify export with previews: other column names,
+  dates as text, an artist column; run as experiments/paper.flags."""
+  manifest_path, folder = catalogue
+  renames = {'track_id': 'spotify_id', 'artist': 'track_artist',
+             'audio_path': 'preview_file', 'popularity': 'track_popularity',
+             'genre': 'playlist_genre'}
+  with open(manifest_path) as f:
+    rows = list(csv.DictReader(f))
+  export = []
+  for row in rows:
+    renamed = {renames.get(k, k): v for k, v in row.items()
+               if k != 'release_year'}
+    renamed['album_release_date'] = f"{row['release_year']}-06-15"
+    export.append(renamed)
+  path = tmp_path / 'export.csv'
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(export[0]))
+    writer.writeheader()
+    writer.writerows(export)
+  workdir = tmp_path / 'run'
+  run_module('spotipop.main', '--flagfile=experiments/paper.flags',
+             *small_flags(path, tmp_path / 'tfds'), '--n_mels=0',
+             f'--audio_dir={folder}', f'--workdir={workdir}', '--num_epochs=1',
+             '--id_column=spotify_id', '--audio_column=preview_file',
+             '--popularity_column=track_popularity',
+             '--genre_column=playlist_genre',
+             '--release_column=album_release_date',
+             '--group_column=track_artist', '--split=group')
+  with open(workdir / 'dataset.json') as f:
+    dataset = json.load(f)
+  assert dataset['build_report']['kept'] == 48
+  sources = datasets.load(dataset['data_dir']).as_data_source()
+  assert sources['train'][0]['audio'].shape == (8000,)
+  groups = {s: {r['group'].decode() for r in sources[s]}
+            for s in catalog.SPLITS}
+  assert not groups['train'] & groups['test']
+  with open(workdir / 'eval' / 'test-best' / 'predictions.csv') as f:
+    predictions = list(csv.DictReader(f))
+  assert {p['group'] for p in predictions} == groups['test']
+  assert {p['track_id'] for p in predictions} <= {r['track_id'] for r in rows}

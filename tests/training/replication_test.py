@@ -1,0 +1,69 @@
+"""Replicates: which runs vary which seed, and the spread across them."""
+
+import json
+import os
+
+import pytest
+
+from conftest import run_module
+from conftest import small_config
+from conftest import small_flags
+from spotipop import errors
+from spotipop.training import replication
+
+
+def test_plan_varies_one_seed_at_a_time_and_shares_the_base_run():
+  config = small_config('m.csv', '/unused', seed=1, split_seed=2)
+  runs = replication.plan(config, [0, 1], [2, 5])
+  assert [name for name, _ in runs['training seed']] == [
+      'seed0_split2', 'seed1_split2']
+  assert [name for name, _ in runs['split seed']] == [
+      'seed1_split2', 'seed1_split5']
+  (_, variant), = [v for v in runs['split seed'] if v[0] == 'seed1_split5']
+  assert (variant.train.seed, variant.data.split_seed) == (1, 5)
+  assert variant.model == config.model
+
+
+def test_a_time_split_takes_one_split_seed():
+  config = small_config('m.csv', '/unused', split='time',
+                        release_column='release_year')
+  with pytest.raises(errors.FlagError, match='--split_seeds'):
+    replication.plan(config, [0], [0, 1])
+
+
+def _report(model, gbdt, half_width):
+  return {'overall': {'roc_auc': model,
+                      'intervals': {'roc_auc': [model - half_width,
+                                                model + half_width]}},
+          'baselines': {'gbdt': {'roc_auc': gbdt}}}
+
+
+def test_aggregate_gives_mean_sd_range_and_the_bootstrap_half_width():
+  summary = replication.aggregate([_report(0.70, 0.72, 0.02),
+                                  _report(0.74, 0.71, 0.04),
+                                  _report(0.72, 0.70, 0.03)])
+  auc = summary['roc_auc']
+  assert auc['model'] == pytest.approx({'mean': 0.72, 'std': 0.02,
+                                        'min': 0.70, 'max': 0.74, 'runs': 3})
+  assert auc['difference']['mean'] == pytest.approx(0.01)
+  assert auc['bootstrap_half_width'] == pytest.approx(0.03)
+  assert summary['mae']['model']['mean'] is None  # Not reported: undefined.
+  assert '| training seed | 3 | ROC-AUC | 0.720 ± 0.020 [0.700, 0.740] |' in (
+      replication.table({'training seed': summary}))
+
+
+@pytest.mark.slow  # Three whole training runs.
+def test_replicates_train_each_seed_once_and_resume(catalogue, tmp_path):
+  flags = [*small_flags(catalogue[0], tmp_path / 'tfds'),
+           f'--workdir={tmp_path / "runs"}', '--towers=tabular_only',
+           '--train_seeds=0,1', '--split_seeds=0,1', '--bootstrap=100']
+  out = run_module('spotipop.replicates', *flags).stdout
+  assert sorted(os.listdir(tmp_path / 'runs')) == [
+      'replicates.json', 'seed0_split0', 'seed0_split1', 'seed1_split0']
+  assert '| split seed | 2 | ROC-AUC |' in out
+  with open(tmp_path / 'runs' / 'replicates.json') as f:
+    first = json.load(f)
+  again = run_module('spotipop.replicates', *flags)
+  assert 'Resumed from' in again.stderr and 'epoch 1/' not in again.stderr
+  with open(tmp_path / 'runs' / 'replicates.json') as f:
+    assert json.load(f) == first

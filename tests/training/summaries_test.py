@@ -1,0 +1,40 @@
+"""TensorBoard scalars: on disk at each flush, and purged past a resume."""
+
+import os
+
+from conftest import tensorboard_scalars
+from spotipop.training import summaries
+
+
+def _record(step, auc):
+  return {'epoch': step // 2, 'step': step, 'train_loss': 0.5,
+          'val_roc_auc': auc, 'val_mcc': None}
+
+
+def test_what_is_flushed_is_in_the_file_before_the_writer_closes(tmp_path):
+  # A run killed after a checkpoint keeps every curve up to it.
+  writer = summaries.Summaries(str(tmp_path))
+  writer.step(1, 0.75, 0.015625)
+  writer.epoch(_record(2, 0.625))  # Flushes.
+  assert tensorboard_scalars(str(tmp_path)) == {
+      'train/loss': {1: 0.75}, 'train/learning_rate': {1: 0.015625},
+      'train/epoch_loss': {2: 0.5}, 'validation/roc_auc': {2: 0.625}}
+  writer.close()
+
+
+def test_a_resumed_run_hides_what_followed_its_checkpoint(tmp_path):
+  first = summaries.Summaries(str(tmp_path))
+  for step, auc in ((2, 0.625), (4, 0.75)):
+    first.epoch(_record(step, auc))
+  first.close()
+  resumed = summaries.Summaries(str(tmp_path), resumed_step=2)
+  resumed.epoch(_record(4, 0.875))
+  resumed.close()
+  assert len(os.listdir(tmp_path / 'tensorboard')) == 2  # Same second too.
+  assert tensorboard_scalars(str(tmp_path))['validation/roc_auc'] == {
+      2: 0.625, 4: 0.875}
+  # A run that starts from scratch again hides all of it.
+  again = summaries.Summaries(str(tmp_path))
+  again.epoch(_record(2, 0.9375))
+  again.close()
+  assert tensorboard_scalars(str(tmp_path))['validation/roc_auc'] == {2: 0.9375}
