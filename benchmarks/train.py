@@ -82,7 +82,7 @@ def _worker(args):
   from spotipop.model import inference  # pylint: disable=g-import-not-at-top
   from spotipop.model import network  # pylint: disable=g-import-not-at-top
   from spotipop.training import loop  # pylint: disable=g-import-not-at-top
-  from spotipop.training import train_state  # pylint: disable=g-import-not-at-top
+  from spotipop.model import train_state  # pylint: disable=g-import-not-at-top
   from spotipop.data import datasets  # pylint: disable=g-import-not-at-top
 
   config = _config(args)

@@ -175,7 +175,7 @@ def compare(name, device, steps, batch_size=None, kernels='auto'):
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
   from spotipop.model import network  # pylint: disable=g-import-not-at-top
   from spotipop.training import loop  # pylint: disable=g-import-not-at-top
-  from spotipop.training import train_state  # pylint: disable=g-import-not-at-top
+  from spotipop.model import train_state  # pylint: disable=g-import-not-at-top
 
   flagfile = os.path.join(REPO, 'experiments', f'{SETTINGS[name][0]}.flags')
   overrides = ([f'--batch_size={batch_size}'] if batch_size else [])

@@ -48,7 +48,7 @@ def _worker(out, config_flags):
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
   from spotipop.model import network  # pylint: disable=g-import-not-at-top
   from spotipop.training import loop  # pylint: disable=g-import-not-at-top
-  from spotipop.training import train_state  # pylint: disable=g-import-not-at-top
+  from spotipop.model import train_state  # pylint: disable=g-import-not-at-top
   jax.config.update('jax_enable_compilation_cache', False)
   config = config_lib.from_flagfile(
       os.path.join(REPO, 'experiments', 'default.flags'), *config_flags)

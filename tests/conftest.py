@@ -222,7 +222,7 @@ def lock_holder(path, seconds=600):
   import subprocess  # pylint: disable=g-import-not-at-top
   process = subprocess.Popen(
       [sys.executable, '-c', 'import time\n'
-       'from spotipop.run import locks\n'
+       'from spotipop.storage import locks\n'
        f'with locks.held({str(path)!r}, "the folder", wait=False):\n'
        '  print("held", flush=True)\n'
        f'  time.sleep({seconds})\n'],

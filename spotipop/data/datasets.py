@@ -16,8 +16,8 @@ from spotipop.config import DataConfig
 from spotipop.data import catalog
 from spotipop.data import pipeline
 from spotipop.data import spill
-from spotipop.run import atomic_files
-from spotipop.run import locks
+from spotipop.storage import atomic_files
+from spotipop.storage import locks
 
 
 def build(data: DataConfig, with_audio=True):

@@ -9,7 +9,7 @@ grows with the catalogue up to that point.
 `install()` writes the buckets with plain file I/O and lowers the in-memory
 buffer to MEMORY_BYTES. Records come out in the same order either way: the
 buckets partition the same sorted key range. TFDS is pinned in setup.cfg, and
-tests/catalog_test.py checks a spilled build against an in-memory one.
+tests/data/catalog_test.py checks a spilled build against an in-memory one.
 """
 
 import errno

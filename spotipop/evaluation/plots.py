@@ -7,7 +7,7 @@ import numpy as np
 from spotipop.data import catalog
 from spotipop.evaluation import metrics
 from spotipop.evaluation import scorecard
-from spotipop.run import atomic_files
+from spotipop.storage import atomic_files
 
 
 def pyplot():

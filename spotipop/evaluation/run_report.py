@@ -23,9 +23,9 @@ from spotipop.evaluation import baselines
 from spotipop.evaluation import plots
 from spotipop.evaluation import scorecard
 from spotipop.model import inference
-from spotipop.run import atomic_files
 from spotipop.run import checkpointing
 from spotipop.run import workdir as workdir_lib
+from spotipop.storage import atomic_files
 
 
 def predict_splits(workdir, split, checkpoint):

@@ -38,8 +38,8 @@ from spotipop.explanation import attribution
 from spotipop.explanation import attribution_plots
 from spotipop.explanation import explained_run
 from spotipop.model import inference
-from spotipop.run import atomic_files
 from spotipop.run import checkpointing
+from spotipop.storage import atomic_files
 
 AUDIO, GENRE = 'audio', 'genre'
 

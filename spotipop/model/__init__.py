@@ -1,1 +1,1 @@
-"""The network: two towers and a fused head, its CPU kernels, its predict step."""
+"""The network: two towers and a fused head, its CPU kernels, its state, its predict step."""

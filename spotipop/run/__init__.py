@@ -1,1 +1,1 @@
-"""The run folder: config and records, checkpoints, locks, whole-file writes."""
+"""The run folder: config and records, checkpoints, restoring a run."""

@@ -19,9 +19,9 @@ import jax
 from spotipop import errors
 from spotipop.config import Config
 from spotipop.model import network
-from spotipop.run import atomic_files
+from spotipop.model import train_state
 from spotipop.run import checkpointing
-from spotipop.training import train_state
+from spotipop.storage import atomic_files
 
 
 def write_run_files(workdir, config: Config, builder):

@@ -1,1 +1,1 @@
-"""Training: the pmapped step and loop, its state, preemption, curves, replicates."""
+"""Training: the pmapped step and loop, preemption, curves, replicates."""

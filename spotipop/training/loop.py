@@ -25,12 +25,12 @@ from spotipop.data import pipeline
 from spotipop.evaluation import metrics
 from spotipop.model import inference
 from spotipop.model import network
+from spotipop.model import train_state
 from spotipop.run import checkpointing
-from spotipop.run import locks
 from spotipop.run import workdir as workdir_lib
+from spotipop.storage import locks
 from spotipop.training import preemption
 from spotipop.training import summaries as summaries_lib
-from spotipop.training import train_state
 
 AXIS = inference.AXIS
 # Callables of a step number, called once each step and any checkpoint due

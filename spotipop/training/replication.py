@@ -24,8 +24,8 @@ import numpy as np
 from spotipop import errors
 from spotipop.evaluation import metrics
 from spotipop.evaluation import run_report
-from spotipop.run import atomic_files
 from spotipop.run import workdir as workdir_lib
+from spotipop.storage import atomic_files
 from spotipop.training import loop
 
 METRICS = (('roc_auc', 'ROC-AUC'), ('average_precision', 'PR-AUC'),

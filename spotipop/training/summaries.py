@@ -18,7 +18,7 @@ from tensorboardX import event_file_writer
 from tensorboardX import summary
 from tensorboardX.proto import event_pb2
 
-from spotipop.run import atomic_files
+from spotipop.storage import atomic_files
 
 _WRITERS = itertools.count()
 

@@ -21,7 +21,7 @@ from spotipop.explanation import attribution
 from spotipop.explanation import explained_run
 from spotipop.explanation import split_explanation
 from spotipop.model import inference
-from spotipop.training import train_state
+from spotipop.model import train_state
 
 
 def scenario(test):

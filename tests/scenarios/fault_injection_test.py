@@ -1,6 +1,6 @@
 """Every file a run writes, failed in turn: by a full disk, and by a kill.
 
-tests/faults/failwrite.c, loaded with LD_PRELOAD, fails the first write to
+tests/scenarios/faults/failwrite.c, loaded with LD_PRELOAD, fails the first write to
 one file (a glob over its path) as a full disk would (that write and every
 later one fail with ENOSPC) or kills the process mid-write. Each case then
 reruns the same command with space and checks that the run finishes, without
@@ -11,7 +11,7 @@ The default suite runs SAMPLE, a write point of each kind of writer, both
 faults. Every point with both faults (WRITE_POINTS x FAULTS;
 docs/fault_injection.md has the measured results):
 
-    SPOTIPOP_FAULT_SWEEP=all python -m pytest -n 2 tests/fault_injection_test.py
+    SPOTIPOP_FAULT_SWEEP=all python -m pytest -n 2 tests/scenarios/fault_injection_test.py
 """
 
 import fnmatch

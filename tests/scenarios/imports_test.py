@@ -101,6 +101,35 @@ def test_a_library_module_importing_a_tool_is_seen():
       'spotipop.evaluation.metrics': {'spotipop.evaluate'}}
 
 
+# The library's folders, lowest first (docs/architecture.md): each imports
+# only from the folders before it.
+LAYERS = ('storage', 'audio', 'data', 'model', 'run', 'evaluation',
+          'explanation', 'training', 'prediction')
+
+
+def _upward_imports(graph):
+  """[(module, an imported module of a higher folder)]."""
+  def layer(module):
+    parts = module.split('.')
+    return LAYERS.index(parts[1]) if len(parts) > 2 else None
+  return [(module, child) for module, imported in graph.items()
+          for child in imported
+          if layer(module) is not None and layer(child) is not None
+          and layer(child) > layer(module)]
+
+
+def test_each_library_folder_imports_only_the_folders_below_it():
+  folders = {m.split('.')[1] for m in import_graph() if m.count('.') >= 2}
+  assert folders == set(LAYERS)
+  assert _upward_imports(import_graph()) == []
+
+
+def test_an_upward_import_is_seen():
+  graph = {**import_graph(), 'spotipop.data.splits': {'spotipop.run.workdir'}}
+  assert _upward_imports(graph) == [('spotipop.data.splits',
+                                     'spotipop.run.workdir')]
+
+
 def test_the_cycle_finder_finds_a_cycle():
   assert _cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == ['a', 'b', 'c', 'a']
 

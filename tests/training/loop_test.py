@@ -18,8 +18,8 @@ from spotipop.data import datasets
 from spotipop.evaluation import metrics
 from spotipop.model import inference
 from spotipop.model import network
+from spotipop.model import train_state
 from spotipop.training import loop
-from spotipop.training import train_state
 
 
 @pytest.fixture(scope='module')

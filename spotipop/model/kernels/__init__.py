@@ -10,7 +10,7 @@ nn.gelu, nn.max_pool) as XLA compiles them; 'fused' runs these kernels:
 
 'auto' uses them only on backends where `benchmarks/train_step.py` measured
 the whole train step faster with them (benchmarks/README.md), XLA's
-elsewhere. Each is tested against its plain version in tests/kernels_test.py.
+elsewhere. Each is tested against its plain version in tests/model/kernels_test.py.
 """
 
 from absl import logging

@@ -4,7 +4,7 @@ XLA:CPU runs many of the conv tower's operations (its convolutions among
 them) on one thread. Independent chains, each over a chunk of the batch, let
 it run them on every core at once and keep each chain's activations small
 enough to stay in cache. Measured in benchmarks/README.md (the train step
-before and after); tests/kernels_test.py checks that chains give one chain's
+before and after); tests/model/kernels_test.py checks that chains give one chain's
 logits and gradients.
 """
 

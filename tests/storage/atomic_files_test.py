@@ -7,7 +7,7 @@ import os
 import pytest
 
 from spotipop import errors
-from spotipop.run import atomic_files
+from spotipop.storage import atomic_files
 
 
 def test_a_replaced_file_takes_its_new_contents_whole(tmp_path):

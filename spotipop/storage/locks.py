@@ -16,7 +16,7 @@ import socket
 from absl import logging
 
 from spotipop import errors
-from spotipop.run import atomic_files
+from spotipop.storage import atomic_files
 
 
 @contextlib.contextmanager

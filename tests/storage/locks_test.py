@@ -9,7 +9,7 @@ import pytest
 
 from conftest import lock_holder
 from spotipop import errors
-from spotipop.run import locks
+from spotipop.storage import locks
 
 
 def test_a_held_lock_refuses_a_second_holder_naming_the_first(tmp_path):

@@ -1,0 +1,1 @@
+"""Storage: files replaced whole or not at all, and locks on folders."""
