@@ -1,0 +1,301 @@
+"""Descriptors against reference implementations and known answers.
+
+Loudness against pyloudnorm (the reference BS.1770 implementation) and EBU
+Tech 3341/3342's test signals; tempo on drum patterns and key on cadences
+whose truth is known; the spectral and MFCC descriptors against librosa's
+values for the same signals (stored in tests/fixtures/librosa_0.11.0, and
+recomputed when librosa is installed).
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+import signals
+from spotipop.audio import descriptors
+
+FIXTURE = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures',
+                       'librosa_0.11.0', 'descriptors.npz')
+SR = 22050
+
+
+def _describe(waves, sample_rate=SR, stereo=None):
+  """{name: values} of describe over a batch of equal-length mono waves."""
+  waves = np.asarray(waves, np.float32)
+  channels = (np.stack([waves, np.zeros_like(waves)], 1) if stereo is None
+              else np.asarray(stereo, np.float32))
+  out = np.asarray(descriptors.describe(
+      waves, channels, np.full(len(waves), waves.shape[-1]),
+      sample_rate=sample_rate))
+  return dict(zip(descriptors.COMPUTED, out.T))
+
+
+def _loudness(channels, sample_rate):
+  """(integrated, range) of one [C, N] signal; C = 1 or 2."""
+  channels = np.asarray(channels, np.float32)
+  if channels.shape[0] == 1:
+    channels = np.concatenate([channels, np.zeros_like(channels)])
+  integrated, spread = descriptors.loudness(
+      channels[None], np.array([channels.shape[-1]]), sample_rate=sample_rate)
+  return float(integrated[0]), float(spread[0])
+
+
+# --- Loudness. ------------------------------------------------------------------
+
+
+def _loudness_signals(sample_rate, rng):
+  """Twelve signals of 5 s: noise, tones, mixtures, quiet and loud, a gap."""
+  n = 5 * sample_rate
+  t = np.arange(n) / sample_rate
+  white = rng.standard_normal(n)
+  brown = np.cumsum(rng.standard_normal(n))
+  brown = brown / np.max(np.abs(brown))
+  return [
+      0.1 * white, 0.01 * white, 0.5 * brown,
+      0.5 * np.sin(2 * np.pi * 100 * t), 0.3 * np.sin(2 * np.pi * 1000 * t),
+      0.2 * np.sin(2 * np.pi * 6000 * t),
+      0.2 * np.sin(2 * np.pi * 440 * t) + 0.05 * white,
+      signals.drum_pattern(120, 5, sample_rate)[:n],
+      signals.harmonic_tone(220, 5, sample_rate, harmonics=8)[:n] * 0.2,
+      np.where(t < 2.5, 0.3, 0.003) * white,  # Loud, then 40 dB quieter.
+      np.where((t > 1) & (t < 4), 0.2, 0.0) * np.sin(2 * np.pi * 300 * t),
+      0.9 * np.sign(np.sin(2 * np.pi * 80 * t)),  # A square wave, clipped.
+  ]
+
+
+@pytest.mark.parametrize('sample_rate', [22050, 44100, 48000])
+def test_integrated_loudness_equals_pyloudnorm_within_a_tenth_of_a_lu(
+    sample_rate):
+  pyloudnorm = pytest.importorskip('pyloudnorm')
+  meter = pyloudnorm.Meter(sample_rate)
+  rng = np.random.default_rng(sample_rate)
+  differences = []
+  for wave in _loudness_signals(sample_rate, rng):
+    ours, _ = _loudness(wave[None], sample_rate)
+    theirs = meter.integrated_loudness(wave.astype(np.float64))
+    differences.append(ours - theirs)
+  stereo = np.stack(_loudness_signals(sample_rate, rng)[:2])
+  differences.append(_loudness(stereo, sample_rate)[0] -
+                     meter.integrated_loudness(stereo.T.astype(np.float64)))
+  assert np.max(np.abs(differences)) < 0.1, differences
+
+
+def test_k_weighting_at_48khz_is_the_standards():
+  """ITU-R BS.1770-4, tables 1 and 2."""
+  (b1, a1), (b2, a2) = descriptors.k_weighting(48000)
+  np.testing.assert_allclose(b1, [1.53512485958697, -2.69169618940638,
+                                  1.19839281085285], atol=1e-8)
+  np.testing.assert_allclose(a1, [1.0, -1.69065929318241, 0.73248077421585],
+                             atol=1e-8)
+  np.testing.assert_allclose(b2, [1.0, -2.0, 1.0])
+  np.testing.assert_allclose(a2, [1.0, -1.99004745483398, 0.99007225036621],
+                             atol=1e-8)
+
+
+def test_a_1khz_sine_at_minus_23_dbfs_reads_minus_23_lufs():
+  """EBU Tech 3341, case 1: both channels of a stereo file."""
+  for sample_rate in (44100, 48000):
+    wave = signals.sine(1000, -23.0, 20, sample_rate)
+    integrated, _ = _loudness(np.stack([wave, wave]), sample_rate)
+    assert integrated == pytest.approx(-23.0, abs=0.1)
+
+
+def test_loudness_range_of_a_10_lu_step_is_10_lu():
+  """EBU Tech 3342, case 1: 20 s at -20 dBFS, then 20 s at -30 dBFS."""
+  sample_rate = 48000
+  wave = np.concatenate([signals.sine(1000, -20, 20, sample_rate),
+                         signals.sine(1000, -30, 20, sample_rate)])
+  _, spread = _loudness(np.stack([wave, wave]), sample_rate)
+  assert spread == pytest.approx(10.0, abs=1.0)
+  _, steady = _loudness(np.stack([wave[:20 * sample_rate]] * 2), sample_rate)
+  assert steady == pytest.approx(0.0, abs=0.1)
+
+
+def test_the_gates_leave_out_silence_and_quiet_blocks():
+  """A tone with 10 s of silence after it reads as the tone alone; so does
+  one with a passage 30 dB quieter than the relative gate lets in. (Three
+  blocks straddle each step and pass the gates: they take about 0.07 LU;
+  ungated, the silence would take 3 LU.)"""
+  tone = signals.sine(1000, -20, 10, SR)
+  alone, _ = _loudness(tone[None], SR)
+  with_silence, _ = _loudness(np.concatenate([tone, np.zeros(10 * SR)])[None],
+                              SR)
+  assert with_silence == pytest.approx(alone, abs=0.1)
+  quiet = signals.sine(1000, -50, 10, SR)
+  with_quiet, _ = _loudness(np.concatenate([tone, quiet])[None], SR)
+  assert with_quiet == pytest.approx(alone, abs=0.1)
+
+
+# --- Tempo and key, known answers. -------------------------------------------
+
+TEMPI = (60, 72, 80, 90, 100, 110, 120, 128, 140, 150, 160, 174, 185, 200)
+
+
+def test_tempo_of_drum_patterns_is_within_2_percent_with_octave_errors_apart():
+  waves = [signals.drum_pattern(bpm, 12, SR, seed=i)
+           for i, bpm in enumerate(TEMPI)]
+  found = _describe(waves)['tempo_bpm']
+  ratio = found / np.array(TEMPI)
+  right = np.abs(ratio - 1) <= 0.02
+  octave = np.any([np.abs(ratio - r) <= 0.02 * r for r in (0.5, 2.0)], axis=0)
+  assert right.mean() >= 0.9, dict(zip(TEMPI, found))
+  assert not np.any(octave & right)
+  assert right.sum() + octave.sum() == len(TEMPI), dict(zip(TEMPI, found))
+
+
+def test_onset_rate_counts_the_hits_of_a_click_train():
+  """Four clicks a second and one click a second."""
+  waves = []
+  for per_second in (4, 1):
+    wave = np.zeros(10 * SR)
+    wave[np.arange(SR // 8, 10 * SR, SR // per_second)] = 1.0
+    waves.append(wave)
+  rates = _describe(waves)['onset_rate_hz']
+  np.testing.assert_allclose(rates, [4.0, 1.0], atol=0.15)
+
+
+def test_key_and_mode_of_cadences_in_all_24_keys():
+  keys = [(key, major) for major in (1, 0) for key in range(12)]
+  found = _describe([signals.cadence(key, major, SR) for key, major in keys])
+  right = [(found['key_pitch_class'][i], found['mode_major'][i]) == key
+           for i, key in enumerate(keys)]
+  assert sum(right) >= 22, [(k, found['key_pitch_class'][i],
+                             found['mode_major'][i])
+                            for i, k in enumerate(keys) if not right[i]]
+  assert np.all(found['key_strength'] > 0.5)
+
+
+# --- The spectral and MFCC descriptors against librosa. ----------------------
+
+LIBROSA_COMPARED = tuple(n for n in descriptors.COMPUTED if n.startswith((
+    'spectral_', 'zero_crossing', 'mfcc'))) + ('harmonic_percussive_ratio_db',)
+
+
+def librosa_signals():
+  """Three 10 s signals over a noise floor 60 dB down: a tone with gated
+  noise, a drum pattern, a cadence."""
+  rng = np.random.default_rng(7)
+  n = 10 * SR
+  t = np.arange(n) / SR
+  floor = 1e-3 * rng.standard_normal((3, n))
+  return (np.stack([
+      0.3 * np.sin(2 * np.pi * 440 * t) +
+      0.1 * rng.standard_normal(n) * (np.sin(2 * np.pi * 2 * t) > 0),
+      signals.drum_pattern(100, 10, SR),
+      np.tile(signals.cadence(2, 1, SR), 3)[:n]]) + floor).astype(np.float32)
+
+
+def librosa_values(waves):
+  """What librosa 0.11.0 computes for LIBROSA_COMPARED on waves, with the
+  descriptors' STFT (n_fft 2048, hop 512, Hann, centred, reflect padding)."""
+  import librosa  # pylint: disable=g-import-not-at-top
+  rows = []
+  for wave in waves:
+    s = np.abs(librosa.stft(wave, n_fft=2048, hop_length=512,
+                            pad_mode='reflect'))
+    mel = librosa.feature.melspectrogram(S=s ** 2, sr=SR, n_mels=128)
+    per_frame = [
+        librosa.feature.spectral_centroid(S=s, sr=SR)[0],
+        librosa.feature.spectral_bandwidth(S=s, sr=SR)[0],
+        librosa.feature.spectral_rolloff(S=s, sr=SR)[0],
+        librosa.feature.spectral_flatness(S=s)[0],
+        librosa.feature.spectral_contrast(S=s, sr=SR).mean(axis=0),
+        librosa.feature.zero_crossing_rate(wave)[0]]
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13)
+    harmonic, percussive = librosa.decompose.hpss(mel, kernel_size=31)
+    rows.append([v for x in per_frame for v in (x.mean(), x.std())] +
+                list(mfcc.mean(1)) + list(mfcc.std(1)) +
+                [10 * np.log10(harmonic.sum() / percussive.sum())])
+  return np.array(rows)
+
+
+def test_spectral_and_mfcc_descriptors_equal_librosas():
+  """Within 1e-3 relative (the MFCCs relative to the largest of their 13
+  means or deviations), and the HPSS ratio within 0.01 dB."""
+  stored = np.load(FIXTURE)
+  assert list(stored['names']) == list(LIBROSA_COMPARED)
+  ours = _describe(librosa_signals())
+  for j, name in enumerate(LIBROSA_COMPARED):
+    theirs = stored['values'][:, j]
+    if name.startswith('mfcc'):
+      family = stored['values'][:, [i for i, n in enumerate(LIBROSA_COMPARED)
+                                    if n.startswith('mfcc')
+                                    and n.endswith(name[-4:])]]
+      tolerance = 1e-3 * np.abs(family).max(axis=1)
+    elif name.startswith('harmonic'):
+      tolerance = np.full(len(theirs), 0.01)
+    else:
+      tolerance = 1e-3 * np.abs(theirs)
+    np.testing.assert_array_less(np.abs(ours[name] - theirs), tolerance,
+                                 err_msg=name)
+
+
+def test_the_stored_librosa_values_are_librosas():
+  pytest.importorskip('librosa', reason="recomputing librosa's values needs "
+                      "librosa (pip install -e '.[bench]')")
+  stored = np.load(FIXTURE)
+  np.testing.assert_allclose(librosa_values(librosa_signals()),
+                             stored['values'], rtol=1e-5, atol=1e-6)
+
+
+# --- Edge cases: finite, documented values. ----------------------------------
+
+
+def test_silence_clicks_dc_clipping_and_stereo_give_finite_documented_values():
+  n = 3 * SR
+  rng = np.random.default_rng(0)
+  click = np.zeros(n)
+  click[n // 2] = 1.0
+  noise = rng.standard_normal(n)
+  waves = [np.zeros(n), click, np.full(n, 0.5),
+           np.clip(3 * np.sin(2 * np.pi * 200 * np.arange(n) / SR), -1, 1),
+           0.1 * noise]
+  stereo = np.stack([np.stack([w, np.zeros(n)]) for w in waves[:4]] +
+                    [np.stack([0.1 * noise, -0.1 * noise])])
+  found = _describe(waves, stereo=stereo)
+  table = np.stack([found[name] for name in descriptors.COMPUTED])
+  assert np.all(np.isfinite(table))
+  silence = {name: found[name][0] for name in descriptors.COMPUTED}
+  assert silence['loudness_lufs'] == descriptors.LOUDNESS_FLOOR
+  assert silence['sample_peak_dbfs'] == descriptors.PEAK_FLOOR
+  assert silence['crest_factor_db'] == 0.0
+  assert silence['spectral_flatness_mean'] == pytest.approx(1.0)
+  assert silence['key_strength'] == 0.0
+  assert silence['tempo_strength'] == 0.0
+  # DC: K-weighting's high-pass leaves only the step where the clip starts.
+  assert found['loudness_lufs'][2] < -30
+  assert found['sample_peak_dbfs'][3] == pytest.approx(0.0, abs=1e-3)
+  assert found['crest_factor_db'][3] < 3.0  # Clipped nearly square.
+  # Stereo: two channels of noise read 3 LU above one.
+  assert found['loudness_lufs'][4] == pytest.approx(
+      _loudness((0.1 * noise)[None], SR)[0] + 3.01, abs=0.05)
+
+
+def test_a_clip_shorter_than_its_window_is_described_by_its_audio_alone():
+  """The shortest accepted clip, zero-padded to the window, reads as
+  itself: padding changes no statistic."""
+  short = signals.cadence(0, 1, SR, chord_seconds=0.25)  # 1 s.
+  mono, channels, length = descriptors.window(short, short[None], 4 * SR)
+  assert length == short.size and mono.shape == (4 * SR,)
+  padded = np.asarray(descriptors.describe(
+      mono[None], channels[None], np.array([length]), sample_rate=SR))[0]
+  exact = np.asarray(descriptors.describe(
+      short[None].astype(np.float32),
+      np.stack([short, np.zeros_like(short)])[None].astype(np.float32),
+      np.array([short.size]), sample_rate=SR))[0]
+  assert np.all(np.isfinite(padded))
+  for name in ('loudness_lufs', 'spectral_centroid_hz_mean', 'mfcc1_mean',
+               'key_pitch_class', 'sample_peak_dbfs'):
+    j = descriptors.COMPUTED.index(name)
+    assert padded[j] == pytest.approx(exact[j], rel=0.02, abs=0.05), name
+
+
+def test_the_window_is_the_tracks_centre_as_the_clip_is_cropped():
+  wave = np.arange(10, dtype=np.float32)
+  mono, channels, length = descriptors.window(wave, np.stack([wave, -wave]), 4)
+  np.testing.assert_array_equal(mono, [3, 4, 5, 6])
+  np.testing.assert_array_equal(channels, [[3, 4, 5, 6], [-3, -4, -5, -6]])
+  assert length == 4
+  _, channels, _ = descriptors.window(wave, np.stack([wave] * 6), 4)
+  np.testing.assert_array_equal(channels, [[3, 4, 5, 6], [0, 0, 0, 0]])
