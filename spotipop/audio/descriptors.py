@@ -356,24 +356,38 @@ def _onset_rate(envelope, mask, seconds, frame_rate):
   return jnp.sum(onset, -1) / jnp.maximum(seconds, 1e-6)
 
 
-@functools.lru_cache(maxsize=8)
-def _pitch_classes(sample_rate):
-  """[bins, 12]: each FFT bin in CHROMA_RANGE votes for its nearest pitch
-  class (C = 0), A4 = 440 Hz."""
-  freqs = fft_frequencies(sample_rate)
-  votes = np.zeros((freqs.size, 12), np.float32)
-  inside = (freqs >= CHROMA_RANGE[0]) & (freqs <= CHROMA_RANGE[1])
-  midi = np.rint(12 * np.log2(freqs[inside] / 440.0) + 69).astype(int)
-  votes[np.flatnonzero(inside), midi % 12] = 1.0
-  return votes
+def _chroma(magnitude, mask, sample_rate):
+  """[B, 12] magnitude per pitch class (C = 0, A4 = 440 Hz).
+
+  Only spectral peaks vote, each with its magnitude, for the pitch class of its
+  frequency (refined between bins by a parabola through the log magnitudes):
+  the window's leakage into the bins beside a partial, which at 2048 points
+  reaches the neighbouring semitones below 500 Hz, does not vote. Peaks
+  outside CHROMA_RANGE are left out.
+  """
+  log_magnitude = jnp.log(jnp.maximum(magnitude, 1e-10))
+  left, middle, right = (log_magnitude[..., :-2], log_magnitude[..., 1:-1],
+                         log_magnitude[..., 2:])
+  peak = (middle > left) & (middle >= right) & mask[..., None]
+  curvature = left - 2 * middle + right
+  shift = jnp.where(curvature < 0, 0.5 * (left - right) / jnp.where(
+      curvature < 0, curvature, -1.0), 0.0)
+  hz = (np.arange(1, magnitude.shape[-1] - 1) + shift) * (sample_rate / N_FFT)
+  inside = peak & (hz >= CHROMA_RANGE[0]) & (hz <= CHROMA_RANGE[1])
+  note = jnp.round(12 * jnp.log2(jnp.maximum(hz, 1.0) / 440.0) + 69)
+  pitch_class = jnp.mod(note, 12).astype(jnp.int32)
+  votes = jnp.where(inside, magnitude[..., 1:-1], 0.0)
+  batch = jnp.broadcast_to(jnp.arange(votes.shape[0])[:, None, None],
+                           votes.shape)
+  return jnp.zeros((votes.shape[0], 12), votes.dtype).at[
+      batch, pitch_class].add(votes)
 
 
 def _key(magnitude, mask, sample_rate):
   """(key 0-11, mode 1 major / 0 minor, strength): the Krumhansl-Kessler
   profile, of the 24 rotations, that correlates best (Pearson) with the
   clip's chroma. Silence: key 0, major, strength 0."""
-  chroma = jnp.einsum('btf,fc->bc', jnp.where(mask[..., None], magnitude, 0.0),
-                      _pitch_classes(sample_rate))
+  chroma = _chroma(magnitude, mask, sample_rate)
   profiles = np.array([np.roll(p, k) for p in (MAJOR_PROFILE, MINOR_PROFILE)
                        for k in range(12)], np.float32)  # [24, 12]
   profiles = profiles - profiles.mean(1, keepdims=True)

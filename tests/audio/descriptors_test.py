@@ -45,7 +45,7 @@ def _loudness(channels, sample_rate):
 
 
 def _loudness_signals(sample_rate, rng):
-  """Twelve signals of 5 s: noise, tones, mixtures, quiet and loud, a gap."""
+  """Thirteen signals of 5 s: noise, tones, mixtures, quiet and loud, a gap."""
   n = 5 * sample_rate
   t = np.arange(n) / sample_rate
   white = rng.standard_normal(n)
@@ -59,6 +59,7 @@ def _loudness_signals(sample_rate, rng):
       signals.drum_pattern(120, 5, sample_rate)[:n],
       signals.harmonic_tone(220, 5, sample_rate, harmonics=8)[:n] * 0.2,
       np.where(t < 2.5, 0.3, 0.003) * white,  # Loud, then 40 dB quieter.
+      np.where(t < 2.5, 0.3, 0.05) * white,  # 15.6 dB quieter: gated out.
       np.where((t > 1) & (t < 4), 0.2, 0.0) * np.sin(2 * np.pi * 300 * t),
       0.9 * np.sign(np.sin(2 * np.pi * 80 * t)),  # A square wave, clipped.
   ]
@@ -102,11 +103,15 @@ def test_a_1khz_sine_at_minus_23_dbfs_reads_minus_23_lufs():
 
 
 def test_loudness_range_of_a_10_lu_step_is_10_lu():
-  """EBU Tech 3342, case 1: 20 s at -20 dBFS, then 20 s at -30 dBFS."""
+  """EBU Tech 3342, case 1: 20 s at -20 dBFS, then 20 s at -30 dBFS; with
+  10 s at -50 dBFS after them, below the relative gate, still 10 LU."""
   sample_rate = 48000
   wave = np.concatenate([signals.sine(1000, -20, 20, sample_rate),
                          signals.sine(1000, -30, 20, sample_rate)])
   _, spread = _loudness(np.stack([wave, wave]), sample_rate)
+  assert spread == pytest.approx(10.0, abs=1.0)
+  quiet_end = np.concatenate([wave, signals.sine(1000, -50, 10, sample_rate)])
+  _, spread = _loudness(np.stack([quiet_end, quiet_end]), sample_rate)
   assert spread == pytest.approx(10.0, abs=1.0)
   _, steady = _loudness(np.stack([wave[:20 * sample_rate]] * 2), sample_rate)
   assert steady == pytest.approx(0.0, abs=0.1)
@@ -164,6 +169,30 @@ def test_key_and_mode_of_cadences_in_all_24_keys():
                              found['mode_major'][i])
                             for i, k in enumerate(keys) if not right[i]]
   assert np.all(found['key_strength'] > 0.5)
+
+
+# Krumhansl & Kessler (1982), probe-tone ratings, C first.
+KRUMHANSL_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66,
+                   2.29, 2.88)
+KRUMHANSL_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69,
+                   3.34, 3.17)
+
+
+def test_a_chord_of_every_pitch_class_weighted_as_a_key_profile_is_that_key():
+  """Pure tones of the 12 pitch classes (C5 to B5, a semitone apart: 3 FFT
+  bins), each as loud as Krumhansl & Kessler's rating of it in a key, read as
+  that key with strength near 1."""
+  keys = [(0, 1), (6, 1), (9, 0), (3, 0)]
+  waves = []
+  for key, major in keys:
+    ratings = np.roll(KRUMHANSL_MAJOR if major else KRUMHANSL_MINOR, key)
+    waves.append(sum(rating * signals.harmonic_tone(
+        signals.midi_hz(72 + pc), 3, SR, harmonics=1)
+                     for pc, rating in enumerate(ratings)) / 60)
+  found = _describe(waves)
+  assert [(found['key_pitch_class'][i], found['mode_major'][i])
+          for i in range(len(keys))] == keys
+  assert np.all(found['key_strength'] > 0.98), found['key_strength']
 
 
 # --- The spectral and MFCC descriptors against librosa. ----------------------
