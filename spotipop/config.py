@@ -90,6 +90,14 @@ class DataConfig:
   log1p_columns: tuple[str, ...] = _field(
       ('duration_ms', 'artist_followers', 'playlist_count'),
       'Heavy-tailed feature columns taken through log1p before scaling.')
+  descriptors: str = _field(
+      'none', "'audio' adds descriptors computed from each track's audio "
+      '(tempo, key, loudness, spectral shape, MFCCs: docs/descriptors.md) to '
+      'the tabular features, beside --feature_columns or alone '
+      "(--feature_columns=); 'none' adds nothing.")
+  descriptor_seconds: float = _field(
+      30.0, 'Seconds at the centre of each track that --descriptors=audio '
+      'describes (the whole track when it is shorter).')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,8 +173,13 @@ class Config:
 
   @property
   def uses_audio(self):
-    """Whether the model reads audio; without it none is stored or decoded."""
+    """Whether the model reads audio; without it no clip is stored."""
     return self.model.towers != 'tabular_only'
+
+  @property
+  def decodes_audio(self):
+    """Whether the build decodes audio: for clips, or for descriptors."""
+    return self.uses_audio or self.data.descriptors == 'audio'
 
   def to_json(self):
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -215,6 +228,13 @@ class Config:
          'feature_transform', "must be 'zscore' or 'quantile'"),
         (set(self.data.log1p_columns) <= set(self.data.feature_columns),
          'log1p_columns', 'must be a subset of feature_columns'),
+        (self.data.descriptors in ('none', 'audio'), 'descriptors',
+         "must be 'none' or 'audio'"),
+        (self.data.descriptors == 'none' or self.model.towers != 'audio_only',
+         'descriptors', "=audio needs the tabular tower: --towers=two_tower "
+         'or tabular_only'),
+        (self.data.descriptor_seconds >= 1, 'descriptor_seconds',
+         'must be at least 1'),
         (self.model.towers in ('two_tower', 'audio_only', 'tabular_only'),
          'towers', "must be 'two_tower', 'audio_only' or 'tabular_only'"),
         (self.model.dtype in DTYPES, 'dtype', f'must be one of {DTYPES}'),

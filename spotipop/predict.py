@@ -1,6 +1,11 @@
 """Scores new tracks with a trained run's best checkpoint.
 
-One track, features as name=value pairs:
+Tracks that come with nothing but audio, for a run whose features are the
+descriptors computed from it (--descriptors=audio, no --feature_columns):
+
+  python -m spotipop.predict --workdir=runs/mine --audio=song.mp3 more.flac folder/
+
+One track with its features as name=value pairs:
 
   python -m spotipop.predict --workdir=runs/default --audio=song.mp3 \\
       --genre=pop --features=danceability=0.71,energy=0.64,...
@@ -13,8 +18,8 @@ Many tracks, from a CSV with track_id, audio_path, the feature columns and
 Prints one line per track: the probability that it is popular and the
 predicted popularity score (0-100); with --explain=K, also the K inputs that
 move its popular logit most (e.g. "why: energy +0.412, audio +0.230"). A track
-whose audio cannot be used prints "not scored", its CSV line and reason go to
-stderr, the others are scored, and the exit status is 2.
+whose audio cannot be used prints "not scored", its CSV line (or file) and
+reason go to stderr, the others are scored, and the exit status is 2.
 """
 
 from absl import flags
@@ -26,8 +31,9 @@ from spotipop.prediction import new_tracks
 
 flags.DEFINE_string('workdir', None, 'Run directory written by spotipop.main.')
 flags.DEFINE_string('checkpoint', 'best', "'best', 'latest' or a step number.")
-flags.DEFINE_string('audio', None, 'Audio file of one track (not needed by '
-                    'tabular_only models).')
+flags.DEFINE_string('audio', None, 'An audio file (or a folder of them) to '
+                    'score; more may follow as arguments. Not needed by '
+                    'models that read no audio.')
 flags.DEFINE_string('features', None, 'That track\'s features: name=value,...')
 flags.DEFINE_string('genre', 'unknown', 'That track\'s genre.')
 flags.DEFINE_string('tracks', None, 'CSV of tracks with the columns the run '
@@ -41,19 +47,27 @@ flags.mark_flag_as_required('workdir')
 
 
 def main(argv):
-  del argv
   f = flags.FLAGS
-  if bool(f.features) == bool(f.tracks):
-    raise errors.SpotipopError('give either --features (with --audio unless '
-                               'the model is tabular_only) or --tracks')
+  paths = ([f.audio] if f.audio else []) + argv[1:]
+  if f.tracks and (paths or f.features):
+    raise errors.SpotipopError('give either --tracks, or audio files '
+                               '(--audio) and --features')
+  if not (f.tracks or paths or f.features):
+    raise errors.SpotipopError('give --tracks, audio files (--audio) or, for '
+                               'a model that reads no audio, --features')
   predictor = new_tracks.Predictor(f.workdir, f.checkpoint, f.explain)
-  if f.features and predictor.config.uses_audio and not f.audio:
+  if predictor.config.decodes_audio and not (f.tracks or paths):
     raise errors.SpotipopError(f'--audio: the {predictor.config.model.towers} '
                                "model needs the track's audio file")
   try:
-    tracks = (new_tracks.tracks_from_csv(f.tracks, predictor.config)
-              if f.tracks else new_tracks.track_from_flags(
-                  f.audio, f.features, f.genre, predictor.feature_columns))
+    if f.tracks:
+      tracks = new_tracks.tracks_from_csv(f.tracks, predictor.config)
+    elif paths and predictor.config.decodes_audio:
+      tracks = new_tracks.tracks_from_files(paths, f.features, f.genre,
+                                            predictor.feature_columns)
+    else:
+      tracks = new_tracks.track_from_flags(f.features, f.genre,
+                                           predictor.feature_columns)
     scores = predictor(tracks.audio_paths, tracks.features, tracks.genres)
   except ValueError as e:  # --features; names the feature.
     raise errors.SpotipopError(str(e)) from None
@@ -67,14 +81,13 @@ def main(argv):
       print(f'{track_id}\tP(popular)={scores.probability[i]:.3f}\t'
             f'predicted popularity={scores.score[i]:.1f}{why}')
   if scores.failed:
-    lines = ', '.join(
-        tracks.where[i].rpartition(':')[2] if f.tracks else tracks.where[i]
-        for i in sorted(scores.failed))
+    where = ', '.join(tracks.where[i].rpartition(':')[2] if f.tracks
+                      else tracks.where[i] for i in sorted(scores.failed))
     raise errors.SomeTracksFailed(
         f'{len(scores.failed)} of {len(tracks.ids)} track(s) not scored '
-        f'({"lines " + lines if f.tracks else lines}: their audio cannot be '
+        f'({"lines " + where if f.tracks else where}: their audio cannot be '
         'used; the reasons are above)')
 
 
 if __name__ == '__main__':
-  cli.run(main, 'spotipop.predict')
+  cli.run(main, 'spotipop.predict', takes_arguments=True)

@@ -38,10 +38,13 @@ MAX_SECONDS = 900
 MAX_SAMPLES = 2**26
 SAMPLE_RATES = (1000, 384_000)  # Plausible native rates, Hz.
 MAX_CHANNELS = 16
+# What a folder of audio is taken to hold (libsndfile decodes them all).
+AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.opus', '.mp3', '.aif',
+                    '.aiff')
 
 
-def load(path, sample_rate):
-  """Decodes to mono float32 at sample_rate, resampling with a polyphase filter."""
+def _read(path):
+  """(samples [frames, channels] float32, native rate) of a file, checked."""
   _require_file(path)
   try:
     with sf.SoundFile(path) as f:
@@ -55,17 +58,42 @@ def load(path, sample_rate):
       wave = f.read(frames, dtype='float32', always_2d=True)
   except (sf.LibsndfileError, RuntimeError, OSError) as e:
     raise errors.AudioError(f'{path}: cannot decode audio ({e})') from e
-  wave = wave.mean(axis=1)
   if not np.all(np.isfinite(wave)):
     raise errors.AudioError(f'{path}: decoded audio contains NaN or Inf samples')
+  return wave, native_rate
+
+
+def _resampled(wave, native_rate, sample_rate):
+  """wave [..., samples] at sample_rate, by a polyphase filter."""
   if native_rate != sample_rate:
     # Imported here, where a clip needs resampling: scipy.signal is slow to
     # import (benchmarks/startup.py), and every tool start would pay it,
     # reading audio or not.
     from scipy import signal  # pylint: disable=g-import-not-at-top
     g = math.gcd(native_rate, sample_rate)
-    wave = signal.resample_poly(wave, sample_rate // g, native_rate // g)
+    wave = signal.resample_poly(wave, sample_rate // g, native_rate // g,
+                                axis=-1)
   return wave.astype(np.float32)
+
+
+def load(path, sample_rate):
+  """Decodes to mono float32 at sample_rate, resampling with a polyphase filter."""
+  wave, native_rate = _read(path)
+  return _resampled(wave.mean(axis=1), native_rate, sample_rate)
+
+
+def load_channels(path, sample_rate):
+  """(mono as load gives it, channels [C, samples]) at sample_rate.
+
+  A stereo file's channels are resampled apart, for what is measured per
+  channel (loudness); a mono file's one channel is the mono wave, and a file
+  of more than two channels is mixed to it.
+  """
+  wave, native_rate = _read(path)
+  mono = _resampled(wave.mean(axis=1), native_rate, sample_rate)
+  if wave.shape[1] != 2:
+    return mono, mono[None]
+  return mono, _resampled(wave.T, native_rate, sample_rate)
 
 
 def fix_length(wave, num_samples):
@@ -84,11 +112,16 @@ def to_pcm16(wave):
   return np.round(np.clip(wave, -1.0, 1.0) * PCM_SCALE).astype(np.int16)
 
 
+def require_length(path, wave, sample_rate, min_seconds):
+  """Refuses a decoded wave shorter than min_seconds, naming the file."""
+  if wave.shape[-1] < min_seconds * sample_rate:
+    raise errors.AudioError(f'{path}: decoded only {wave.shape[-1] / sample_rate:.2f} s '
+                            f'of audio (< minimum {min_seconds:.2f} s); if its header '
+                            'says longer, the file is truncated or corrupt')
+
+
 def load_clip(path, sample_rate, clip_seconds, min_seconds):
   """The clip the model sees: decoded, resampled, length-checked, fixed length."""
   wave = load(path, sample_rate)
-  if wave.shape[0] < min_seconds * sample_rate:
-    raise errors.AudioError(f'{path}: decoded only {wave.shape[0] / sample_rate:.2f} s '
-                            f'of audio (< minimum {min_seconds:.2f} s); if its header '
-                            'says longer, the file is truncated or corrupt')
+  require_length(path, wave, sample_rate, min_seconds)
   return fix_length(wave, int(round(clip_seconds * sample_rate)))

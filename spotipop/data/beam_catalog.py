@@ -6,7 +6,8 @@ folder and array_record files, written by TFDS's Beam writer. Two pipelines:
 1. Workers read every audio file's header. Unusable tracks are listed and
    leave before the split, and the same checks as in the local build fail it
    early (too many skipped, an empty split, bad feature values).
-2. Workers decode, resample and crop each split's clips. The build report,
+2. Workers decode, resample and crop each split's clips, and compute the
+   descriptors with --descriptors=audio. The build report,
    class counts, feature statistics (train split) and genre vocabulary are
    aggregations over the written tracks, taken in the local build's order, so
    even the floating-point statistics are bit-identical.
@@ -70,11 +71,13 @@ class BeamCatalog(catalog.SpotipopCatalog, skip_registration=True):
     data, with_audio = self.builder_config.data, self.builder_config.with_audio
     read = self._read_manifest()
     self.info.metadata.folder = self.data_dir
-    reasons = ([None] * len(read.tracks) if not with_audio else
+    reasons = ([None] * len(read.tracks)
+               if not catalog.reads_audio(data, with_audio) else
                _probe_in_workers(read.tracks, data, pipeline.options,
                                  self.data_dir))
     splits, report = self._usable_splits(read, reasons)
-    catalog.split_metadata('train', splits['train'], data)  # Fails fast.
+    catalog.split_metadata('train', splits['train'], data,  # Fails fast.
+                           decoded=data.descriptors == 'none')
     self._report_before_decoding = report
     placed = [(name, position, track) for name, members in splits.items()
               for position, track in enumerate(members)]
@@ -173,15 +176,13 @@ class _Decoded(typing.NamedTuple):
 
 def _decode(placed, data, with_audio):
   split, position, track = placed
-  clip = None
-  if with_audio:
-    try:
-      clip = catalog.clip_loader(data)(track.audio_path)
-    except errors.AudioError as e:
-      beam.metrics.Metrics.counter(_COUNTERS, 'skipped').inc()
-      logging.warning('Skipping manifest line %d (%s): %s', track.row,
-                      track.track_id, e)
-      return _Decoded(split, position, track, None, str(e))
+  try:
+    track, clip = catalog.decoded_track(track, data, with_audio)
+  except errors.AudioError as e:
+    beam.metrics.Metrics.counter(_COUNTERS, 'skipped').inc()
+    logging.warning('Skipping manifest line %d (%s): %s', track.row,
+                    track.track_id, e)
+    return _Decoded(split, position, track, None, str(e))
   beam.metrics.Metrics.counter(_COUNTERS, f'decoded_{split}').inc()
   return _Decoded(split, position, track, catalog.example(track, clip, data),
                   None)

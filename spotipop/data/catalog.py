@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import hashlib
 import importlib.resources
-import itertools
 import json
 import os
 
@@ -23,8 +22,9 @@ import tensorflow_datasets as tfds
 from spotipop import config as config_lib
 from spotipop import errors
 from spotipop.audio import decode
+from spotipop.audio import file_descriptors
 from spotipop.config import DataConfig
-from spotipop.data import features
+from spotipop.data import features as features_lib
 from spotipop.data import manifest
 from spotipop.data import splits as splits_lib
 
@@ -65,6 +65,8 @@ def builder_config(data: DataConfig, with_audio=True):
   settings = dataclasses.asdict(data)
   for name in config_lib.BUILD_PLACE_FIELDS:
     del settings[name]
+  if data.descriptors == 'none':  # Datasets built before descriptors keep
+    del settings['descriptors'], settings['descriptor_seconds']  # their name.
   settings['manifest'] = os.path.abspath(path)
   settings['with_audio'] = with_audio
   digest.update(json.dumps(settings, sort_keys=True).encode())
@@ -78,12 +80,22 @@ def label(track, data: DataConfig):
   return int(track.popularity >= data.popularity_threshold)
 
 
-def split_metadata(name, tracks, data: DataConfig):
-  """Class counts of a split; for train also the feature transform, genres."""
+def reads_audio(data: DataConfig, with_audio):
+  """Whether a build decodes audio: to store clips, or for descriptors."""
+  return with_audio or data.descriptors == 'audio'
+
+
+def split_metadata(name, tracks, data: DataConfig, decoded=True):
+  """Class counts of a split; for train also the feature transform, genres.
+
+  Before decoding (decoded=False) the descriptors are not known yet: the
+  transform is fitted on the manifest's columns alone, which checks them.
+  """
   metadata = {'class_counts': [sum(label(t, data) == c for t in tracks)
                                for c in (0, 1)]}
   if name == 'train':
-    metadata['feature_stats'] = features.fit(tracks, data)
+    fitted = data if decoded else dataclasses.replace(data, descriptors='none')
+    metadata['feature_stats'] = features_lib.fit(tracks, fitted)
     # Genres unseen in training map to one extra 'unknown' id.
     metadata['genre_vocab'] = sorted({t.genre for t in tracks})
   return metadata
@@ -91,7 +103,7 @@ def split_metadata(name, tracks, data: DataConfig):
 
 def probe_error(track, data: DataConfig, with_audio):
   """Why a track's audio is unusable, judged from its header; None if usable."""
-  if with_audio:
+  if reads_audio(data, with_audio):
     try:
       decode.probe(track.audio_path, data.min_clip_seconds)
     except errors.AudioError as e:
@@ -135,6 +147,32 @@ def clip_loader(data: DataConfig):
                            min_seconds=data.min_clip_seconds)
 
 
+def audio_loader(data: DataConfig):
+  """path -> (clip, descriptor values): the values are () unless
+  --descriptors=audio. Raises errors.AudioError for an unusable file."""
+  if data.descriptors == 'none':
+    load = clip_loader(data)
+    return lambda path: (load(path), ())
+  return functools.partial(
+      file_descriptors.load, sample_rate=data.sample_rate,
+      clip_seconds=data.clip_seconds, min_seconds=data.min_clip_seconds,
+      window_seconds=data.descriptor_seconds)
+
+
+def decoded_track(track, data: DataConfig, with_audio, load=None):
+  """(the track with its descriptors appended to its features, its clip or
+  None when no audio is stored); load is audio_loader(data)'s function.
+
+  Raises errors.AudioError for an unusable file.
+  """
+  if not reads_audio(data, with_audio):
+    return track, None
+  clip, values = (load or audio_loader(data))(track.audio_path)
+  if values:
+    track = dataclasses.replace(track, features=(*track.features, *values))
+  return track, clip if with_audio else None
+
+
 def ordered_map(fn, items, workers=None):
   """fn over items on a thread pool, in order, at most 2 x workers ahead.
 
@@ -166,7 +204,7 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
     features = {
         'track_id': tfds.features.Text(),
         'features': tfds.features.Tensor(
-            shape=(len(data.feature_columns),), dtype=np.float32),
+            shape=(len(features_lib.model_columns(data)),), dtype=np.float32),
         'label': tfds.features.ClassLabel(names=LABEL_NAMES),
         'popularity': np.float32,
         'genre': tfds.features.Text(),
@@ -195,7 +233,7 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
         read, [probe_error(t, data, with_audio) for t in read.tracks])
     self.info.metadata.update({'class_counts': {}, 'build_report': report})
     for name, members in splits.items():  # Fails fast on bad features.
-      self._describe_split(name, members)
+      self._describe_split(name, members, decoded=data.descriptors == 'none')
     return {name: self._generate_examples(name, members)
             for name, members in splits.items()}
 
@@ -229,16 +267,16 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
 
   def _read_manifest(self):
     data = self.builder_config.data
-    read = manifest.read(data.manifest, data,
-                         with_audio=self.builder_config.with_audio)
+    read = manifest.read(data.manifest, data, with_audio=reads_audio(
+        data, self.builder_config.with_audio))
     if read.duplicates:
       logging.warning('Dropped %d rows whose track id repeats an earlier row '
                       '(--duplicates=keep_first); listed in the build report',
                       len(read.duplicates))
     return read
 
-  def _describe_split(self, name, tracks):
-    metadata = split_metadata(name, tracks, self.builder_config.data)
+  def _describe_split(self, name, tracks, decoded=True):
+    metadata = split_metadata(name, tracks, self.builder_config.data, decoded)
     self.info.metadata['class_counts'][name] = metadata.pop('class_counts')
     self.info.metadata.update(metadata)
 
@@ -246,33 +284,34 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
     """A split's examples; a file that fails to decode is skipped and listed.
 
     Its track leaves the split's metadata, computed again once the split is
-    written if it lost any, and the build fails past --max_skip_fraction.
+    written if it lost any (or gained descriptors), and the build fails past
+    --max_skip_fraction.
     """
-    data = self.builder_config.data
-    loader = clip_loader(data)
-    clips = (ordered_map(functools.partial(_clip_or_error, loader),
-                         [t.audio_path for t in tracks])
-             if self.builder_config.with_audio else itertools.repeat(None))
+    data, with_audio = self.builder_config.data, self.builder_config.with_audio
+    decoded = ordered_map(functools.partial(_decoded_or_error, data=data,
+                                            with_audio=with_audio,
+                                            load=audio_loader(data)), tracks)
     report, written = self.info.metadata['build_report'], []
-    for track, clip in zip(tracks, clips):
-      if isinstance(clip, errors.AudioError):
+    for track, result in zip(tracks, decoded):
+      if isinstance(result, errors.AudioError):
         logging.warning('Skipping manifest line %d (%s): %s', track.row,
-                        track.track_id, clip)
-        report['skipped'].append(skip_record(track, str(clip)))
+                        track.track_id, result)
+        report['skipped'].append(skip_record(track, str(result)))
         report['kept'] -= 1
         check_skipped(data, len(report['skipped']),
                       report['rows'] - len(report['duplicates_dropped']))
         continue
+      track, clip = result
       written.append(track)
       yield track.track_id, example(track, clip, data)
-    if len(written) < len(tracks):
+    if len(written) < len(tracks) or data.descriptors != 'none':
       report['skipped'].sort(key=lambda s: s['row'])
       self._describe_split(name, written)
 
 
-def _clip_or_error(loader, path):
-  """The clip, or the AudioError that says why this file has none."""
+def _decoded_or_error(track, data, with_audio, load):
+  """decoded_track's (track, clip), or the AudioError that says why not."""
   try:
-    return loader(path)
+    return decoded_track(track, data, with_audio, load)
   except errors.AudioError as e:
     return e

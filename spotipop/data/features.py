@@ -10,9 +10,23 @@ import numpy as np
 from scipy import special
 
 from spotipop import errors
+from spotipop.audio import descriptors
 from spotipop.config import DataConfig
 
 QUANTILES = 1001
+
+
+def model_columns(data: DataConfig):
+  """The tabular features the model reads: the manifest's feature columns,
+  then with --descriptors=audio the descriptors computed from the audio."""
+  if data.descriptors != 'audio':
+    return tuple(data.feature_columns)
+  clash = sorted(set(data.feature_columns) & set(descriptors.NAMES))
+  if clash:
+    raise errors.FlagError(
+        f'--feature_columns: {clash} are also descriptor names '
+        '(--descriptors=audio computes them); rename the manifest columns')
+  return (*data.feature_columns, *descriptors.NAMES)
 
 
 def fit(train_tracks, data: DataConfig):
@@ -21,15 +35,17 @@ def fit(train_tracks, data: DataConfig):
   Always: log1p where configured, then mean and std. For 'quantile' also
   QUANTILES evenly spaced quantiles of every (log1p'd) column.
   """
-  log1p = np.array([c in data.log1p_columns for c in data.feature_columns])
-  x = np.array([t.features for t in train_tracks], np.float64)
+  columns = model_columns(data)
+  log1p = np.array([c in data.log1p_columns for c in columns], bool)
+  x = np.array([t.features for t in train_tracks], np.float64).reshape(
+      len(train_tracks), len(columns))
   if np.any(x[:, log1p] <= -1):
-    bad = [c for c, on in zip(data.feature_columns, log1p)
-           if on and np.any(x[:, data.feature_columns.index(c)] <= -1)]
+    bad = [c for c, on in zip(columns, log1p)
+           if on and np.any(x[:, columns.index(c)] <= -1)]
     raise errors.DataError(f'--log1p_columns: {bad} have values <= -1')
   x[:, log1p] = np.log1p(x[:, log1p])
   std = x.std(axis=0)
-  stats = {'columns': list(data.feature_columns), 'log1p': log1p.tolist(),
+  stats = {'columns': list(columns), 'log1p': log1p.tolist(),
            'transform': data.feature_transform,
            'mean': x.mean(axis=0).tolist(),
            'std': np.where(std > 0, std, 1.0).tolist()}

@@ -15,6 +15,7 @@ import numpy as np
 
 from spotipop.config import Config
 from spotipop.data import datasets
+from spotipop.data import features
 from spotipop.data import pipeline
 from spotipop.explanation import attribution
 from spotipop.model import inference
@@ -39,7 +40,7 @@ class Explainer:
     self.model = model.clone(kernels='xla')
     self.params = params
     self.steps, self.chunk = steps, chunk
-    self.feature_names = list(self.config.data.feature_columns)
+    self.feature_names = list(features.model_columns(self.config.data))
     self.baseline = self._baseline()
     self._attribute = jax.jit(self._attribute_chunk)
     self._predict = inference.make_predict_step(self.model)

@@ -11,6 +11,7 @@ import optax
 
 from spotipop.config import Config
 from spotipop.data import catalog
+from spotipop.data import features as features_lib
 
 TrainState = flax.training.train_state.TrainState
 
@@ -30,7 +31,8 @@ def create(config: Config, model, key, steps_per_epoch):
   def init(key):
     audio = (jnp.zeros((1, catalog.num_samples(config.data)), jnp.float32)
              if config.uses_audio else None)
-    features = jnp.zeros((1, len(config.data.feature_columns)), jnp.float32)
+    features = jnp.zeros((1, len(features_lib.model_columns(config.data))),
+                         jnp.float32)
     genre_id = jnp.zeros((1,), jnp.int32)
     params = model.init({'params': key}, audio, features, genre_id)['params']
     return TrainState.create(apply_fn=model.apply, params=params,

@@ -7,13 +7,16 @@ used is not scored; the others are.
 
 import itertools
 import math
+import os
 from typing import NamedTuple
 
 from absl import logging
 import numpy as np
 
 from spotipop import errors
+from spotipop.audio import decode
 from spotipop.data import catalog
+from spotipop.data import features as features_lib
 from spotipop.data import manifest
 from spotipop.data import pipeline
 from spotipop.explanation import explained_run
@@ -59,37 +62,44 @@ class Predictor:
 
   @property
   def feature_columns(self):
+    """The feature columns a track brings; descriptors come from its audio."""
     return self.config.data.feature_columns
 
   def __call__(self, audio_paths, features, genres, chunk=32):
     """Scores the tracks: a Scores of (probability popular, score 0-100, failed).
 
     Tracks are decoded in parallel, as when building a dataset, and scored
-    `chunk` at a time, every chunk padded to one compiled shape. A track whose
-    audio cannot be used scores NaN, and failed maps its index to the reason;
-    the others are scored all the same. Tabular-only models ignore
-    audio_paths.
+    `chunk` at a time, every chunk padded to one compiled shape. With
+    --descriptors=audio each track's descriptors are computed from its audio
+    and join its features. A track whose audio cannot be used scores NaN, and
+    failed maps its index to the reason; the others are scored all the same.
+    A model that reads no audio ignores audio_paths.
     """
-    clips = (catalog.ordered_map(_clip_or_reason(self.config.data),
-                                 audio_paths)
-             if self.config.uses_audio else None)
+    data = self.config.data
+    decoded = (catalog.ordered_map(_decoded_or_reason(data), audio_paths)
+               if self.config.decodes_audio else None)
     total = len(features)
     batch_size = min(chunk, total)
     probabilities, scores, failed, reasons = [], [], {}, []
-    # Stands in for a clip that cannot be decoded; its scores become NaN.
-    silence = np.zeros(catalog.num_samples(self.config.data), np.float32)
+    # Stand in for a track that cannot be decoded; its scores become NaN.
+    silence = np.zeros(catalog.num_samples(data), np.float32)
+    no_values = (0.0,) * (len(features_lib.model_columns(data)) -
+                          len(data.feature_columns))
     for start in range(0, total, chunk):
-      count = len(features[start:start + chunk])
+      rows = list(features[start:start + chunk])
+      count = len(rows)
+      chunk_decoded = (list(itertools.islice(decoded, count)) if decoded
+                       else [((None, ()), None)] * count)
+      for i, (_, reason) in enumerate(chunk_decoded):
+        if reason is not None:
+          failed[start + i] = reason
+      rows = [(*row, *(no_values if reason else values))
+              for row, ((_, values), reason) in zip(rows, chunk_decoded)]
       inputs = dict(zip(('features', 'genre_id'), pipeline.model_inputs(
-          features[start:start + chunk], genres[start:start + chunk],
-          self._dataset)))
-      if clips is not None:
-        decoded = list(itertools.islice(clips, count))
-        for i, (_, reason) in enumerate(decoded):
-          if reason is not None:
-            failed[start + i] = reason
+          rows, genres[start:start + chunk], self._dataset)))
+      if self.config.uses_audio:
         inputs['audio'] = np.stack([silence if clip is None else clip
-                                    for clip, _ in decoded])
+                                    for (clip, _), _ in chunk_decoded])
       probability, score = inference.predict_rows(
           self._predict, self._params, inputs, batch_size)
       if self._explainer:
@@ -114,15 +124,15 @@ class Scores(NamedTuple):
   contributions: list | None = None
 
 
-def _clip_or_reason(data):
-  load = catalog.clip_loader(data)
+def _decoded_or_reason(data):
+  load = catalog.audio_loader(data)
 
-  def clip_or_reason(path):
+  def decoded_or_reason(path):
     try:
       return load(path), None
     except errors.AudioError as e:
-      return None, str(e)
-  return clip_or_reason
+      return (None, ()), str(e)
+  return decoded_or_reason
 
 
 class Tracks(NamedTuple):
@@ -137,13 +147,41 @@ class Tracks(NamedTuple):
 def tracks_from_csv(path, config):
   """The tracks of a CSV with the run's columns (no popularity needed)."""
   tracks = manifest.read(path, config.data, labelled=False,
-                         with_audio=config.uses_audio).tracks
+                         with_audio=config.decodes_audio).tracks
   return Tracks([t.track_id for t in tracks], [f'{path}:{t.row}' for t in tracks],
                 [t.audio_path for t in tracks], [t.features for t in tracks],
                 [t.genre for t in tracks])
 
 
-def track_from_flags(audio, features, genre, columns):
-  """One track: its audio file (or None) and 'name=value,...' features."""
-  return Tracks([audio or 'track'], ['--audio'], [audio],
+def tracks_from_files(paths, features, genre, columns):
+  """Tracks from audio files and folders (their audio files, sorted), each
+  named by its path; features ('name=value,...') describe the one track of a
+  run whose model also reads feature columns."""
+  files = []
+  for path in paths:
+    if os.path.isdir(path):
+      found = sorted(os.path.join(folder, name)
+                     for folder, _, names in os.walk(path) for name in names
+                     if name.lower().endswith(decode.AUDIO_EXTENSIONS))
+      if not found:
+        raise errors.SpotipopError(
+            f'{path}: no audio files ({", ".join(decode.AUDIO_EXTENSIONS)})')
+      files += found
+    else:
+      files.append(path)
+  if columns and not features:
+    raise errors.SpotipopError(
+        f'--features: the model also reads {list(columns)}; give them for '
+        'one track, or use --tracks')
+  if features and len(files) > 1:
+    raise errors.SpotipopError(
+        f'--features describes one track; {len(files)} audio files were '
+        'given (use --tracks for many)')
+  values = parse_features(features, columns) if features else ()
+  return Tracks(files, files, files, [values] * len(files), [genre] * len(files))
+
+
+def track_from_flags(features, genre, columns):
+  """One track of a model that reads no audio: 'name=value,...' features."""
+  return Tracks(['track'], ['--features'], [None],
                 [parse_features(features, columns)], [genre])
