@@ -152,26 +152,32 @@ def _flatness(power):
                                                                  axis=-1)
 
 
+def contrast_band_count(sample_rate):
+  """CONTRAST_BANDS, or fewer where Nyquist is below their lowest edge
+  (librosa refuses such a rate): 5 at 8 kHz, whose Nyquist is 4 kHz."""
+  octaves = int(np.floor(np.log2(sample_rate / 2 / CONTRAST_FMIN))) + 1
+  return max(1, min(CONTRAST_BANDS, octaves - (
+      CONTRAST_FMIN * 2.0 ** (octaves - 1) >= sample_rate / 2)))
+
+
 @functools.lru_cache(maxsize=8)
 def _contrast_bands(sample_rate):
   """(bin indices, quantile count) of each octave band, as librosa cuts them."""
   freqs = fft_frequencies(sample_rate)
-  edges = np.zeros(CONTRAST_BANDS + 2)
-  edges[1:] = CONTRAST_FMIN * 2.0 ** np.arange(CONTRAST_BANDS + 1)
-  if np.any(edges[:-1] >= sample_rate / 2):
-    raise ValueError(f'{sample_rate} Hz: spectral contrast needs octave bands '
-                     f'up to {edges[-2]:g} Hz below Nyquist')
+  last = contrast_band_count(sample_rate)  # The top band's index.
+  edges = np.zeros(last + 2)
+  edges[1:] = CONTRAST_FMIN * 2.0 ** np.arange(last + 1)
   bands = []
   for k, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
     member = (freqs >= low) & (freqs <= high)
     index = np.flatnonzero(member)
     if k > 0:
       member[index[0] - 1] = True
-    if k == CONTRAST_BANDS:
+    if k == last:
       member[index[-1] + 1:] = True
     count = max(int(np.rint(CONTRAST_QUANTILE * member.sum())), 1)
     rows = np.flatnonzero(member)
-    if k < CONTRAST_BANDS:
+    if k < last:
       rows = rows[:-1]
     bands.append((rows, count))
   return tuple(bands)

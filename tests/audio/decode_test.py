@@ -40,6 +40,24 @@ def test_resamples_and_downmixes_stereo(tmp_path):
   assert abs(_peak_hz(wave, 16_000) - 1000.0) < 3.0
 
 
+def test_channels_are_kept_apart_beside_the_mono_load_gives(tmp_path):
+  left = _tone(440, 1.0, 22050)
+  right = 0.5 * _tone(1000, 1.0, 22050)
+  path = tmp_path / 'stereo.wav'
+  sf.write(path, np.stack([left, right], axis=1), 22050, subtype='FLOAT')
+  mono, channels = decode.load_channels(str(path), 16000)
+  np.testing.assert_array_equal(mono, decode.load(str(path), 16000))
+  assert channels.shape == (2, 16000)
+  assert _peak_hz(channels[0], 16000) == pytest.approx(440, abs=2)
+  assert _peak_hz(channels[1], 16000) == pytest.approx(1000, abs=2)
+  np.testing.assert_allclose((channels[0] + channels[1]) / 2, mono,
+                             atol=1e-6)
+  sf.write(tmp_path / 'mono.wav', left, 22050, subtype='FLOAT')
+  mono, channels = decode.load_channels(str(tmp_path / 'mono.wav'), 22050)
+  assert channels.shape == (1, 22050)
+  np.testing.assert_array_equal(channels[0], mono)
+
+
 def test_fix_length_centre_crops_and_pads():
   long = np.arange(10, dtype=np.float32)
   np.testing.assert_array_equal(decode.fix_length(long, 4), [3, 4, 5, 6])

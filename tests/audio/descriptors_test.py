@@ -328,3 +328,8 @@ def test_the_window_is_the_tracks_centre_as_the_clip_is_cropped():
   assert length == 4
   _, channels, _ = descriptors.window(wave, np.stack([wave] * 6), 4)
   np.testing.assert_array_equal(channels, [[3, 4, 5, 6], [0, 0, 0, 0]])
+
+
+def test_spectral_contrast_keeps_six_bands_where_nyquist_allows():
+  assert [descriptors.contrast_band_count(rate)
+          for rate in (8000, 12800, 16000, 22050, 48000)] == [5, 5, 6, 6, 6]

@@ -127,3 +127,14 @@ def test_examples_a_runner_failed_to_write_fail_the_build(catalogue, tmp_path,
                      match=r'wrote 33 of the 34 examples of the train split'):
     _build(catalogue[0], tmp_path, 'beam', '--runner=BundleBasedDirectRunner')
   assert not list(tmp_path.rglob('*.array_record*'))  # Nothing kept.
+
+
+def test_beam_workers_compute_the_local_builds_descriptors(catalogue,
+                                                           tmp_path):
+  described = dict(descriptors='audio', descriptor_seconds=2.0)
+  local = _build(catalogue[0], tmp_path / 'local', 'local', **described)
+  built = _build(catalogue[0], tmp_path / 'beam', 'beam', options=IN_PROCESS,
+                 **described)
+  _assert_same_dataset(built, local)
+  assert len(built.info.metadata['feature_stats']['columns']) > len(
+      small_config(catalogue[0], tmp_path).data.feature_columns)

@@ -2,16 +2,24 @@
 
 import csv
 import dataclasses
+import hashlib
+import json
+import os
 import time
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from conftest import small_config
+from spotipop import config as config_lib
 from spotipop import errors
 from spotipop.audio import decode
+from spotipop.audio import descriptors
+from spotipop.audio import file_descriptors
 from spotipop.data import catalog
 from spotipop.data import datasets
+from spotipop.data import features
 from spotipop.data import manifest
 from spotipop.data import spill
 
@@ -118,6 +126,91 @@ def test_settings_that_change_the_data_change_the_dataset_name(catalogue, tmp_pa
   assert catalog.builder_config(config.data).name == same.name
   assert catalog.builder_config(config.data).name != other.name
   assert catalog.builder_config(config.data).name != tabular.name
+  described = dataclasses.replace(config.data, descriptors='audio')
+  assert catalog.builder_config(described).name not in (
+      catalog.builder_config(config.data).name, catalog.builder_config(
+          dataclasses.replace(described, descriptor_seconds=10)).name)
+
+
+def test_datasets_built_before_descriptors_keep_their_name(catalogue):
+  """The name is a hash of the data settings: a setting added later, at its
+  default, must not rename (and so rebuild) every existing dataset."""
+  config = small_config(catalogue[0], '/tfds')
+  before = {f: v for f, v in dataclasses.asdict(config.data).items()
+            if f not in ('descriptors', 'descriptor_seconds')}
+  assert catalog.builder_config(config.data).name == catalog.builder_config(
+      dataclasses.replace(config.data, descriptor_seconds=99.0)).name
+  # The hash over exactly the settings there were before descriptors.
+  digest = hashlib.sha256(open(catalogue[0], 'rb').read())
+  for name in config_lib.BUILD_PLACE_FIELDS:
+    del before[name]
+  before.update(manifest=os.path.abspath(catalogue[0]), with_audio=True)
+  digest.update(json.dumps(before, sort_keys=True).encode())
+  assert catalog.builder_config(config.data).name.endswith(
+      digest.hexdigest()[:12])
+
+
+@pytest.fixture(scope='module')
+def described(catalogue, tmp_path_factory):
+  """The session catalogue built with --descriptors=audio beside its columns."""
+  config = small_config(catalogue[0], tmp_path_factory.mktemp('described'),
+                        descriptors='audio', descriptor_seconds=2.0)
+  return config, datasets.build(config.data)
+
+
+def test_descriptors_are_stored_after_the_manifests_features(described,
+                                                            catalogue):
+  config, builder = described
+  columns = features.model_columns(config.data)
+  assert columns == (*config.data.feature_columns, *descriptors.NAMES)
+  assert builder.info.metadata['feature_stats']['columns'] == list(columns)
+  tracks = {t.track_id: t for t in manifest.read(catalogue[0],
+                                                 config.data).tracks}
+  for example in list(builder.as_data_source()['test'])[:3]:
+    track = tracks[example['track_id'].decode()]
+    clip, values = file_descriptors.load(
+        track.audio_path, config.data.sample_rate, config.data.clip_seconds,
+        config.data.min_clip_seconds, config.data.descriptor_seconds)
+    np.testing.assert_array_equal(example['features'],
+                                  np.float32((*track.features, *values)))
+    np.testing.assert_array_equal(example['audio'], decode.to_pcm16(clip))
+    duration = values[descriptors.NAMES.index('duration_seconds')]
+    assert duration == pytest.approx(sf.info(track.audio_path).duration,
+                                     abs=1e-3)
+
+
+def test_descriptor_statistics_come_from_the_decoded_train_split(described):
+  config, builder = described
+  train = np.array([r['features'] for r in builder.as_data_source()['train']],
+                   np.float64)
+  stats = builder.info.metadata['feature_stats']
+  log1p = np.array(stats['log1p'], bool)
+  train[:, log1p] = np.log1p(train[:, log1p])
+  np.testing.assert_allclose(stats['mean'], train.mean(axis=0), rtol=1e-6,
+                             atol=1e-9)
+  assert len(stats['mean']) == len(features.model_columns(config.data))
+
+
+def test_a_manifest_of_ids_audio_and_popularity_builds_on_descriptors(
+    catalogue, tmp_path):
+  """No feature columns, no genre, no date; tabular-only: the audio is
+  decoded for its descriptors, and no clip is stored."""
+  with open(catalogue[0]) as f:
+    rows = [{k: r[k] for k in ('track_id', 'audio_path', 'popularity')}
+            for r in csv.DictReader(f)]
+  path = catalogue[1] / 'bare.csv'
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  config = small_config(str(path), tmp_path, descriptors='audio',
+                        descriptor_seconds=2.0, feature_columns=(),
+                        log1p_columns=(), genre_column='', release_column='')
+  builder = datasets.build(config.data, with_audio=False)
+  assert 'audio' not in builder.info.features
+  example = builder.as_data_source()['train'][0]
+  assert example['features'].shape == (len(descriptors.NAMES),)
+  assert np.all(np.isfinite(example['features']))
 
 
 def _split_groups(sources):

@@ -119,3 +119,16 @@ def test_apply_computes_float32_rows_in_float64_and_returns_float32(
   assert out.dtype == np.float32
   np.testing.assert_array_equal(
       out, features.apply(rows32.astype(np.float64), stats_))
+
+
+def test_descriptor_columns_follow_the_manifests_and_may_not_shadow_them():
+  from spotipop.audio import descriptors  # pylint: disable=g-import-not-at-top
+  assert features.model_columns(_data()) == ('spread', 'spike')
+  assert features.model_columns(_data(descriptors='audio')) == (
+      'spread', 'spike', *descriptors.NAMES)
+  assert features.model_columns(_data(descriptors='audio',
+                                      feature_columns=())) == descriptors.NAMES
+  with pytest.raises(errors.FlagError,
+                     match=r"^--feature_columns: \['tempo_bpm'\] are also"):
+    features.model_columns(_data(descriptors='audio',
+                                 feature_columns=('tempo_bpm', 'spike')))

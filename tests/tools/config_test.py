@@ -66,6 +66,9 @@ def test_differences_name_result_fields_but_not_place_or_speed():
     (['--selection_metric=f1'], 'selection_metric'),
     (['--batch_size=0'], 'batch_size'),
     (['--log1p_columns=nope'], 'log1p_columns'),
+    (['--descriptors=spotify'], 'descriptors'),
+    (['--descriptors=audio', '--towers=audio_only'], 'descriptors'),
+    (['--descriptor_seconds=0.5'], 'descriptor_seconds'),
 ])
 def test_invalid_settings_name_their_flag(argv, flag):
   with pytest.raises(errors.FlagError, match=f'^--{flag} '):
