@@ -1,0 +1,229 @@
+"""What descriptors cost: spotipop's against librosa + pyloudnorm, and a build.
+
+  python benchmarks/descriptors.py                  # CPU
+  python benchmarks/descriptors.py --device=gpu     # spotipop's on the GPU
+  python benchmarks/descriptors.py --json=out.json
+
+1. Tracks per second of the descriptor set on 30 s clips at 22,050 Hz: one
+   compiled call a track, as the build makes it, against librosa 0.11 and
+   pyloudnorm computing the same set one track at a time (librosa's STFT,
+   spectral features, MFCCs, HPSS on the mel spectrogram, onset strength,
+   tempo and onsets, chroma with Krumhansl-Kessler correlation; pyloudnorm's
+   integrated loudness). The peer computes no loudness range (neither
+   library has one), so it does a little less work.
+2. Tempo agreement on drum patterns at 14 tempi from 60 to 200 BPM: how many
+   each estimate gets within 2%, and within 2% of double or half.
+3. A build of full-length tracks (--build_tracks of --build_seconds, 44.1 kHz
+   stereo OGG, each decoded whole, resampled to 22,050 Hz and stored as a
+   30 s clip) with and without --descriptors=audio, in tracks per second;
+   the descriptors' compilation (once per build) included.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from timing import best_time
+
+RATE = 22_050
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'audio'))
+import signals  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+TEMPI = (60, 72, 80, 90, 100, 110, 120, 128, 140, 150, 160, 174, 185, 200)
+
+
+def clips(count, seconds):
+  """Drums over a cadence over noise: every descriptor has work to do."""
+  rng = np.random.default_rng(0)
+  n = int(seconds * RATE)
+  out = []
+  for i in range(count):
+    cadence = np.tile(signals.cadence(i % 12, i % 2, RATE), 1 + n // (4 * RATE))
+    out.append(0.5 * signals.drum_pattern(TEMPI[i % len(TEMPI)], seconds, RATE,
+                                          seed=i)[:n]
+               + cadence[:n] + 0.01 * rng.standard_normal(n))
+  return np.asarray(out, np.float32)
+
+
+def ours(waves):
+  """describe() over each wave alone, as the build calls it."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from spotipop.audio import descriptors  # pylint: disable=g-import-not-at-top
+  lengths = np.array([waves.shape[1]])
+  stereo = np.zeros((1, 2, waves.shape[1]), np.float32)
+
+  def run():
+    out = []
+    for wave in waves:
+      stereo[0, 0] = wave
+      out.append(descriptors.describe(jax.device_put(wave[None]),
+                                      jax.device_put(stereo), lengths,
+                                      sample_rate=RATE))
+    return np.asarray(jax.block_until_ready(out))[:, 0]
+  return run
+
+
+KRUMHANSL = (
+    (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88),
+    (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17))
+
+
+def peer(waves):
+  """The same set with librosa and pyloudnorm, track by track."""
+  import librosa  # pylint: disable=g-import-not-at-top
+  import pyloudnorm  # pylint: disable=g-import-not-at-top
+  meter = pyloudnorm.Meter(RATE)
+  profiles = np.array([np.roll(p, k) for p in KRUMHANSL for k in range(12)])
+
+  def one(wave):
+    s = np.abs(librosa.stft(wave, n_fft=2048, hop_length=512,
+                            pad_mode='reflect'))
+    mel = librosa.feature.melspectrogram(S=s ** 2, sr=RATE)
+    mel_db = librosa.power_to_db(mel)
+    frames = [librosa.feature.spectral_centroid(S=s, sr=RATE),
+              librosa.feature.spectral_bandwidth(S=s, sr=RATE),
+              librosa.feature.spectral_rolloff(S=s, sr=RATE),
+              librosa.feature.spectral_flatness(S=s),
+              librosa.feature.spectral_contrast(S=s, sr=RATE),
+              librosa.feature.zero_crossing_rate(wave)]
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=13)
+    harmonic, percussive = librosa.decompose.hpss(mel, kernel_size=31)
+    onset = librosa.onset.onset_strength(S=mel_db, sr=RATE)
+    tempo = librosa.feature.tempo(onset_envelope=onset, sr=RATE)[0]
+    onsets = librosa.onset.onset_detect(onset_envelope=onset, sr=RATE)
+    chroma = librosa.feature.chroma_stft(S=s ** 2, sr=RATE).sum(axis=1)
+    key = np.argmax(np.corrcoef(np.vstack([chroma, profiles]))[0, 1:])
+    return [*(f(x) for x in frames for f in (np.mean, np.std)),
+            *mfcc.mean(1), *mfcc.std(1), harmonic.sum() / percussive.sum(),
+            tempo, len(onsets), key,
+            meter.integrated_loudness(wave.astype(np.float64)),
+            np.max(np.abs(wave))]
+
+  return lambda: [one(w) for w in waves]
+
+
+def tempo_agreement(waves_by_tempo):
+  """{estimator: (within 2%, octave errors)} on the drum patterns."""
+  import librosa  # pylint: disable=g-import-not-at-top
+  from spotipop.audio import descriptors  # pylint: disable=g-import-not-at-top
+  truth = np.array(TEMPI, float)
+  found = {
+      'spotipop': np.array([
+          float(descriptors.describe(
+              w[None], np.stack([w, np.zeros_like(w)])[None],
+              np.array([w.size]), sample_rate=RATE)[0, 0])
+          for w in waves_by_tempo]),
+      'librosa': np.array([float(librosa.feature.tempo(y=w, sr=RATE)[0])
+                           for w in waves_by_tempo]),
+  }
+  out = {}
+  for name, estimate in found.items():
+    ratio = estimate / truth
+    right = np.abs(ratio - 1) <= 0.02
+    octave = np.any([np.abs(ratio - r) <= 0.02 * r for r in (0.5, 2)], 0)
+    out[name] = {'within_2_percent': int(right.sum()),
+                 'octave_errors': int(octave.sum()), 'of': len(truth),
+                 'estimates': [round(float(e), 2) for e in estimate]}
+  return out
+
+
+def build_rate(tracks, seconds, descriptors_on, root):
+  """Tracks per second of a build of full-length files: decoded, cropped to
+  30 s clips and stored, with or without descriptors."""
+  from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
+  from spotipop.data import datasets  # pylint: disable=g-import-not-at-top
+  manifest = os.path.join(root, 'manifest.csv')
+  if not os.path.exists(manifest):
+    import soundfile as sf  # pylint: disable=g-import-not-at-top
+    os.makedirs(os.path.join(root, 'audio'))
+    rng = np.random.default_rng(1)
+    with open(manifest, 'w') as f:
+      f.write('track_id,audio_path,popularity\n')
+      for i in range(tracks):
+        n = int(seconds * 44_100)
+        left = 0.3 * np.sin(2 * np.pi * (110 + 10 * i) * np.arange(n) / 44_100)
+        wave = np.stack([left + 0.05 * rng.standard_normal(n),
+                         left + 0.05 * rng.standard_normal(n)], 1)
+        # In 1 s blocks: libsndfile's Vorbis encoder crashes on one long write.
+        with sf.SoundFile(os.path.join(root, 'audio', f'{i}.ogg'), 'w', 44_100,
+                          2) as out:
+          for block in range(0, n, 44_100):
+            out.write(wave[block:block + 44_100])
+        f.write(f't{i},audio/{i}.ogg,{(i * 37) % 100}\n')
+  flags = [f'--manifest={manifest}',
+           f'--data_dir={root}/tfds-{descriptors_on}-{time.time_ns()}',
+           '--sample_rate=22050', '--clip_seconds=30', '--genre_column=',
+           '--release_column=', '--log1p_columns=', '--max_skip_fraction=0',
+           *(['--descriptors=audio', '--feature_columns='] if descriptors_on
+             else ['--feature_columns='])]
+  config = config_lib.from_flagfile(os.devnull, *flags)
+  start = time.perf_counter()
+  datasets.build(config.data)
+  return tracks / (time.perf_counter() - start)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu')
+  parser.add_argument('--tracks', type=int, default=16)
+  parser.add_argument('--seconds', type=float, default=30.0)
+  parser.add_argument('--repeats', type=int, default=2)
+  parser.add_argument('--build_tracks', type=int, default=24)
+  parser.add_argument('--build_seconds', type=float, default=180.0)
+  parser.add_argument('--json', default=None)
+  args = parser.parse_args()
+  os.environ.setdefault('JAX_PLATFORMS', 'cuda' if args.device == 'gpu'
+                        else 'cpu')
+  import jax  # pylint: disable=g-import-not-at-top
+
+  waves = clips(args.tracks, args.seconds)
+  results = {'device': str(jax.devices()[0].device_kind),
+             'tracks': args.tracks, 'seconds': args.seconds}
+  start = time.perf_counter()
+  ours(waves[:1])()
+  results['compile_seconds'] = time.perf_counter() - start
+  results['spotipop_tracks_per_s'] = args.tracks / best_time(ours(waves),
+                                                            args.repeats)
+  try:
+    results['peer_tracks_per_s'] = args.tracks / best_time(peer(waves),
+                                                          args.repeats)
+    results['ratio'] = (results['spotipop_tracks_per_s'] /
+                        results['peer_tracks_per_s'])
+    results['tempo'] = tempo_agreement(
+        [signals.drum_pattern(bpm, 12, RATE, seed=i).astype(np.float32)
+         for i, bpm in enumerate(TEMPI)])
+  except ImportError as e:
+    print(f'peer skipped: {e} (pip install -e ".[bench]")')
+  with tempfile.TemporaryDirectory() as root:
+    for on in (False, True):
+      results[f'build_tracks_per_s_descriptors_{"on" if on else "off"}'] = (
+          build_rate(args.build_tracks, args.build_seconds, on, root))
+  print(f"{args.tracks} clips of {args.seconds:g} s at {RATE} Hz on "
+        f"{results['device']} (compile {results['compile_seconds']:.1f} s):")
+  print(f"  spotipop descriptors  {results['spotipop_tracks_per_s']:8.2f} "
+        'tracks/s')
+  if 'ratio' in results:
+    print(f"  librosa + pyloudnorm  {results['peer_tracks_per_s']:8.2f} "
+          f"tracks/s   spotipop x{results['ratio']:.2f}")
+    for name, agreement in results['tempo'].items():
+      print(f"  tempo, {name}: {agreement['within_2_percent']} of "
+            f"{agreement['of']} within 2%, {agreement['octave_errors']} "
+            'octave errors')
+  print(f"  build of {args.build_tracks} tracks of {args.build_seconds:g} s "
+        '(44.1 kHz stereo OGG, decoding included): '
+        f"{results['build_tracks_per_s_descriptors_off']:.2f} tracks/s "
+        f"without descriptors, "
+        f"{results['build_tracks_per_s_descriptors_on']:.2f} with")
+  if args.json:
+    with open(args.json, 'w') as f:
+      json.dump(results, f, indent=2)
+
+
+if __name__ == '__main__':
+  main()
