@@ -88,9 +88,10 @@ def compare(specs, resamples=1000, seed=0):
           and sparse < scorecard.MIN_CLASS_TRACKS):
         c['verdict'] = 'cannot rank'
       differences[p['name']][metric] = c
+  units = len(set(groups)) if groups is not None else len(first['label'])
   return {'predictors': values, 'differences': differences,
           'tracks': len(first['label']), 'unit': first['unit'],
-          'resamples': resamples}
+          'units': units, 'resamples': resamples}
 
 
 def table(comparison):
@@ -117,5 +118,5 @@ def table(comparison):
           f" [{bounds[0]:+.3f}, {bounds[1]:+.3f}]: {c['verdict']}"))
     lines.append(f'| {names[0]} - {name} | ' + ' | '.join(row) + ' |')
   lines.append(f"\n95% intervals from {comparison['resamples']} resamples "
-               f"of the {comparison['tracks']} test {comparison['unit']}s.")
+               f"of the {comparison['units']} test {comparison['unit']}s.")
   return '\n'.join(lines)

@@ -71,7 +71,7 @@ def test_the_import_graph_has_no_cycle():
 
 TOOLS = ('spotipop.main', 'spotipop.build', 'spotipop.evaluate',
          'spotipop.predict', 'spotipop.explain', 'spotipop.replicates',
-         'spotipop.report', 'spotipop.demo')
+         'spotipop.report', 'spotipop.demo', 'spotipop.compare')
 SHARED = ('spotipop.config', 'spotipop.errors')
 
 
