@@ -65,7 +65,7 @@ def split(batch, devices):
 
 
 def torch_network(config, torch):
-  """spotipop's PopularityNet (models.py) as a torch.nn.Module."""
+  """spotipop's PopularityNet (model/network.py) as a torch.nn.Module."""
   from spotipop.audio import spectrogram  # pylint: disable=g-import-not-at-top
   nn, functional = torch.nn, torch.nn.functional
   m, data = config.model, config.data
