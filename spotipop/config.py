@@ -61,8 +61,19 @@ class DataConfig:
   audio_column: str = _field(
       'audio_path', 'Manifest column of audio file paths (not read when '
       '--towers=tabular_only).')
-  popularity_column: str = _field('popularity',
-                                  'Manifest column of popularity, 0-100.')
+  popularity_column: str = _field(
+      'popularity', 'Manifest column of popularity: 0-100, or a count '
+      '(listens, plays, a chart rank) with --popularity_from.')
+  popularity_from: str = _field(
+      'score', "How --popularity_column becomes the 0-100 popularity: 'score' "
+      "(it is one), 'percentile' (a count's percentile among the train "
+      "tracks) or 'log_scale' (log(1 + count) between the train split's 1st "
+      'and 99th percentiles); fitted on the train split only.')
+  popularity_within_year: bool = _field(
+      False, 'Fit --popularity_from within each release year (counts grow '
+      'with age); years with under 10 train tracks use the whole split.')
+  popularity_lower_is_better: bool = _field(
+      False, 'The count is a rank where 1 is best (a chart position).')
   genre_column: str = _field(
       'genre', "Manifest column of genre; list text such as \"['pop', "
       "'dance pop']\" takes its first entry; '' means no genre.")
@@ -228,6 +239,13 @@ class Config:
          'feature_transform', "must be 'zscore' or 'quantile'"),
         (set(self.data.log1p_columns) <= set(self.data.feature_columns),
          'log1p_columns', 'must be a subset of feature_columns'),
+        (self.data.popularity_from in ('score', 'percentile', 'log_scale'),
+         'popularity_from', "must be 'score', 'percentile' or 'log_scale'"),
+        (not self.data.popularity_within_year or self.data.release_column,
+         'popularity_within_year', 'needs --release_column'),
+        (not self.data.popularity_lower_is_better
+         or self.data.popularity_from == 'percentile',
+         'popularity_lower_is_better', 'needs --popularity_from=percentile'),
         (self.data.descriptors in ('none', 'audio'), 'descriptors',
          "must be 'none' or 'audio'"),
         (self.data.descriptors == 'none' or self.model.towers != 'audio_only',

@@ -26,6 +26,7 @@ from spotipop.audio import file_descriptors
 from spotipop.config import DataConfig
 from spotipop.data import features as features_lib
 from spotipop.data import manifest
+from spotipop.data import popularity
 from spotipop.data import splits as splits_lib
 
 SPLITS = splits_lib.SPLITS
@@ -256,14 +257,15 @@ class SpotipopCatalog(tfds.core.GeneratorBasedBuilder):
           f'{data.manifest}: none of the {len(read.tracks)} tracks has usable '
           'audio; see the warnings above')
     check_skipped(data, len(skipped), len(read.tracks))
-    splits = splits_lib.assign(kept, data)
+    splits, _ = popularity.apply(splits_lib.assign(kept, data), data)
     rows = len(read.tracks) + len(read.duplicates)
     logging.info('Catalogue %s: %d rows, %d kept, %d skipped, %d duplicates '
                  'dropped; splits %s', data.manifest, rows, len(kept),
                  len(skipped), len(read.duplicates),
                  {k: len(v) for k, v in splits.items()})
     return splits, {'manifest': data.manifest, 'rows': rows, 'kept': len(kept),
-                    'skipped': skipped, 'duplicates_dropped': read.duplicates}
+                    'skipped': skipped, 'duplicates_dropped': read.duplicates,
+                    'label': popularity.describe(data)}
 
   def _read_manifest(self):
     data = self.builder_config.data

@@ -19,7 +19,12 @@ from spotipop.config import DataConfig
 
 # Derived from the release column when the manifest has no such column.
 RELEASE_YEAR = 'release_year'
-_DATE = re.compile(r'(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?')
+# YYYY, YYYY-MM, YYYY-MM-DD, and ISO 8601 timestamps (FMA's
+# '2008-11-26 01:45:00', '2008-11-26T01:45:00Z', with seconds' fractions or
+# an offset), whose time of day is dropped: releases are ordered by day.
+_DATE = re.compile(r'(\d{4})(?:-(\d{1,2})(?:-(\d{1,2})'
+                   r'(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?'
+                   r'(?:Z|[+-]\d{2}:?\d{2})?)?)?)?')
 _BOOLEANS = {'true': 1.0, 'false': 0.0}
 
 
@@ -70,7 +75,9 @@ def _number(path, row, column, text):
 
 
 def parse_release_date(text):
-  """'2019', '2019-06', '2019-06-14' or a number like '2019.0' -> 'YYYY-MM-DD'.
+  """'2019', '2019-06', '2019-06-14', a timestamp such as
+  '2019-06-14 01:45:00' or '2019-06-14T01:45:00Z', or a number like '2019.0'
+  -> 'YYYY-MM-DD'.
 
   Missing month or day count as 01, so a year-only date sorts first in its
   year. Raises ValueError for anything else.
@@ -180,9 +187,10 @@ def _track(path, row, record, data, labelled, with_audio, audio_dir):
   if labelled:
     column = data.popularity_column
     popularity = _number(path, row, column, record[column])
-    if not 0 <= popularity <= 100:
-      raise errors.ManifestError(f'{path}:{row}: column {column!r} is {popularity}, '
-                                 'outside [0, 100]')
+    if data.popularity_from == 'score' and not 0 <= popularity <= 100:
+      raise errors.ManifestError(
+          f'{path}:{row}: column {column!r} is {popularity}, outside '
+          '[0, 100] (a count needs --popularity_from=percentile or log_scale)')
     if data.group_column:
       # A track without a group value is a group of its own.
       group = ((record[data.group_column] or '').strip()

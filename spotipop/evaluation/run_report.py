@@ -19,6 +19,7 @@ import numpy as np
 from spotipop import errors
 from spotipop.data import catalog
 from spotipop.data import datasets
+from spotipop.data import popularity
 from spotipop.evaluation import baselines
 from spotipop.evaluation import plots
 from spotipop.evaluation import scorecard
@@ -90,6 +91,8 @@ def evaluate(workdir, split='test', checkpoint=checkpointing.BEST,
   groups = (predictions[split]['group'] if config.data.split == 'group'
             else None)  # Tracks of one group are not independent draws.
   summary = {'checkpoint': str(checkpoint), 'step': int(state.step),
+             # What 'popular' means for this run (a count's percentile, ...).
+             'label': popularity.describe(config.data),
              **scorecard.summarize(
                  split, predictions, baseline_predictions,
                  config.eval.threshold_criterion,

@@ -321,3 +321,33 @@ def test_labels_on_the_threshold_are_popular(tmp_path):
             for s in catalog.SPLITS for e in sources[s]}
   assert labels == {f't{i}': int(p >= 50) for i, p in enumerate(popularity)}
   assert sorted(set(labels.values())) == [0, 1]
+
+
+def test_counts_become_popularity_fitted_on_the_train_split(catalogue,
+                                                            tmp_path):
+  """FMA-style listens (counts well past 100) read as their percentile."""
+  with open(catalogue[0]) as f:
+    rows = list(csv.DictReader(f))
+  for i, row in enumerate(rows):
+    row['popularity'] = str(17 * i ** 2)  # 0 to 37,553 listens.
+  path = catalogue[1] / 'listens.csv'
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  config = small_config(str(path), tmp_path, popularity_from='percentile')
+  builder = datasets.build(config.data, with_audio=False)
+  sources = builder.as_data_source()
+  train = sorted(float(r['popularity']) for r in sources['train'])
+  assert 0 < train[0] < train[-1] < 100
+  # The train split's percentiles are spread evenly over 0-100.
+  np.testing.assert_allclose(np.diff(train), 100 / len(train), rtol=1e-5)
+  assert builder.info.metadata['build_report']['label'] == (
+      'popular: the percentile of popularity among the train tracks >= 50 '
+      'of 100')
+  counts = builder.info.metadata['class_counts']['train']
+  assert counts == [len(train) // 2, len(train) - len(train) // 2]
+  with pytest.raises(errors.ManifestError, match='outside .0, 100. .a count '
+                     'needs --popularity_from'):
+    datasets.build(small_config(str(path), tmp_path / 'score').data,
+                   with_audio=False)

@@ -97,13 +97,18 @@ def test_column_mapping_reads_a_spotify_export_as_it_comes(tmp_path):
 @pytest.mark.parametrize('text,expected', [
     ('2019', '2019-01-01'), ('2019-06', '2019-06-01'),
     ('2019-06-14', '2019-06-14'), ('2019.0', '2019-01-01'),
-    ('1957-1-5', '1957-01-05')])
+    ('1957-1-5', '1957-01-05'), ('2008-11-26 01:45:00', '2008-11-26'),
+    ('2008-11-26T01:45:00Z', '2008-11-26'), ('2008-11-26T01:45', '2008-11-26'),
+    ('2008-11-26T01:45:00.250+02:00', '2008-11-26'),
+    ('2008-11-26 23:59:59-0500', '2008-11-26')])
 def test_release_dates(text, expected):
   assert manifest.parse_release_date(text) == expected
 
 
 @pytest.mark.parametrize('text', ['', '19', '2019-00-01', '2019-06-32',
-                                  'June 2019', '2019.5'])
+                                  'June 2019', '2019.5', '2008-11-26T',
+                                  '2008-11-26 01:45:00 UTC',
+                                  '2008-13-26 01:45:00', '2008-11 01:45'])
 def test_bad_release_dates_raise(text):
   with pytest.raises(ValueError):
     manifest.parse_release_date(text)
