@@ -71,7 +71,8 @@ def test_the_import_graph_has_no_cycle():
 
 TOOLS = ('spotipop.main', 'spotipop.build', 'spotipop.evaluate',
          'spotipop.predict', 'spotipop.explain', 'spotipop.replicates',
-         'spotipop.report', 'spotipop.demo', 'spotipop.compare')
+         'spotipop.report', 'spotipop.demo', 'spotipop.compare',
+         'spotipop.catalogues')
 SHARED = ('spotipop.config', 'spotipop.errors')
 
 

@@ -1,0 +1,163 @@
+"""The Free Music Archive's metadata as a spotipop manifest.
+
+FMA (Defferrard et al., ISMIR 2017) ships `fma_metadata/tracks.csv` in its
+own format: three header rows (a column's group, such as track or artist,
+then its name, then a row naming the index, track_id), cells with line
+breaks inside quotes, and `echonest.csv` of Echo Nest features for about
+13,000 tracks in the same style. Its audio is `AUDIO_DIR/000/000002.mp3`:
+folders of 1,000 by the first three digits of the six-digit id.
+
+`write_manifest` keeps one row per track of the chosen subset (FMA's
+subsets nest: small within medium within large; full is every track):
+its id and audio path, its listens, favorites and interest (counts, for
+--popularity_from), top genre, artist id (for --split=group), date, licence
+and, where it has them, its Echo Nest features. A track whose audio file is
+missing is counted and listed, not fatal.
+"""
+
+import csv
+import dataclasses
+import os
+
+from spotipop import errors
+from spotipop.storage import atomic_files
+
+SUBSETS = ('small', 'medium', 'large', 'full')
+# FMA column -> manifest column.
+COLUMNS = {
+    'track.listens': 'listens', 'track.favorites': 'favorites',
+    'track.interest': 'interest', 'track.genre_top': 'genre',
+    'artist.id': 'artist_id', 'track.date_created': 'date_created',
+    'track.license': 'license', 'track.title': 'title',
+    'artist.name': 'artist', 'set.subset': 'subset',
+}
+ECHONEST = ('acousticness', 'danceability', 'energy', 'instrumentalness',
+            'liveness', 'speechiness', 'tempo', 'valence')
+LICENCE_FLAGS = ('non_commercial', 'no_derivatives')
+
+
+@dataclasses.dataclass(frozen=True)
+class Imported:
+  manifest: str
+  tracks: int  # Rows written.
+  missing_audio: list  # Track ids whose audio file is not there.
+  excluded: int  # Tracks left out by their licence.
+  with_echonest: int  # Rows with Echo Nest features.
+
+
+def read_table(path):
+  """{track_id: {'group.name': text}} of an FMA multi-header CSV."""
+  try:
+    f = open(path, newline='', encoding='utf-8')
+  except OSError as e:
+    raise errors.ManifestError(f'{path}: cannot open ({e.strerror})') from None
+  with f:
+    reader = csv.reader(f)
+    try:
+      headers = [next(reader) for _ in range(3)]
+    except StopIteration:
+      raise errors.ManifestError(f'{path}: not an FMA table: under three '
+                                 'header rows') from None
+    if headers[2][:1] != ['track_id']:
+      raise errors.ManifestError(
+          f'{path}: not an FMA table: its third row should name the index '
+          f'track_id, not {headers[2][:1]}')
+    names = [f'{group}.{name}' for group, name in zip(*headers[:2])]
+    table = {}
+    try:
+      for row in reader:
+        if row:
+          table[row[0]] = dict(zip(names[1:], row[1:]))
+    except csv.Error as e:
+      raise errors.ManifestError(f'{path}:{reader.line_num}: {e}') from None
+  return table
+
+
+def licence_terms(text):
+  """{'non_commercial': bool, 'no_derivatives': bool} of a licence's name."""
+  words = text.lower().replace('-', '').replace(' ', '')
+  return {'non_commercial': 'noncommercial' in words,
+          'no_derivatives': 'noderiv' in words}
+
+
+def audio_path(track_id):
+  """FMA's layout: 000/000002.mp3 for track 2."""
+  name = f'{int(track_id):06d}'
+  return f'{name[:3]}/{name}.mp3'
+
+
+def in_subset(track_subset, subset):
+  if subset == 'full':
+    return True
+  return (track_subset in SUBSETS[:SUBSETS.index(subset) + 1])
+
+
+def write_manifest(metadata_dir, audio_dir, out, subset='small',
+                   exclude=()):
+  """Writes OUT/manifest.csv (and OUT/missing_audio.txt) from FMA's metadata.
+
+  exclude: licence terms (LICENCE_FLAGS) whose tracks are left out.
+  """
+  if subset not in SUBSETS:
+    raise errors.FlagError(f'--subset={subset}: use one of {SUBSETS}')
+  unknown = sorted(set(exclude) - set(LICENCE_FLAGS))
+  if unknown:
+    raise errors.FlagError(f'--exclude: {unknown}; use {LICENCE_FLAGS}')
+  tracks = read_table(os.path.join(metadata_dir, 'tracks.csv'))
+  missing_columns = sorted(set(COLUMNS) - set(next(iter(tracks.values()), {})))
+  if tracks and missing_columns:
+    raise errors.ManifestError(
+        f'{metadata_dir}/tracks.csv: missing column(s) {missing_columns}')
+  echonest_path = os.path.join(metadata_dir, 'echonest.csv')
+  echonest = (read_table(echonest_path) if os.path.exists(echonest_path)
+              else {})
+  os.makedirs(out, exist_ok=True)
+  rows, missing, excluded, with_echonest = [], [], 0, 0
+  for track_id, track in tracks.items():
+    if not in_subset(track['set.subset'], subset):
+      continue
+    terms = licence_terms(track['track.license'])
+    if any(terms[term] for term in exclude):
+      excluded += 1
+      continue
+    path = audio_path(track_id)
+    if not os.path.isfile(os.path.join(audio_dir, path)):
+      missing.append(track_id)
+      continue
+    row = {'track_id': track_id, 'audio_path': path,
+           **{name: track[column].strip() for column, name in COLUMNS.items()},
+           **terms}
+    features = echonest.get(track_id, {})
+    for name in ECHONEST:
+      row[f'echonest_{name}'] = features.get(f'audio_features.{name}', '')
+    with_echonest += bool(features)
+    rows.append(row)
+  manifest = os.path.join(out, 'manifest.csv')
+  header = ['track_id', 'audio_path', *COLUMNS.values(), *LICENCE_FLAGS,
+            *(f'echonest_{name}' for name in ECHONEST)]
+  with atomic_files.replaced(manifest, newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=header)
+    writer.writeheader()
+    writer.writerows(rows)
+  with atomic_files.replaced(os.path.join(out, 'missing_audio.txt')) as f:
+    f.write(''.join(f'{track_id}\t{audio_path(track_id)}\n'
+                    for track_id in missing))
+  return Imported(manifest, len(rows), missing, excluded, with_echonest)
+
+
+def flagfile(imported, audio_dir):
+  """The flagfile that trains on an imported manifest: listens as percentile
+  popularity within release year, unseen artists, descriptors from the audio
+  (Echo Nest features cover too few tracks to be a column)."""
+  return '\n'.join([
+      '# Written by python -m spotipop.catalogues fma.',
+      f'--manifest={os.path.abspath(imported.manifest)}',
+      f'--audio_dir={os.path.abspath(audio_dir)}',
+      '--workdir=runs/fma', '--id_column=track_id',
+      '--audio_column=audio_path', '--popularity_column=listens',
+      '--popularity_from=percentile', '--popularity_within_year',
+      '--genre_column=genre', '--release_column=date_created',
+      '--group_column=artist_id', '--split=group', '--descriptors=audio',
+      '--feature_columns=', '--log1p_columns=', '--sample_rate=22050',
+      '--clip_seconds=30', '--min_clip_seconds=10', '--n_fft=2048',
+      '--hop_length=512', '--n_mels=128', '--batch_size=32']) + '\n'

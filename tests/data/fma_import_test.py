@@ -1,0 +1,162 @@
+"""FMA's own tracks.csv (the real first 300 rows in ../shared) to a manifest."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import REPO
+from conftest import fails_in_one_line
+from conftest import run_module
+from spotipop import config as config_lib
+from spotipop import errors
+from spotipop.data import fma_import
+from spotipop.data import manifest
+from spotipop.data import popularity
+from spotipop.data import splits
+
+SAMPLE = os.path.join(os.path.dirname(REPO), 'shared', 'data', 'fma_sample')
+
+
+def _fma_rows():
+  """The sample's rows as {track_id: {'group.name': text}}, read plainly."""
+  with open(os.path.join(SAMPLE, 'tracks.csv'), newline='') as f:
+    reader = csv.reader(f)
+    top, names, _ = next(reader), next(reader), next(reader)
+    keys = [f'{a}.{b}' for a, b in zip(top, names)]
+    return {row[0]: dict(zip(keys[1:], row[1:])) for row in reader}
+
+
+@pytest.fixture(scope='module')
+def audio(tmp_path_factory):
+  """An FMA audio tree holding the small and medium subsets' files, but for
+  the first medium one."""
+  folder = tmp_path_factory.mktemp('fma_audio')
+  rows = _fma_rows()
+  wanted = [t for t, r in rows.items() if r['set.subset'] in ('small', 'medium')]
+  for track_id in wanted[1:]:
+    path = folder / fma_import.audio_path(track_id)
+    path.parent.mkdir(exist_ok=True)
+    sf.write(path, np.zeros(800, np.float32), 8000, format='MP3')
+  return folder, wanted[0], rows
+
+
+def test_the_reader_takes_fmas_three_header_rows_and_multiline_cells():
+  table = fma_import.read_table(os.path.join(SAMPLE, 'tracks.csv'))
+  assert len(table) == 300 and list(table)[:2] == ['2', '3']
+  assert table['2']['track.listens'] == '1293'
+  assert table['2']['track.date_created'] == '2008-11-26 01:48:12'
+  assert '\n' in ''.join(r['artist.bio'] for r in table.values())
+  assert table == _fma_rows()
+
+
+def test_the_small_subset_becomes_a_manifest_with_counts_and_licences(
+    audio, tmp_path):
+  folder, missing, rows = audio
+  imported = fma_import.write_manifest(SAMPLE, str(folder), str(tmp_path),
+                                       'small')
+  small = [t for t, r in rows.items() if r['set.subset'] == 'small']
+  with open(imported.manifest) as f:
+    written = list(csv.DictReader(f))
+  assert [r['track_id'] for r in written] == [t for t in small if t != missing]
+  first = written[0]
+  source = rows[first['track_id']]
+  assert first['audio_path'] == fma_import.audio_path(first['track_id'])
+  assert first['audio_path'].startswith('000/000')
+  assert (first['listens'], first['favorites'], first['interest']) == (
+      source['track.listens'], source['track.favorites'],
+      source['track.interest'])
+  assert (first['genre'], first['artist_id'], first['license']) == (
+      source['track.genre_top'], source['artist.id'],
+      source['track.license'].strip())
+  assert imported.with_echonest == 0  # The sample has no echonest.csv.
+  # The first medium track is not small: nothing is missing from small.
+  assert imported.missing_audio == [t for t in small if t == missing]
+
+
+def test_subsets_nest_and_a_missing_file_is_listed_not_fatal(audio, tmp_path):
+  folder, missing, rows = audio
+  imported = fma_import.write_manifest(SAMPLE, str(folder), str(tmp_path),
+                                       'medium')
+  wanted = [t for t, r in rows.items() if r['set.subset'] in ('small',
+                                                               'medium')]
+  assert imported.tracks == len(wanted) - 1 == 49
+  assert imported.missing_audio == [missing]
+  listed = (tmp_path / 'missing_audio.txt').read_text()
+  assert listed == f'{missing}\t{fma_import.audio_path(missing)}\n'
+
+
+def test_licences_are_kept_and_can_exclude_tracks(audio, tmp_path):
+  folder, _, _ = audio
+  everything = fma_import.write_manifest(SAMPLE, str(folder),
+                                         str(tmp_path / 'all'), 'medium')
+  with open(everything.manifest) as f:
+    written = list(csv.DictReader(f))
+  no_nd = fma_import.write_manifest(SAMPLE, str(folder), str(tmp_path / 'nd'),
+                                    'medium', exclude=('no_derivatives',))
+  derivative_free = sum(r['no_derivatives'] == 'True' for r in written)
+  assert 0 < derivative_free < len(written)
+  assert no_nd.tracks == len(written) - derivative_free
+  assert no_nd.excluded == derivative_free
+  assert fma_import.licence_terms(
+      'Attribution-Noncommercial-No Derivative Works 3.0 United States') == {
+          'non_commercial': True, 'no_derivatives': True}
+  assert fma_import.licence_terms('Attribution 4.0 International') == {
+      'non_commercial': False, 'no_derivatives': False}
+  with pytest.raises(errors.FlagError, match='--exclude'):
+    fma_import.write_manifest(SAMPLE, str(folder), str(tmp_path), 'small',
+                              exclude=('share_alike',))
+
+
+def test_the_written_flagfile_reads_the_manifest_to_percentile_labels(
+    audio, tmp_path):
+  """Listens become percentiles within release year; timestamps are dates;
+  artists are the groups."""
+  folder, _, _ = audio
+  imported = fma_import.write_manifest(SAMPLE, str(folder), str(tmp_path),
+                                       'medium')
+  flagfile = tmp_path / 'fma.flags'
+  flagfile.write_text(fma_import.flagfile(imported, str(folder)))
+  config = config_lib.from_flagfile(str(flagfile))
+  read = manifest.read(imported.manifest, config.data)
+  assert len(read.tracks) == imported.tracks
+  assert read.tracks[0].release_date == '2008-11-26'
+  assert max(t.popularity for t in read.tracks) > 100  # Raw listens.
+  labelled, _ = popularity.apply(splits.assign(read.tracks, config.data),
+                                 config.data)
+  scores = [t.popularity for s in labelled.values() for t in s]
+  assert 0 <= min(scores) and max(scores) <= 100
+  groups = {s: {t.group for t in labelled[s]} for s in labelled}
+  assert not groups['train'] & groups['test']
+
+
+def test_a_file_that_is_not_an_fma_table_is_named(tmp_path):
+  (tmp_path / 'tracks.csv').write_text('track_id,listens\n2,10\n')
+  with pytest.raises(errors.ManifestError, match='tracks.csv: not an FMA '
+                     'table'):
+    fma_import.write_manifest(str(tmp_path), str(tmp_path), str(tmp_path))
+  with pytest.raises(errors.ManifestError, match='cannot open'):
+    fma_import.write_manifest(str(tmp_path / 'none'), str(tmp_path),
+                              str(tmp_path))
+
+
+@pytest.mark.slow
+def test_the_catalogues_tool_writes_the_manifest_and_its_flagfile(audio,
+                                                                  tmp_path):
+  folder, _, _ = audio
+  out = tmp_path / 'fma'
+  result = run_module('spotipop.catalogues', 'fma',
+                      f'--metadata_dir={SAMPLE}', f'--audio_dir={folder}',
+                      f'--out={out}', '--subset=medium')
+  assert result.stdout.startswith(f'{out}/manifest.csv: 49 tracks of the '
+                                  'medium subset (0 with Echo Nest features); '
+                                  '1 without their audio file')
+  assert f'--flagfile={out}/fma.flags' in result.stdout
+  assert (out / 'fma.flags').read_text().startswith('# Written by')
+  bad = run_module('spotipop.catalogues', 'jamendo', check=False)
+  fails_in_one_line(bad, 'spotipop.catalogues', 'fma')
+  unset = run_module('spotipop.catalogues', 'fma', f'--out={out}',
+                     check=False)
+  fails_in_one_line(unset, 'spotipop.catalogues', '--metadata_dir')
