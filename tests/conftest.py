@@ -76,12 +76,16 @@ def dirty_catalogue(catalogue, tmp_path_factory):
   for name in ('corrupt.mp3', 'short.wav', 'missing.ogg', 'truncated.mp3'):
     rows.append({**rows[0], 'track_id': f'bad-{name}',
                  'audio_path': f'audio/{name}'})
-  path = folder / 'manifest.csv'
+  return str(write_manifest(folder / 'manifest.csv', rows))
+
+
+def write_manifest(path, rows):
+  """Writes rows (dicts with the same keys) as a CSV manifest; returns path."""
   with open(path, 'w', newline='') as f:
     writer = csv.DictWriter(f, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-  return str(path)
+  return path
 
 
 def small_config(manifest, data_dir, **overrides):

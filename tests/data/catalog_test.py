@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from conftest import small_config
+from conftest import write_manifest
 from spotipop import config as config_lib
 from spotipop import errors
 from spotipop.audio import decode
@@ -199,10 +200,7 @@ def test_a_manifest_of_ids_audio_and_popularity_builds_on_descriptors(
     rows = [{k: r[k] for k in ('track_id', 'audio_path', 'popularity')}
             for r in csv.DictReader(f)]
   path = catalogue[1] / 'bare.csv'
-  with open(path, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+  write_manifest(path, rows)
   config = small_config(str(path), tmp_path, descriptors='audio',
                         descriptor_seconds=2.0, feature_columns=(),
                         log1p_columns=(), genre_column='', release_column='')
@@ -237,10 +235,7 @@ def test_tabular_only_dataset_reads_and_stores_no_audio(catalogue, tmp_path):
   for row in rows:
     row['audio_path'] = 'missing/' + row['audio_path']
   path = tmp_path / 'no_audio.csv'
-  with open(path, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+  write_manifest(path, rows)
   config = small_config(str(path), tmp_path / 'tfds')
   builder = datasets.build(config.data, with_audio=False)
   assert 'audio' not in builder.info.features
@@ -331,10 +326,7 @@ def test_counts_become_popularity_fitted_on_the_train_split(catalogue,
   for i, row in enumerate(rows):
     row['popularity'] = str(17 * i ** 2)  # 0 to 37,553 listens.
   path = catalogue[1] / 'listens.csv'
-  with open(path, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+  write_manifest(path, rows)
   config = small_config(str(path), tmp_path, popularity_from='percentile')
   builder = datasets.build(config.data, with_audio=False)
   sources = builder.as_data_source()

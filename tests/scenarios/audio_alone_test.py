@@ -14,6 +14,7 @@ import pytest
 from conftest import fails_in_one_line
 from conftest import run_module
 from conftest import small_flags
+from conftest import write_manifest
 from spotipop.audio import descriptors
 
 pytestmark = pytest.mark.slow
@@ -27,10 +28,7 @@ def bare_run(catalogue, tmp_path_factory):
     rows = [{k: r[k] for k in ('track_id', 'audio_path', 'popularity')}
             for r in csv.DictReader(f)]
   bare = root / 'bare.csv'
-  with open(bare, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+  write_manifest(bare, rows)
   workdir = root / 'run'
   run_module('spotipop.main', *small_flags(str(bare), root / 'tfds'),
              f'--audio_dir={folder}', f'--workdir={workdir}',

@@ -12,6 +12,7 @@ from conftest import REPO
 from conftest import experiment_config
 from conftest import run_module
 from conftest import small_flags
+from conftest import write_manifest
 from spotipop import errors
 from spotipop.data import catalog
 from spotipop.data import datasets
@@ -124,10 +125,7 @@ def test_predict_scores_the_good_rows_and_names_each_bad_one(trained, catalogue,
   rows[1]['audio_path'] = str(tmp_path / 'gone.wav')  # CSV line 3.
   rows[3]['audio_path'] = str(corrupt)  # Line 5.
   tracks = tmp_path / 'tracks.csv'
-  with open(tracks, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+  write_manifest(tracks, rows)
   result = run_module('spotipop.predict', f'--workdir={workdir}',
                       f'--tracks={tracks}', check=False)
   assert result.returncode == errors.SomeTracksFailed.exit_status
@@ -221,10 +219,7 @@ def test_paper_experiment_reads_renamed_columns_with_audio(catalogue, tmp_path):
     renamed['album_release_date'] = f"{row['release_year']}-06-15"
     export.append(renamed)
   path = tmp_path / 'export.csv'
-  with open(path, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=list(export[0]))
-    writer.writeheader()
-    writer.writerows(export)
+  write_manifest(path, export)
   workdir = tmp_path / 'run'
   run_module('spotipop.main', '--flagfile=experiments/paper.flags',
              *small_flags(path, tmp_path / 'tfds'), '--n_mels=0',

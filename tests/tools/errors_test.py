@@ -11,6 +11,7 @@ import pytest
 from conftest import fails_in_one_line
 from conftest import run_module
 from conftest import small_flags
+from conftest import write_manifest
 from spotipop import config as config_lib
 from spotipop.run import workdir as workdir_lib
 
@@ -28,10 +29,7 @@ def bad_inputs(catalogue, tmp_path_factory):
 
   def write(name, rows_to_write):
     path = root / name
-    with open(path, 'w', newline='') as f:
-      writer = csv.DictWriter(f, fieldnames=list(rows_to_write[0]))
-      writer.writeheader()
-      writer.writerows(rows_to_write)
+    write_manifest(path, rows_to_write)
     return str(path)
 
   no_audio = write('no_audio.csv', [{**r, 'audio_path': f'gone/{r["audio_path"]}'}
