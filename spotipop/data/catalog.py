@@ -53,6 +53,13 @@ class CatalogConfig(tfds.core.BuilderConfig):
     return f'CatalogConfig({self.name}, manifest={self.data.manifest})'
 
 
+# Data settings added since datasets were first named: at their defaults
+# (descriptor_seconds also without descriptors) they stay out of the name, so
+# a dataset built before them keeps its name and is not built again.
+ADDED_SETTINGS = ('descriptors', 'descriptor_seconds', 'popularity_from',
+                  'popularity_within_year', 'popularity_lower_is_better')
+
+
 def builder_config(data: DataConfig, with_audio=True):
   """A builder config whose name changes whenever the built data would."""
   path = data.manifest or demo_manifest()
@@ -66,8 +73,11 @@ def builder_config(data: DataConfig, with_audio=True):
   settings = dataclasses.asdict(data)
   for name in config_lib.BUILD_PLACE_FIELDS:
     del settings[name]
-  if data.descriptors == 'none':  # Datasets built before descriptors keep
-    del settings['descriptors'], settings['descriptor_seconds']  # their name.
+  defaults = DataConfig()
+  for name in ADDED_SETTINGS:
+    if (settings[name] == getattr(defaults, name) or
+        (name == 'descriptor_seconds' and data.descriptors == 'none')):
+      del settings[name]
   settings['manifest'] = os.path.abspath(path)
   settings['with_audio'] = with_audio
   digest.update(json.dumps(settings, sort_keys=True).encode())

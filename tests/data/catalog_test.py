@@ -133,12 +133,14 @@ def test_settings_that_change_the_data_change_the_dataset_name(catalogue, tmp_pa
           dataclasses.replace(described, descriptor_seconds=10)).name)
 
 
-def test_datasets_built_before_descriptors_keep_their_name(catalogue):
+def test_datasets_built_before_new_settings_keep_their_name(catalogue):
   """The name is a hash of the data settings: a setting added later, at its
   default, must not rename (and so rebuild) every existing dataset."""
   config = small_config(catalogue[0], '/tfds')
+  added = ('descriptors', 'descriptor_seconds', 'popularity_from',
+           'popularity_within_year', 'popularity_lower_is_better')
   before = {f: v for f, v in dataclasses.asdict(config.data).items()
-            if f not in ('descriptors', 'descriptor_seconds')}
+            if f not in added}
   assert catalog.builder_config(config.data).name == catalog.builder_config(
       dataclasses.replace(config.data, descriptor_seconds=99.0)).name
   # The hash over exactly the settings there were before descriptors.
@@ -149,6 +151,9 @@ def test_datasets_built_before_descriptors_keep_their_name(catalogue):
   digest.update(json.dumps(before, sort_keys=True).encode())
   assert catalog.builder_config(config.data).name.endswith(
       digest.hexdigest()[:12])
+  counted = catalog.builder_config(dataclasses.replace(
+      config.data, popularity_from='percentile'))
+  assert counted.name != catalog.builder_config(config.data).name
 
 
 @pytest.fixture(scope='module')
