@@ -6,7 +6,7 @@
 
 Trains and evaluates one run per training seed and one per split seed, each
 in its own WORKDIR/seedS_splitK, and prints the spread of their test metrics
-beside one run's bootstrap interval (training/replication.py says how).
+beside one run's bootstrap interval (training/seed_study.py says how).
 Re-running resumes each run where it stopped.
 """
 
@@ -18,7 +18,7 @@ from spotipop import cli
 from spotipop import config as config_lib
 from spotipop import errors
 from spotipop.training import loop
-from spotipop.training import replication
+from spotipop.training import seed_study
 
 config_lib.define_flags()
 flags.DEFINE_string('workdir', None, 'Folder of the runs, one per seed.')
@@ -40,7 +40,7 @@ def main(argv):
     raise errors.FlagError('--train_seeds and --split_seeds are lists of '
                            'integers') from None
   loop.check_before_building(config, workdir)
-  print(replication.table(replication.replicate(config, workdir, train_seeds,
+  print(seed_study.table(seed_study.replicate(config, workdir, train_seeds,
                                                 split_seeds)))
 
 

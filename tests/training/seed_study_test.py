@@ -9,12 +9,12 @@ from conftest import run_module
 from conftest import small_config
 from conftest import small_flags
 from spotipop import errors
-from spotipop.training import replication
+from spotipop.training import seed_study
 
 
 def test_plan_varies_one_seed_at_a_time_and_shares_the_base_run():
   config = small_config('m.csv', '/unused', seed=1, split_seed=2)
-  runs = replication.plan(config, [0, 1], [2, 5])
+  runs = seed_study.plan(config, [0, 1], [2, 5])
   assert [name for name, _ in runs['training seed']] == [
       'seed0_split2', 'seed1_split2']
   assert [name for name, _ in runs['split seed']] == [
@@ -28,7 +28,7 @@ def test_a_time_split_takes_one_split_seed():
   config = small_config('m.csv', '/unused', split='time',
                         release_column='release_year')
   with pytest.raises(errors.FlagError, match='--split_seeds'):
-    replication.plan(config, [0], [0, 1])
+    seed_study.plan(config, [0], [0, 1])
 
 
 def _report(model, gbdt, half_width):
@@ -39,7 +39,7 @@ def _report(model, gbdt, half_width):
 
 
 def test_aggregate_gives_mean_sd_range_and_the_bootstrap_half_width():
-  summary = replication.aggregate([_report(0.70, 0.72, 0.02),
+  summary = seed_study.aggregate([_report(0.70, 0.72, 0.02),
                                   _report(0.74, 0.71, 0.04),
                                   _report(0.72, 0.70, 0.03)])
   auc = summary['roc_auc']
@@ -49,7 +49,7 @@ def test_aggregate_gives_mean_sd_range_and_the_bootstrap_half_width():
   assert auc['bootstrap_half_width'] == pytest.approx(0.03)
   assert summary['mae']['model']['mean'] is None  # Not reported: undefined.
   assert '| training seed | 3 | ROC-AUC | 0.720 ± 0.020 [0.700, 0.740] |' in (
-      replication.table({'training seed': summary}))
+      seed_study.table({'training seed': summary}))
 
 
 @pytest.mark.slow  # Three whole training runs.
