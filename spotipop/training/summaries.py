@@ -35,10 +35,12 @@ class Summaries:
     with atomic_files.naming(self._folder):
       os.makedirs(self._folder, exist_ok=True)
       # File names hold the second the writer starts; the process id and a
-      # count keep two writers started in one second in two files.
+      # count keep two writers started in one second in two files. The count
+      # is zero-padded: TensorBoard reads the files in name order, where
+      # '10' would sort before '9'.
       self._events = event_file_writer.EventsWriter(
           os.path.join(self._folder, 'events'),
-          f'.{os.getpid()}.{next(_WRITERS)}')
+          f'.{os.getpid()}.{next(_WRITERS):06d}')
       # TensorBoard hides the earlier files' events at this step and later.
       self._write(event_pb2.Event(step=resumed_step + 1, session_log=(
           event_pb2.SessionLog(status=event_pb2.SessionLog.START))))

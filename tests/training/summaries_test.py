@@ -1,5 +1,6 @@
 """TensorBoard scalars: on disk at each flush, and purged past a resume."""
 
+import itertools
 import os
 
 from conftest import tensorboard_scalars
@@ -20,6 +21,20 @@ def test_what_is_flushed_is_in_the_file_before_the_writer_closes(tmp_path):
       'train/loss': {1: 0.75}, 'train/learning_rate': {1: 0.015625},
       'train/epoch_loss': {2: 0.5}, 'validation/roc_auc': {2: 0.625}}
   writer.close()
+
+
+def test_writers_started_in_one_second_sort_in_the_order_they_started(
+    tmp_path, monkeypatch):
+  """The tenth writer of a process must not sort before the ninth."""
+  monkeypatch.setattr(summaries, '_WRITERS', itertools.count(9))
+  for auc in (0.5, 0.625):
+    writer = summaries.Summaries(str(tmp_path))
+    writer.epoch(_record(2, auc))
+    writer.close()
+  names = sorted(os.listdir(tmp_path / 'tensorboard'))
+  assert [n.rsplit('.', 1)[1] for n in names] == ['000009', '000010']
+  assert tensorboard_scalars(str(tmp_path))['validation/roc_auc'] == {
+      2: 0.625}
 
 
 def test_a_resumed_run_hides_what_followed_its_checkpoint(tmp_path):
