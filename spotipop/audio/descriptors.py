@@ -107,10 +107,9 @@ def _masked_spread(x, mask):
   return mean, jnp.sqrt(variance)
 
 
-def _db(power, floor_db=None):
+def _db(power):
   """10 log10(power), power floored at AMIN (librosa's power_to_db, ref 1)."""
-  db = 10.0 * jnp.log10(jnp.maximum(power, AMIN))
-  return db if floor_db is None else jnp.maximum(db, floor_db)
+  return 10.0 * jnp.log10(jnp.maximum(power, AMIN))
 
 
 def _top_db_floor(db, mask):
