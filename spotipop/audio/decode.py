@@ -1,5 +1,6 @@
 """Audio decoding: any file libsndfile reads (wav, flac, ogg, mp3) to a fixed-length mono clip."""
 
+import dataclasses
 import math
 import os
 
@@ -43,24 +44,43 @@ AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.opus', '.mp3', '.aif',
                     '.aiff')
 
 
-def _read(path):
-  """(samples [frames, channels] float32, native rate) of a file, checked."""
+def _open(path):
+  """An open, checked SoundFile and the frames spotipop reads of it."""
   _require_file(path)
   try:
-    with sf.SoundFile(path) as f:
-      native_rate, channels = f.samplerate, f.channels
-      if not SAMPLE_RATES[0] <= native_rate <= SAMPLE_RATES[1]:
-        raise errors.AudioError(f'{path}: implausible sample rate {native_rate} Hz')
-      if not 1 <= channels <= MAX_CHANNELS:
-        raise errors.AudioError(f'{path}: implausible channel count {channels}')
-      limit = min(MAX_SECONDS * native_rate, MAX_SAMPLES // channels)
-      frames = min(f.frames, limit) if f.frames > 0 else limit
+    f = sf.SoundFile(path)
+  except (sf.LibsndfileError, RuntimeError, OSError) as e:
+    raise errors.AudioError(f'{path}: cannot decode audio ({e})') from e
+  if not SAMPLE_RATES[0] <= f.samplerate <= SAMPLE_RATES[1]:
+    f.close()
+    raise errors.AudioError(f'{path}: implausible sample rate {f.samplerate} Hz')
+  if not 1 <= f.channels <= MAX_CHANNELS:
+    f.close()
+    raise errors.AudioError(f'{path}: implausible channel count {f.channels}')
+  limit = min(MAX_SECONDS * f.samplerate, MAX_SAMPLES // f.channels)
+  return f, min(f.frames, limit) if f.frames > 0 else limit
+
+
+def _checked(path, wave):
+  if not np.all(np.isfinite(wave)):
+    raise errors.AudioError(f'{path}: decoded audio contains NaN or Inf samples')
+  return wave
+
+
+def _read(path):
+  """(samples [frames, channels] float32, native rate) of a file, checked."""
+  f, frames = _open(path)
+  try:
+    with f:
       wave = f.read(frames, dtype='float32', always_2d=True)
   except (sf.LibsndfileError, RuntimeError, OSError) as e:
     raise errors.AudioError(f'{path}: cannot decode audio ({e})') from e
-  if not np.all(np.isfinite(wave)):
-    raise errors.AudioError(f'{path}: decoded audio contains NaN or Inf samples')
-  return wave, native_rate
+  return _checked(path, wave), f.samplerate
+
+
+def _ratio(native_rate, sample_rate):
+  g = math.gcd(native_rate, sample_rate)
+  return sample_rate // g, native_rate // g
 
 
 def _resampled(wave, native_rate, sample_rate):
@@ -70,10 +90,19 @@ def _resampled(wave, native_rate, sample_rate):
     # import (benchmarks/startup.py), and every tool start would pay it,
     # reading audio or not.
     from scipy import signal  # pylint: disable=g-import-not-at-top
-    g = math.gcd(native_rate, sample_rate)
-    wave = signal.resample_poly(wave, sample_rate // g, native_rate // g,
-                                axis=-1)
+    up, down = _ratio(native_rate, sample_rate)
+    wave = signal.resample_poly(wave, up, down, axis=-1)
   return wave.astype(np.float32)
+
+
+def _mono_and_channels(wave, native_rate, sample_rate):
+  """(mono, channels [C, samples]) at sample_rate of wave [frames, C]: a
+  stereo file's channels resampled apart; any other file's one channel is
+  the mono wave (more than two channels are mixed to it)."""
+  mono = _resampled(wave.mean(axis=1), native_rate, sample_rate)
+  if wave.shape[1] != 2:
+    return mono, mono[None]
+  return mono, _resampled(wave.T, native_rate, sample_rate)
 
 
 def load(path, sample_rate):
@@ -82,18 +111,73 @@ def load(path, sample_rate):
   return _resampled(wave.mean(axis=1), native_rate, sample_rate)
 
 
-def load_channels(path, sample_rate):
-  """(mono as load gives it, channels [C, samples]) at sample_rate.
+@dataclasses.dataclass(frozen=True)
+class Centre:
+  """The centre of a decoded track at the model's rate: mono [n] and
+  channels [C, n], the track's samples start..start + n of total."""
+  mono: np.ndarray
+  channels: np.ndarray
+  start: int
+  total: int
 
-  A stereo file's channels are resampled apart, for what is measured per
-  channel (loudness); a mono file's one channel is the mono wave, and a file
-  of more than two channels is mixed to it.
+  def crop(self, wave, num_samples):
+    """The track's centre num_samples of wave (mono or channels), as
+    fix_length crops the whole track: zero-padded when it is shorter."""
+    begin = max(0, (self.total - num_samples) // 2) - self.start
+    piece = wave[..., begin:begin + num_samples]
+    pad = num_samples - piece.shape[-1]
+    return np.pad(piece, [(0, 0)] * (piece.ndim - 1) + [(0, pad)])
+
+
+# Formats decoded whole: after a seek, libsndfile's MP3 decoder gave samples
+# one float32 step away from a decode from the start
+# (tests/audio/decode_test.py).
+WHOLE_READ_FORMATS = ('MP3',)
+
+
+def _resample_margin(up, down):
+  """Input samples either side of a window that resample_poly's filter (10
+  taps a phase at the upsampled rate) reaches."""
+  return -(-10 * max(up, down) // up) + down
+
+
+def load_centre(path, sample_rate, num_samples):
+  """The centre num_samples of a track at sample_rate (Centre), decoding
+  only them and the resampling filter's reach.
+
+  The samples equal the whole track's decoded, resampled and cropped
+  (decode.fix_length): the read starts on a multiple of the resampler's
+  phase period, so every kept output sample sums the same inputs. A track
+  that is short, or whose header promises frames a seek cannot reach (a
+  truncated file), is decoded whole; so is an MP3, whose decoder after a
+  seek can differ from a decode from the start in the last bit.
   """
-  wave, native_rate = _read(path)
-  mono = _resampled(wave.mean(axis=1), native_rate, sample_rate)
-  if wave.shape[1] != 2:
-    return mono, mono[None]
-  return mono, _resampled(wave.T, native_rate, sample_rate)
+  f, frames = _open(path)
+  native_rate = f.samplerate
+  up, down = _ratio(native_rate, sample_rate)
+  total = -(-frames * up // down)  # resample_poly's output length.
+  first = (total - num_samples) // 2
+  begin = max(0, first * down // up - _resample_margin(up, down))
+  begin -= begin % down
+  end = min(frames, -(-(first + num_samples) * down // up)
+            + _resample_margin(up, down))
+  wave = None
+  with f:
+    if first > 0 and f.seekable() and f.format not in WHOLE_READ_FORMATS:
+      try:
+        f.seek(begin)
+        wave = f.read(end - begin, dtype='float32', always_2d=True)
+      except (sf.LibsndfileError, RuntimeError, OSError):
+        wave = None
+      if wave is not None and wave.shape[0] < end - begin:
+        wave = None  # Fewer frames than the header says: read it whole.
+  if wave is None:
+    wave, native_rate = _read(path)
+    mono, channels = _mono_and_channels(wave, native_rate, sample_rate)
+    return Centre(mono, channels, 0, mono.shape[-1])
+  mono, channels = _mono_and_channels(_checked(path, wave), native_rate,
+                                      sample_rate)
+  return Centre(mono, channels, begin * up // down, total)
 
 
 def fix_length(wave, num_samples):
@@ -112,16 +196,17 @@ def to_pcm16(wave):
   return np.round(np.clip(wave, -1.0, 1.0) * PCM_SCALE).astype(np.int16)
 
 
-def require_length(path, wave, sample_rate, min_seconds):
-  """Refuses a decoded wave shorter than min_seconds, naming the file."""
-  if wave.shape[-1] < min_seconds * sample_rate:
-    raise errors.AudioError(f'{path}: decoded only {wave.shape[-1] / sample_rate:.2f} s '
+def require_total(path, centre, sample_rate, min_seconds):
+  """Refuses a track shorter than min_seconds, naming the file."""
+  if centre.total < min_seconds * sample_rate:
+    raise errors.AudioError(f'{path}: decoded only {centre.total / sample_rate:.2f} s '
                             f'of audio (< minimum {min_seconds:.2f} s); if its header '
                             'says longer, the file is truncated or corrupt')
 
 
 def load_clip(path, sample_rate, clip_seconds, min_seconds):
-  """The clip the model sees: decoded, resampled, length-checked, fixed length."""
-  wave = load(path, sample_rate)
-  require_length(path, wave, sample_rate, min_seconds)
-  return fix_length(wave, int(round(clip_seconds * sample_rate)))
+  """The clip the model sees: its centre, decoded, resampled, length-checked."""
+  num_samples = int(round(clip_seconds * sample_rate))
+  centre = load_centre(path, sample_rate, num_samples)
+  require_total(path, centre, sample_rate, min_seconds)
+  return centre.crop(centre.mono, num_samples)

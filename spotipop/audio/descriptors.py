@@ -584,22 +584,3 @@ def describe(mono, channels, lengths, sample_rate):
              *jnp.moveaxis(mfcc_mean, -1, 0), *jnp.moveaxis(mfcc_std, -1, 0)]
   return jnp.stack(columns, axis=-1)
 
-
-def window(mono, channels, samples):
-  """(mono, channels [2, samples], length): the centre `samples` of a decoded
-  track (its clip's centre, as decode.fix_length crops it), zero-padded when
-  the track is shorter; length counts the samples that are audio.
-
-  mono [N]; channels [C, N] at the same rate (a mono file: C = 1).
-  """
-  channels = np.asarray(channels, np.float32)
-  if channels.shape[0] > 2:  # BS.1770 weighs surround channels apart: mixed.
-    channels = channels.mean(axis=0, keepdims=True)
-  if channels.shape[0] == 1:
-    channels = np.concatenate([channels, np.zeros_like(channels)])
-  length = min(mono.shape[-1], samples)
-  start = (mono.shape[-1] - length) // 2
-  pad = samples - length
-  return (np.pad(mono[start:start + length], (0, pad)),
-          np.pad(channels[:, start:start + length], ((0, 0), (0, pad))),
-          length)

@@ -1,9 +1,10 @@
 """A file's clip and its descriptors, from one decode.
 
 The build and `predict` call this for every track when --descriptors=audio:
-the file is decoded once, its clip cropped as decode.load_clip crops it, and
-the descriptors computed over the centre --descriptor_seconds of the track
-(descriptors.window), in one compiled call of fixed shape per setting.
+only the centre of the file that the clip and the descriptors need is
+decoded (decode.load_centre), the clip cropped from it as decode.load_clip
+crops it, and the descriptors computed over the centre --descriptor_seconds
+of the track, in one compiled call of fixed shape per setting.
 """
 
 import numpy as np
@@ -17,14 +18,19 @@ def load(path, sample_rate, clip_seconds, min_seconds, window_seconds):
 
   Raises errors.AudioError naming the file when it cannot be used.
   """
-  mono, channels = decode.load_channels(path, sample_rate)
-  decode.require_length(path, mono, sample_rate, min_seconds)
-  clip = decode.fix_length(mono, int(round(clip_seconds * sample_rate)))
-  window_mono, window_channels, length = descriptors.window(
-      mono, channels, int(round(window_seconds * sample_rate)))
+  clip_samples = int(round(clip_seconds * sample_rate))
+  window_samples = int(round(window_seconds * sample_rate))
+  centre = decode.load_centre(path, sample_rate,
+                              max(clip_samples, window_samples))
+  decode.require_total(path, centre, sample_rate, min_seconds)
+  channels = centre.crop(centre.channels, window_samples)
+  if channels.shape[0] == 1:  # One channel: BS.1770 weighs it alone.
+    channels = np.concatenate([channels, np.zeros_like(channels)])
   computed = np.asarray(descriptors.describe(
-      window_mono[None], window_channels[None], np.array([length]),
+      centre.crop(centre.mono, window_samples)[None], channels[None],
+      np.array([min(centre.total, window_samples)]),
       sample_rate=sample_rate))[0]
   values = dict(zip(descriptors.COMPUTED, computed.tolist()))
-  values['duration_seconds'] = mono.shape[-1] / sample_rate
+  values['duration_seconds'] = centre.total / sample_rate
+  clip = centre.crop(centre.mono, clip_samples)
   return clip, tuple(values[name] for name in descriptors.NAMES)

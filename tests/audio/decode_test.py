@@ -45,17 +45,53 @@ def test_channels_are_kept_apart_beside_the_mono_load_gives(tmp_path):
   right = 0.5 * _tone(1000, 1.0, 22050)
   path = tmp_path / 'stereo.wav'
   sf.write(path, np.stack([left, right], axis=1), 22050, subtype='FLOAT')
-  mono, channels = decode.load_channels(str(path), 16000)
-  np.testing.assert_array_equal(mono, decode.load(str(path), 16000))
-  assert channels.shape == (2, 16000)
-  assert _peak_hz(channels[0], 16000) == pytest.approx(440, abs=2)
-  assert _peak_hz(channels[1], 16000) == pytest.approx(1000, abs=2)
-  np.testing.assert_allclose((channels[0] + channels[1]) / 2, mono,
+  centre = decode.load_centre(str(path), 16000, 16000)
+  np.testing.assert_array_equal(centre.mono, decode.load(str(path), 16000))
+  assert centre.channels.shape == (2, 16000) and centre.total == 16000
+  assert _peak_hz(centre.channels[0], 16000) == pytest.approx(440, abs=2)
+  assert _peak_hz(centre.channels[1], 16000) == pytest.approx(1000, abs=2)
+  np.testing.assert_allclose(centre.channels.mean(axis=0), centre.mono,
                              atol=1e-6)
   sf.write(tmp_path / 'mono.wav', left, 22050, subtype='FLOAT')
-  mono, channels = decode.load_channels(str(tmp_path / 'mono.wav'), 22050)
-  assert channels.shape == (1, 22050)
-  np.testing.assert_array_equal(channels[0], mono)
+  centre = decode.load_centre(str(tmp_path / 'mono.wav'), 22050, 22050)
+  assert centre.channels.shape == (1, 22050)
+  np.testing.assert_array_equal(centre.channels[0], centre.mono)
+
+
+@pytest.mark.parametrize('extension,subtype', FORMATS)
+@pytest.mark.parametrize('native', [44100, 16000])
+def test_reading_only_the_centre_gives_the_whole_tracks_crop(
+    tmp_path, extension, subtype, native):
+  """Seeking to the centre (and the resampler's reach) decodes the very
+  samples that decoding, resampling and cropping the whole track gives."""
+  rng = np.random.default_rng(0)
+  wave = np.stack([_tone(440, 20.0, native),
+                   0.1 * rng.standard_normal(20 * native)], 1)
+  path = tmp_path / f'long.{extension}'
+  with sf.SoundFile(path, 'w', native, 2, subtype=subtype) as f:
+    for block in range(0, len(wave), native):  # Vorbis: no one long write.
+      f.write(wave[block:block + native])
+  whole = decode.load(str(path), 16000)
+  seeks = sf.info(path).format not in decode.WHOLE_READ_FORMATS
+  for seconds in (3.0, 7.3):
+    n = int(seconds * 16000)
+    centre = decode.load_centre(str(path), 16000, n)
+    assert (centre.start > 0 and centre.mono.size < whole.size) == seeks
+    np.testing.assert_array_equal(centre.crop(centre.mono, n),
+                                  decode.fix_length(whole, n))
+  np.testing.assert_array_equal(
+      decode.load_clip(str(path), 16000, 3.0, 1.0),
+      decode.fix_length(whole, 48000))
+
+
+def test_the_centre_of_a_short_track_is_all_of_it_padded(tmp_path):
+  sf.write(tmp_path / 'short.wav', _tone(440, 1.0, 8000), 8000)
+  centre = decode.load_centre(str(tmp_path / 'short.wav'), 8000, 16000)
+  assert centre.start == 0 and centre.total == 8000
+  cropped = centre.crop(centre.channels, 16000)
+  assert cropped.shape == (1, 16000) and not cropped[:, 8000:].any()
+  np.testing.assert_array_equal(centre.crop(centre.mono, 16000),
+                                decode.fix_length(centre.mono, 16000))
 
 
 def test_fix_length_centre_crops_and_pads():
