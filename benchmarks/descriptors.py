@@ -14,9 +14,11 @@
 2. Tempo agreement on drum patterns at 14 tempi from 60 to 200 BPM: how many
    each estimate gets within 2%, and within 2% of double or half.
 3. A build of full-length tracks (--build_tracks of --build_seconds, 44.1 kHz
-   stereo OGG, each decoded whole, resampled to 22,050 Hz and stored as a
-   30 s clip) with and without --descriptors=audio, in tracks per second;
-   the descriptors' compilation (once per build) included.
+   stereo OGG, each stored as a 30 s clip at 22,050 Hz) with and without
+   --descriptors=audio, in tracks per second, the descriptors' compilation
+   (once per build) included; then the clip's decoding alone: reading only
+   the centre of each file against decoding it whole, resampling and
+   cropping (the path before centre reads), checked to give the same clip.
 """
 
 import argparse
@@ -133,6 +135,22 @@ def tempo_agreement(waves_by_tempo):
   return out
 
 
+def decode_rates(root, seconds):
+  """Tracks per second of the clip's decoding: the whole file decoded,
+  resampled and cropped (the path before centre reads), against reading
+  only the centre; and that the two give the same clip."""
+  from spotipop.audio import decode  # pylint: disable=g-import-not-at-top
+  paths = sorted(os.path.join(root, 'audio', name)
+                 for name in os.listdir(os.path.join(root, 'audio')))
+  n = int(seconds * RATE)
+  whole = lambda: [decode.fix_length(decode.load(p, RATE), n) for p in paths]
+  centre = lambda: [decode.load_clip(p, RATE, seconds, 1.0) for p in paths]
+  for a, b in zip(whole(), centre()):
+    np.testing.assert_array_equal(a, b)
+  return {'whole': len(paths) / best_time(whole, 1),
+          'centre': len(paths) / best_time(centre, 1)}
+
+
 def build_rate(tracks, seconds, descriptors_on, root):
   """Tracks per second of a build of full-length files: decoded, cropped to
   30 s clips and stored, with or without descriptors."""
@@ -204,6 +222,7 @@ def main():
     for on in (False, True):
       results[f'build_tracks_per_s_descriptors_{"on" if on else "off"}'] = (
           build_rate(args.build_tracks, args.build_seconds, on, root))
+    results['clip_decode_tracks_per_s'] = decode_rates(root, 30.0)
   print(f"{args.tracks} clips of {args.seconds:g} s at {RATE} Hz on "
         f"{results['device']} (compile {results['compile_seconds']:.1f} s):")
   print(f"  spotipop descriptors  {results['spotipop_tracks_per_s']:8.2f} "
@@ -220,6 +239,10 @@ def main():
         f"{results['build_tracks_per_s_descriptors_off']:.2f} tracks/s "
         f"without descriptors, "
         f"{results['build_tracks_per_s_descriptors_on']:.2f} with")
+  rates = results['clip_decode_tracks_per_s']
+  print(f"  30 s clip of each: {rates['centre']:.2f} tracks/s reading the "
+        f"centre, {rates['whole']:.2f} decoding the whole file, "
+        f"x{rates['centre'] / rates['whole']:.2f} (the same samples)")
   if args.json:
     with open(args.json, 'w') as f:
       json.dump(results, f, indent=2)

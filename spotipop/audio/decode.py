@@ -95,11 +95,13 @@ def _resampled(wave, native_rate, sample_rate):
   return wave.astype(np.float32)
 
 
-def _mono_and_channels(wave, native_rate, sample_rate):
-  """(mono, channels [C, samples]) at sample_rate of wave [frames, C]: a
-  stereo file's channels resampled apart; any other file's one channel is
-  the mono wave (more than two channels are mixed to it)."""
+def _mono_and_channels(wave, native_rate, sample_rate, channels):
+  """(mono, channels [C, samples] or None) at sample_rate of wave [frames,
+  C]: a stereo file's channels resampled apart; any other file's one
+  channel is the mono wave (more than two channels are mixed to it)."""
   mono = _resampled(wave.mean(axis=1), native_rate, sample_rate)
+  if not channels:
+    return mono, None
   if wave.shape[1] != 2:
     return mono, mono[None]
   return mono, _resampled(wave.T, native_rate, sample_rate)
@@ -114,7 +116,8 @@ def load(path, sample_rate):
 @dataclasses.dataclass(frozen=True)
 class Centre:
   """The centre of a decoded track at the model's rate: mono [n] and
-  channels [C, n], the track's samples start..start + n of total."""
+  channels [C, n] (None unless asked for), the track's samples
+  start..start + n of total."""
   mono: np.ndarray
   channels: np.ndarray
   start: int
@@ -141,9 +144,10 @@ def _resample_margin(up, down):
   return -(-10 * max(up, down) // up) + down
 
 
-def load_centre(path, sample_rate, num_samples):
-  """The centre num_samples of a track at sample_rate (Centre), decoding
-  only them and the resampling filter's reach.
+def load_centre(path, sample_rate, num_samples, channels=False):
+  """The centre num_samples of a track at sample_rate (Centre, with its
+  channels apart if asked), decoding only them and the resampling filter's
+  reach.
 
   The samples equal the whole track's decoded, resampled and cropped
   (decode.fix_length): the read starts on a multiple of the resampler's
@@ -173,11 +177,11 @@ def load_centre(path, sample_rate, num_samples):
         wave = None  # Fewer frames than the header says: read it whole.
   if wave is None:
     wave, native_rate = _read(path)
-    mono, channels = _mono_and_channels(wave, native_rate, sample_rate)
-    return Centre(mono, channels, 0, mono.shape[-1])
-  mono, channels = _mono_and_channels(_checked(path, wave), native_rate,
-                                      sample_rate)
-  return Centre(mono, channels, begin * up // down, total)
+    mono, apart = _mono_and_channels(wave, native_rate, sample_rate, channels)
+    return Centre(mono, apart, 0, mono.shape[-1])
+  mono, apart = _mono_and_channels(_checked(path, wave), native_rate,
+                                   sample_rate, channels)
+  return Centre(mono, apart, begin * up // down, total)
 
 
 def fix_length(wave, num_samples):

@@ -21,7 +21,7 @@ def load(path, sample_rate, clip_seconds, min_seconds, window_seconds):
   clip_samples = int(round(clip_seconds * sample_rate))
   window_samples = int(round(window_seconds * sample_rate))
   centre = decode.load_centre(path, sample_rate,
-                              max(clip_samples, window_samples))
+                              max(clip_samples, window_samples), channels=True)
   decode.require_total(path, centre, sample_rate, min_seconds)
   channels = centre.crop(centre.channels, window_samples)
   if channels.shape[0] == 1:  # One channel: BS.1770 weighs it alone.

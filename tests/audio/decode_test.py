@@ -45,7 +45,8 @@ def test_channels_are_kept_apart_beside_the_mono_load_gives(tmp_path):
   right = 0.5 * _tone(1000, 1.0, 22050)
   path = tmp_path / 'stereo.wav'
   sf.write(path, np.stack([left, right], axis=1), 22050, subtype='FLOAT')
-  centre = decode.load_centre(str(path), 16000, 16000)
+  assert decode.load_centre(str(path), 16000, 16000).channels is None
+  centre = decode.load_centre(str(path), 16000, 16000, channels=True)
   np.testing.assert_array_equal(centre.mono, decode.load(str(path), 16000))
   assert centre.channels.shape == (2, 16000) and centre.total == 16000
   assert _peak_hz(centre.channels[0], 16000) == pytest.approx(440, abs=2)
@@ -53,7 +54,8 @@ def test_channels_are_kept_apart_beside_the_mono_load_gives(tmp_path):
   np.testing.assert_allclose(centre.channels.mean(axis=0), centre.mono,
                              atol=1e-6)
   sf.write(tmp_path / 'mono.wav', left, 22050, subtype='FLOAT')
-  centre = decode.load_centre(str(tmp_path / 'mono.wav'), 22050, 22050)
+  centre = decode.load_centre(str(tmp_path / 'mono.wav'), 22050, 22050,
+                              channels=True)
   assert centre.channels.shape == (1, 22050)
   np.testing.assert_array_equal(centre.channels[0], centre.mono)
 
@@ -75,7 +77,7 @@ def test_reading_only_the_centre_gives_the_whole_tracks_crop(
   seeks = sf.info(path).format not in decode.WHOLE_READ_FORMATS
   for seconds in (3.0, 7.3):
     n = int(seconds * 16000)
-    centre = decode.load_centre(str(path), 16000, n)
+    centre = decode.load_centre(str(path), 16000, n, channels=True)
     assert (centre.start > 0 and centre.mono.size < whole.size) == seeks
     np.testing.assert_array_equal(centre.crop(centre.mono, n),
                                   decode.fix_length(whole, n))
@@ -86,7 +88,8 @@ def test_reading_only_the_centre_gives_the_whole_tracks_crop(
 
 def test_the_centre_of_a_short_track_is_all_of_it_padded(tmp_path):
   sf.write(tmp_path / 'short.wav', _tone(440, 1.0, 8000), 8000)
-  centre = decode.load_centre(str(tmp_path / 'short.wav'), 8000, 16000)
+  centre = decode.load_centre(str(tmp_path / 'short.wav'), 8000, 16000,
+                              channels=True)
   assert centre.start == 0 and centre.total == 8000
   cropped = centre.crop(centre.channels, 16000)
   assert cropped.shape == (1, 16000) and not cropped[:, 8000:].any()

@@ -166,3 +166,19 @@ def test_scaling_benchmark_fits_build_time_and_reports_memory(tmp_path):
   assert all(b['seconds'] > 0 and b['peak_rss_mb'] > 0
              for b in results['builds'])
   assert results['prediction']['tracks_per_second'] > 0
+
+
+def test_descriptors_benchmark_builds_and_checks_centre_reads(tmp_path):
+  out = _run('descriptors.py', '--tracks=1', '--seconds=2', '--repeats=1',
+             '--build_tracks=7', '--build_seconds=35',
+             f'--json={tmp_path / "descriptors.json"}')
+  assert 'spotipop descriptors' in out and 'reading the centre' in out
+  with open(tmp_path / 'descriptors.json') as f:
+    results = json.load(f)
+  assert results['spotipop_tracks_per_s'] > 0
+  assert results['build_tracks_per_s_descriptors_on'] > 0
+  # The centre read's clip equals the whole decode's, or the script fails.
+  assert set(results['clip_decode_tracks_per_s']) == {'whole', 'centre'}
+  # librosa and pyloudnorm are the peer when installed (.[bench]).
+  if 'ratio' in results:
+    assert results['tempo']['spotipop']['of'] == 14
