@@ -13,15 +13,18 @@ other on the same resamples, with a verdict.
 from absl import flags
 
 from spotipop import cli
+from spotipop import config as config_lib
 from spotipop import errors
 from spotipop.evaluation import run_comparison
 
-flags.DEFINE_integer('bootstrap', 1000, 'Resamples behind the intervals.',
-                     lower_bound=100)
+flags.DEFINE_integer('bootstrap', 1000, 'Resamples behind the intervals.')
 flags.DEFINE_integer('bootstrap_seed', 0, 'Seed of the resamples.')
 
 
 def main(argv):
+  if not flags.FLAGS.bootstrap:
+    raise errors.FlagError('--bootstrap: a comparison needs resamples')
+  config_lib.check_bootstrap(flags.FLAGS.bootstrap)
   if len(argv) < 3:
     raise errors.SpotipopError('usage: python -m spotipop.compare '
                                'WORKDIR:PREDICTOR WORKDIR:PREDICTOR ...')

@@ -213,7 +213,42 @@ class Config:
             getattr(getattr(other, s), f.name)]
 
   def validate(self):
-    """Raises errors.FlagError naming the flag for settings that cannot work."""
+    """Raises errors.FlagError naming the flag for settings that cannot work.
+
+    Every numeric flag is checked against its range first, so a bad value is
+    named itself rather than by a flag whose check it upsets.
+    """
+    d, m, t = self.data, self.model, self.train
+    ranges = (
+        (SAMPLE_RATE_RANGE[0] <= d.sample_rate <= SAMPLE_RATE_RANGE[1],
+         'sample_rate', f'must be in [{SAMPLE_RATE_RANGE[0]}, '
+         f'{SAMPLE_RATE_RANGE[1]}] Hz'),
+        (d.clip_seconds > 0, 'clip_seconds', 'must be positive'),
+        (0 <= d.popularity_threshold <= 100, 'popularity_threshold',
+         'must be in [0, 100]'),
+        (m.n_fft >= 2, 'n_fft', 'must be at least 2'),
+        (m.n_mels >= 0, 'n_mels', 'must be 0 (linear STFT) or more'),
+        (all(w > 0 for w in m.dense_features), 'dense_features',
+         'must be positive widths'),
+        (m.genre_embedding >= 0, 'genre_embedding', 'must be 0 (none) or more'),
+        (m.fusion_features > 0, 'fusion_features', 'must be positive'),
+        (0 <= m.dropout < 1, 'dropout', 'must be in [0, 1)'),
+        (t.warmup_epochs >= 0, 'warmup_epochs', 'must be 0 or more'),
+        (t.weight_decay >= 0, 'weight_decay', 'must be 0 or more'),
+        (t.grad_clip_norm > 0, 'grad_clip_norm', 'must be positive'),
+        (t.regression_weight >= 0, 'regression_weight', 'must be 0 or more'),
+        (t.early_stopping_patience >= 1, 'early_stopping_patience',
+         'must be at least 1'),
+        (t.keep_checkpoints >= 1, 'keep_checkpoints', 'must be at least 1 '
+         '(a run keeps its latest step to resume from)'),
+        (t.checkpoint_every_steps >= 0, 'checkpoint_every_steps',
+         'must be 0 (epoch ends only) or more'),
+        (t.log_every_steps >= 1, 'log_every_steps', 'must be at least 1'),
+    )
+    for ok, flag, why in ranges:
+      if not ok:
+        raise errors.FlagError(f'--{flag} {why}')
+    check_bootstrap(self.eval.bootstrap)
     checks = (
         (self.data.build_runner in ('local', 'beam'), 'build_runner',
          "must be 'local' or 'beam'"),
@@ -273,7 +308,6 @@ class Config:
         (self.eval.threshold_criterion in THRESHOLD_CRITERIA,
          'threshold_criterion', f'must be one of {THRESHOLD_CRITERIA}'),
         (self.train.batch_size > 0, 'batch_size', 'must be positive'),
-        (self.eval.bootstrap >= 0, 'bootstrap', 'must be 0 (off) or more'),
         (self.train.learning_rate > 0, 'learning_rate', 'must be positive'),
         (self.train.num_epochs > 0, 'num_epochs', 'must be positive'),
     )
@@ -281,6 +315,21 @@ class Config:
       if not ok:
         raise errors.FlagError(f'--{flag} {why}')
     return self
+
+
+SAMPLE_RATE_RANGE = (1000, 384_000)  # Hz; decode refuses files outside it.
+# Under MIN_BOOTSTRAP resamples the tails of a 95% interval are a few draws
+# each (at 2, it excluded its own point estimate); past MAX_BOOTSTRAP the
+# resamples' multiplicities outgrow memory for no narrower interval.
+MIN_BOOTSTRAP, MAX_BOOTSTRAP = 100, 100_000
+
+
+def check_bootstrap(resamples, flag='bootstrap'):
+  """Raises errors.FlagError unless resamples is 0 (off) or in range."""
+  if resamples != 0 and not MIN_BOOTSTRAP <= resamples <= MAX_BOOTSTRAP:
+    raise errors.FlagError(
+        f'--{flag} must be 0 (off) or in [{MIN_BOOTSTRAP}, {MAX_BOOTSTRAP}] '
+        f'resamples, not {resamples}')
 
 
 # Where and how the dataset is built: the same data either way.

@@ -10,6 +10,7 @@ holds) and prints the model-vs-baselines table.
 from absl import flags
 
 from spotipop import cli
+from spotipop import config as config_lib
 from spotipop.data import catalog
 from spotipop.evaluation import run_report
 from spotipop.evaluation import scorecard
@@ -20,15 +21,19 @@ flags.DEFINE_enum('split', 'test', list(catalog.SPLITS), 'Split to evaluate.')
 flags.DEFINE_string('checkpoint', checkpointing.BEST,
                     "'best', 'latest' or a step number.")
 flags.DEFINE_integer('bootstrap', None, 'Bootstrap resamples behind the '
-                     "intervals; default: the run's --bootstrap.",
-                     lower_bound=0)
+                     "intervals (0: none); default: the run's --bootstrap.")
+flags.DEFINE_integer('bootstrap_seed', None, "Seed of the resamples; default: "
+                     "the run's --bootstrap_seed.")
 flags.mark_flag_as_required('workdir')
 
 
 def main(argv):
   del argv
-  summary = run_report.evaluate(flags.FLAGS.workdir, flags.FLAGS.split,
-                                flags.FLAGS.checkpoint, flags.FLAGS.bootstrap)
+  f = flags.FLAGS
+  if f.bootstrap is not None:
+    config_lib.check_bootstrap(f.bootstrap)
+  summary = run_report.evaluate(f.workdir, f.split, f.checkpoint, f.bootstrap,
+                                f.bootstrap_seed)
   if summary:  # Host 0.
     print(f'{scorecard.headline(summary)}\n'
           f'{scorecard.table(scorecard.rows(summary))}')

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import soundfile as sf
 
+from spotipop import config
 from spotipop import errors
 
 
@@ -37,7 +38,7 @@ def probe(path, min_seconds):
 # memory. A 30 s preview or a whole song is far below both.
 MAX_SECONDS = 900
 MAX_SAMPLES = 2**26
-SAMPLE_RATES = (1000, 384_000)  # Plausible native rates, Hz.
+SAMPLE_RATES = config.SAMPLE_RATE_RANGE  # Plausible native rates, Hz.
 MAX_CHANNELS = 16
 # What a folder of audio is taken to hold (libsndfile decodes them all).
 AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.opus', '.mp3', '.aif',

@@ -74,12 +74,13 @@ def write_predictions(path, split, predictions, baseline_predictions,
 
 
 def evaluate(workdir, split='test', checkpoint=checkpointing.BEST,
-             bootstrap=None):
+             bootstrap=None, bootstrap_seed=None):
   """Evaluates a checkpoint and the baselines on a split; writes the report files.
 
   Every host runs the model (checkpoint restores are collective); host 0 fits
   the baselines, writes the files and returns the report, the others None.
-  bootstrap: resamples behind the intervals (default: the run's --bootstrap).
+  bootstrap, bootstrap_seed: the resamples behind the intervals and their
+  seed (default: the run's --bootstrap and --bootstrap_seed).
   """
   if split not in catalog.SPLITS:
     raise errors.SpotipopError(f'--split={split}: use one of {catalog.SPLITS}')
@@ -97,7 +98,8 @@ def evaluate(workdir, split='test', checkpoint=checkpointing.BEST,
                  split, predictions, baseline_predictions,
                  config.eval.threshold_criterion,
                  config.eval.bootstrap if bootstrap is None else bootstrap,
-                 config.eval.bootstrap_seed, groups)}
+                 (config.eval.bootstrap_seed if bootstrap_seed is None
+                  else bootstrap_seed), groups)}
   out_dir = workdir_lib.eval_dir(workdir, split, checkpoint)
   os.makedirs(out_dir, exist_ok=True)
   with atomic_files.replaced(os.path.join(out_dir, 'report.json')) as f:

@@ -34,7 +34,7 @@ def bare_run(catalogue, tmp_path_factory):
              f'--audio_dir={folder}', f'--workdir={workdir}',
              '--descriptors=audio', '--descriptor_seconds=2',
              '--feature_columns=', '--log1p_columns=', '--genre_column=',
-             '--release_column=', '--num_epochs=1', '--bootstrap=50')
+             '--release_column=', '--num_epochs=1', '--bootstrap=100')
   return workdir, folder, rows
 
 

@@ -79,11 +79,15 @@ def test_main_trains_checkpoints_and_reports(trained):
 def test_evaluate_restores_a_checkpoint(trained):
   workdir, _ = trained
   result = run_module('spotipop.evaluate', f'--workdir={workdir}',
-                      '--split=validation', '--checkpoint=latest')
+                      '--split=validation', '--checkpoint=latest',
+                      '--bootstrap=100', '--bootstrap_seed=3')
   assert result.stdout.startswith('validation split')
   assert '| GBDT (LightGBM) |' in result.stdout
   report = _strict_json(workdir / 'eval' / 'validation-latest' / 'report.json')
   assert report['overall']['count'] > 0
+  assert (report['bootstrap']['resamples'], report['bootstrap']['seed']) == (
+      100, 3)
+  assert report['label'] == 'popular: popularity >= 50 (a 0-100 score)'
   assert (workdir / 'eval' / 'validation-latest' / 'predictions.csv').exists()
 
 

@@ -67,12 +67,50 @@ def test_differences_name_result_fields_but_not_place_or_speed():
     (['--batch_size=0'], 'batch_size'),
     (['--log1p_columns=nope'], 'log1p_columns'),
     (['--descriptors=spotify'], 'descriptors'),
+    (['--sample_rate=0'], 'sample_rate'),
+    (['--sample_rate=500000'], 'sample_rate'),
+    (['--clip_seconds=0'], 'clip_seconds'),
+    (['--popularity_threshold=101'], 'popularity_threshold'),
+    (['--popularity_from=percentile', '--popularity_threshold=-1'],
+     'popularity_threshold'),
+    (['--n_fft=0'], 'n_fft'),
+    (['--n_mels=-1'], 'n_mels'),
+    (['--dense_features=16,0'], 'dense_features'),
+    (['--genre_embedding=-1'], 'genre_embedding'),
+    (['--fusion_features=0'], 'fusion_features'),
+    (['--dropout=1.5'], 'dropout'),
+    (['--dropout=1'], 'dropout'),
+    (['--dropout=-0.1'], 'dropout'),
+    (['--warmup_epochs=-1'], 'warmup_epochs'),
+    (['--weight_decay=-1e-4'], 'weight_decay'),
+    (['--grad_clip_norm=0'], 'grad_clip_norm'),
+    (['--regression_weight=-0.5'], 'regression_weight'),
+    (['--early_stopping_patience=0'], 'early_stopping_patience'),
+    (['--keep_checkpoints=0'], 'keep_checkpoints'),
+    (['--checkpoint_every_steps=-1'], 'checkpoint_every_steps'),
+    (['--log_every_steps=0'], 'log_every_steps'),
+    (['--bootstrap=1'], 'bootstrap'),
+    (['--bootstrap=99'], 'bootstrap'),
+    (['--bootstrap=100001'], 'bootstrap'),
+    (['--popularity_from=rank'], 'popularity_from'),
+    (['--popularity_within_year', '--release_column='],
+     'popularity_within_year'),
+    (['--popularity_lower_is_better'], 'popularity_lower_is_better'),
     (['--descriptors=audio', '--towers=audio_only'], 'descriptors'),
     (['--descriptor_seconds=0.5'], 'descriptor_seconds'),
 ])
 def test_invalid_settings_name_their_flag(argv, flag):
   with pytest.raises(errors.FlagError, match=f'^--{flag} '):
     _parse(*argv)
+
+
+@pytest.mark.parametrize('argv', [
+    ['--bootstrap=0'], ['--bootstrap=100'], ['--bootstrap=100000'],
+    ['--dropout=0'], ['--sample_rate=1000'], ['--sample_rate=384000'],
+    ['--popularity_threshold=100'], ['--popularity_threshold=0'],
+    ['--keep_checkpoints=1'], ['--log_every_steps=1']])
+def test_each_range_admits_its_edges(argv):
+  _parse(*argv)
 
 
 def test_a_list_item_of_the_wrong_type_names_the_flag():

@@ -102,11 +102,19 @@ CASES = {
         '--towers=tabular_only', '--popularity_threshold=0'],
                             ['the train split has no unpopular track',
                              '--popularity_threshold=0']),
+    # The session catalogue's most popular track scores 83.
     'no track popular': ('spotipop.main', lambda b: [
         *small_flags(b['manifest'], b['tfds']), f'--workdir={b["root"]}/w7',
-        '--towers=tabular_only', '--popularity_threshold=101'],
+        '--towers=tabular_only', '--popularity_threshold=100'],
                          ['the train split has no popular track',
-                          '--popularity_threshold=101']),
+                          '--popularity_threshold=100']),
+    'a threshold no score can reach': ('spotipop.main', lambda b: [
+        *small_flags(b['manifest'], b['tfds']), f'--workdir={b["root"]}/w8',
+        '--popularity_threshold=101'],
+                                       ['--popularity_threshold', '[0, 100]']),
+    'evaluate on too few resamples': ('spotipop.evaluate', lambda b: [
+        f'--workdir={b["untrained"]}', '--bootstrap=2'],
+                                      ['--bootstrap', '[100, 100000]', 'not 2']),
     'evaluate a folder that is not a run': ('spotipop.evaluate', lambda b: [
         f'--workdir={b["not_a_run"]}'], ['not_a_run', 'not a spotipop run']),
     'evaluate before a best checkpoint': ('spotipop.evaluate', lambda b: [
