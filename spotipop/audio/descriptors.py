@@ -21,11 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from spotipop.audio import spectrogram
+from spotipop.audio.descriptor_names import N_MFCC
 
 N_FFT = 2048
 HOP = 512
 N_MELS = 128
-N_MFCC = 13
 TOP_DB = 80.0  # librosa's power_to_db clip below each clip's maximum.
 AMIN = 1e-10  # librosa's floor under powers before a log.
 ROLLOFF = 0.85
@@ -55,31 +55,6 @@ MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66,
 MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69,
                  3.34, 3.17)
 CHROMA_RANGE = (55.0, 5000.0)  # Hz of the bins that vote for a pitch class.
-
-
-def _spread_names(name):
-  return (f'{name}_mean', f'{name}_std')
-
-
-NAMES = (
-    'tempo_bpm', 'tempo_strength', 'onset_rate_hz',
-    'key_pitch_class', 'mode_major', 'key_strength',
-    'loudness_lufs', 'loudness_range_lu', 'sample_peak_dbfs',
-    'crest_factor_db',
-    *_spread_names('spectral_centroid_hz'),
-    *_spread_names('spectral_bandwidth_hz'),
-    *_spread_names('spectral_rolloff_hz'),
-    *_spread_names('spectral_flatness'),
-    *_spread_names('spectral_contrast_db'),
-    *_spread_names('zero_crossing_rate'),
-    'harmonic_percussive_ratio_db',
-    *(f'mfcc{i}_mean' for i in range(1, N_MFCC + 1)),
-    *(f'mfcc{i}_std' for i in range(1, N_MFCC + 1)),
-    'duration_seconds',
-)
-# Computed from the decoded file as a whole, not from the window.
-FROM_FILE = ('duration_seconds',)
-COMPUTED = tuple(n for n in NAMES if n not in FROM_FILE)
 
 
 def fft_frequencies(sample_rate):
@@ -529,7 +504,7 @@ def loudness(channels, lengths, sample_rate):
 
 @functools.partial(jax.jit, static_argnames=('sample_rate',))
 def describe(mono, channels, lengths, sample_rate):
-  """The COMPUTED descriptors of a batch of clips, [B, len(COMPUTED)].
+  """The descriptors of a batch of clips, [B, len(descriptor_names.COMPUTED)].
 
   mono [B, N]: each clip mixed to one channel. channels [B, 2, N]: its left
   and right channels for loudness and peaks (a mono file: itself and zeros,

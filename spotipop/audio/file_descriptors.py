@@ -10,11 +10,12 @@ of the track, in one compiled call of fixed shape per setting.
 import numpy as np
 
 from spotipop.audio import decode
+from spotipop.audio import descriptor_names
 from spotipop.audio import descriptors
 
 
 def load(path, sample_rate, clip_seconds, min_seconds, window_seconds):
-  """(clip, descriptor values in descriptors.NAMES order) of one file.
+  """(clip, descriptor values in descriptor_names.NAMES order) of one file.
 
   Raises errors.AudioError naming the file when it cannot be used.
   """
@@ -30,7 +31,7 @@ def load(path, sample_rate, clip_seconds, min_seconds, window_seconds):
       centre.crop(centre.mono, window_samples)[None], channels[None],
       np.array([min(centre.total, window_samples)]),
       sample_rate=sample_rate))[0]
-  values = dict(zip(descriptors.COMPUTED, computed.tolist()))
+  values = dict(zip(descriptor_names.COMPUTED, computed.tolist()))
   values['duration_seconds'] = centre.total / sample_rate
   clip = centre.crop(centre.mono, clip_samples)
-  return clip, tuple(values[name] for name in descriptors.NAMES)
+  return clip, tuple(values[name] for name in descriptor_names.NAMES)

@@ -22,7 +22,6 @@ import tensorflow_datasets as tfds
 from spotipop import config as config_lib
 from spotipop import errors
 from spotipop.audio import decode
-from spotipop.audio import file_descriptors
 from spotipop.config import DataConfig
 from spotipop.data import features as features_lib
 from spotipop.data import manifest
@@ -164,6 +163,9 @@ def audio_loader(data: DataConfig):
   if data.descriptors == 'none':
     load = clip_loader(data)
     return lambda path: (load(path), ())
+  # Imported here: it compiles with JAX, which a build without descriptors
+  # (and a tool that only reads a dataset) need not load.
+  from spotipop.audio import file_descriptors  # pylint: disable=g-import-not-at-top
   return functools.partial(
       file_descriptors.load, sample_rate=data.sample_rate,
       clip_seconds=data.clip_seconds, min_seconds=data.min_clip_seconds,

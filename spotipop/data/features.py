@@ -10,7 +10,7 @@ import numpy as np
 from scipy import special
 
 from spotipop import errors
-from spotipop.audio import descriptors
+from spotipop.audio import descriptor_names
 from spotipop.config import DataConfig
 
 QUANTILES = 1001
@@ -21,12 +21,12 @@ def model_columns(data: DataConfig):
   then with --descriptors=audio the descriptors computed from the audio."""
   if data.descriptors != 'audio':
     return tuple(data.feature_columns)
-  clash = sorted(set(data.feature_columns) & set(descriptors.NAMES))
+  clash = sorted(set(data.feature_columns) & set(descriptor_names.NAMES))
   if clash:
     raise errors.FlagError(
         f'--feature_columns: {clash} are also descriptor names '
         '(--descriptors=audio computes them); rename the manifest columns')
-  return (*data.feature_columns, *descriptors.NAMES)
+  return (*data.feature_columns, *descriptor_names.NAMES)
 
 
 def fit(train_tracks, data: DataConfig):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import signals
+from spotipop.audio import descriptor_names
 from spotipop.audio import descriptors
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures',
@@ -28,7 +29,7 @@ def _describe(waves, sample_rate=SR, stereo=None):
   out = np.asarray(descriptors.describe(
       waves, channels, np.full(len(waves), waves.shape[-1]),
       sample_rate=sample_rate))
-  return dict(zip(descriptors.COMPUTED, out.T))
+  return dict(zip(descriptor_names.COMPUTED, out.T))
 
 
 def _loudness(channels, sample_rate):
@@ -199,7 +200,7 @@ def test_a_chord_of_every_pitch_class_weighted_as_a_key_profile_is_that_key():
 
 # --- The spectral and MFCC descriptors against librosa. ----------------------
 
-LIBROSA_COMPARED = tuple(n for n in descriptors.COMPUTED if n.startswith((
+LIBROSA_COMPARED = tuple(n for n in descriptor_names.COMPUTED if n.startswith((
     'spectral_', 'zero_crossing', 'mfcc'))) + ('harmonic_percussive_ratio_db',)
 
 
@@ -285,9 +286,9 @@ def test_silence_clicks_dc_clipping_and_stereo_give_finite_documented_values():
   stereo = np.stack([np.stack([w, np.zeros(n)]) for w in waves[:4]] +
                     [np.stack([0.1 * noise, -0.1 * noise])])
   found = _describe(waves, stereo=stereo)
-  table = np.stack([found[name] for name in descriptors.COMPUTED])
+  table = np.stack([found[name] for name in descriptor_names.COMPUTED])
   assert np.all(np.isfinite(table))
-  silence = {name: found[name][0] for name in descriptors.COMPUTED}
+  silence = {name: found[name][0] for name in descriptor_names.COMPUTED}
   assert silence['loudness_lufs'] == descriptors.LOUDNESS_FLOOR
   assert silence['sample_peak_dbfs'] == descriptors.PEAK_FLOOR
   assert silence['crest_factor_db'] == 0.0
@@ -318,7 +319,7 @@ def test_a_clip_shorter_than_its_window_is_described_by_its_audio_alone():
   assert np.all(np.isfinite(padded))
   for name in ('loudness_lufs', 'spectral_centroid_hz_mean', 'mfcc1_mean',
                'key_pitch_class', 'sample_peak_dbfs'):
-    j = descriptors.COMPUTED.index(name)
+    j = descriptor_names.COMPUTED.index(name)
     assert padded[j] == pytest.approx(exact[j], rel=0.02, abs=0.05), name
 
 

@@ -16,7 +16,7 @@ from conftest import write_manifest
 from spotipop import config as config_lib
 from spotipop import errors
 from spotipop.audio import decode
-from spotipop.audio import descriptors
+from spotipop.audio import descriptor_names
 from spotipop.audio import file_descriptors
 from spotipop.data import catalog
 from spotipop.data import datasets
@@ -168,7 +168,7 @@ def test_descriptors_are_stored_after_the_manifests_features(described,
                                                             catalogue):
   config, builder = described
   columns = features.model_columns(config.data)
-  assert columns == (*config.data.feature_columns, *descriptors.NAMES)
+  assert columns == (*config.data.feature_columns, *descriptor_names.NAMES)
   assert builder.info.metadata['feature_stats']['columns'] == list(columns)
   tracks = {t.track_id: t for t in manifest.read(catalogue[0],
                                                  config.data).tracks}
@@ -180,7 +180,7 @@ def test_descriptors_are_stored_after_the_manifests_features(described,
     np.testing.assert_array_equal(example['features'],
                                   np.float32((*track.features, *values)))
     np.testing.assert_array_equal(example['audio'], decode.to_pcm16(clip))
-    duration = values[descriptors.NAMES.index('duration_seconds')]
+    duration = values[descriptor_names.NAMES.index('duration_seconds')]
     assert duration == pytest.approx(sf.info(track.audio_path).duration,
                                      abs=1e-3)
 
@@ -212,7 +212,7 @@ def test_a_manifest_of_ids_audio_and_popularity_builds_on_descriptors(
   builder = datasets.build(config.data, with_audio=False)
   assert 'audio' not in builder.info.features
   example = builder.as_data_source()['train'][0]
-  assert example['features'].shape == (len(descriptors.NAMES),)
+  assert example['features'].shape == (len(descriptor_names.NAMES),)
   assert np.all(np.isfinite(example['features']))
 
 

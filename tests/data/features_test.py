@@ -6,6 +6,7 @@ from scipy import stats
 
 from conftest import small_config
 from spotipop import errors
+from spotipop.audio import descriptor_names
 from spotipop.data import features
 from spotipop.data import manifest
 
@@ -122,12 +123,11 @@ def test_apply_computes_float32_rows_in_float64_and_returns_float32(
 
 
 def test_descriptor_columns_follow_the_manifests_and_may_not_shadow_them():
-  from spotipop.audio import descriptors  # pylint: disable=g-import-not-at-top
   assert features.model_columns(_data()) == ('spread', 'spike')
   assert features.model_columns(_data(descriptors='audio')) == (
-      'spread', 'spike', *descriptors.NAMES)
+      'spread', 'spike', *descriptor_names.NAMES)
   assert features.model_columns(_data(descriptors='audio',
-                                      feature_columns=())) == descriptors.NAMES
+                                      feature_columns=())) == descriptor_names.NAMES
   with pytest.raises(errors.FlagError,
                      match=r"^--feature_columns: \['tempo_bpm'\] are also"):
     features.model_columns(_data(descriptors='audio',

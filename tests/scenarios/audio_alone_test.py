@@ -15,7 +15,7 @@ from conftest import fails_in_one_line
 from conftest import run_module
 from conftest import small_flags
 from conftest import write_manifest
-from spotipop.audio import descriptors
+from spotipop.audio import descriptor_names
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_both_towers_and_the_gbdt_train_on_descriptors_alone(bare_run):
   workdir, _, _ = bare_run
   with open(workdir / 'dataset.json') as f:
     columns = json.load(f)['feature_stats']['columns']
-  assert columns == list(descriptors.NAMES)
+  assert columns == list(descriptor_names.NAMES)
   with open(workdir / 'eval' / 'test-best' / 'report.json') as f:
     report = json.load(f)
   assert report['baselines']['gbdt']['roc_auc'] is not None

@@ -165,3 +165,14 @@ def test_tools_start_without_plotting_lightgbm_or_scipy_stats(tool):
                        capture_output=True, text=True).stdout
   assert out.strip() == '[]'
 
+
+
+@pytest.mark.parametrize('tool', ['spotipop.build', 'spotipop.catalogues',
+                                  'spotipop.report'])
+def test_tools_that_compute_nothing_in_jax_start_without_it(tool):
+  """A build without descriptors decodes and writes: JAX, a second of
+  imports, comes in only with --descriptors=audio."""
+  code = f'import sys, {tool}; print("jax" in sys.modules)'
+  out = subprocess.run([sys.executable, '-c', code], cwd=REPO, check=True,
+                       capture_output=True, text=True).stdout
+  assert out.strip() == 'False'
