@@ -62,12 +62,16 @@ def main(argv):
   try:
     if f.tracks:
       tracks = new_tracks.tracks_from_csv(f.tracks, predictor.config)
-    elif paths and predictor.config.decodes_audio:
+    elif predictor.config.decodes_audio:
       tracks = new_tracks.tracks_from_files(paths, f.features, f.genre,
                                             predictor.feature_columns)
-    else:
+    elif f.features:
       tracks = new_tracks.track_from_flags(f.features, f.genre,
                                            predictor.feature_columns)
+    else:
+      raise errors.SpotipopError(
+          f'--features: the {predictor.config.model.towers} model reads no '
+          f'audio, only {list(predictor.feature_columns)}')
     scores = predictor(tracks.audio_paths, tracks.features, tracks.genres)
   except ValueError as e:  # --features; names the feature.
     raise errors.SpotipopError(str(e)) from None

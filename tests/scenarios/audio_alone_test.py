@@ -14,6 +14,7 @@ import pytest
 from conftest import fails_in_one_line
 from conftest import run_module
 from conftest import small_flags
+from conftest import train_here
 from conftest import write_manifest
 from spotipop.audio import descriptor_names
 
@@ -77,3 +78,14 @@ def test_predict_asks_for_the_feature_columns_a_run_also_reads(trained):
   result = run_module('spotipop.predict', f'--workdir={workdir}',
                       '--audio=song.mp3', check=False)
   fails_in_one_line(result, 'spotipop.predict', '--features', 'danceability')
+
+
+def test_predict_asks_a_model_without_audio_for_its_features(catalogue,
+                                                             tmp_path):
+  workdir = tmp_path / 'run'
+  train_here(workdir, *small_flags(catalogue[0], tmp_path / 'tfds'),
+             '--towers=tabular_only', '--num_epochs=1')
+  result = run_module('spotipop.predict', f'--workdir={workdir}',
+                      '--audio=song.mp3', check=False)
+  fails_in_one_line(result, 'spotipop.predict', '--features',
+                    'reads no audio', 'danceability')
