@@ -156,6 +156,8 @@ def _reachable(graph, module):
 HEAVY = ('matplotlib', 'lightgbm', 'sklearn', 'scipy.stats', 'scipy.signal')
 
 
+# Each starts a fresh interpreter that imports a tool: outside the quick tier.
+@pytest.mark.slow
 @pytest.mark.parametrize('tool', ['spotipop.main', 'spotipop.predict',
                                   'spotipop.explain'])
 def test_tools_start_without_plotting_lightgbm_or_scipy_stats(tool):
@@ -167,6 +169,7 @@ def test_tools_start_without_plotting_lightgbm_or_scipy_stats(tool):
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('tool', ['spotipop.build', 'spotipop.catalogues',
                                   'spotipop.report'])
 def test_tools_that_compute_nothing_in_jax_start_without_it(tool):

@@ -18,6 +18,10 @@ sys.exit(int(sys.argv[1]))
 '''
 
 
+# Tool processes, forked and fresh: outside the quick tier.
+pytestmark = pytest.mark.slow
+
+
 @pytest.mark.parametrize('argument', ['0', '3', 'raise'])
 def test_a_forked_tool_exits_and_prints_as_a_fresh_one(tmp_path, argument):
   (tmp_path / 'a_tool.py').write_text(TOOL)
