@@ -19,8 +19,9 @@ from spotipop.evaluation import uncertainty
 
 PREDICTORS = {'model': ('probability', 'predicted_popularity'),
               'gbdt': ('gbdt_probability', 'gbdt_popularity')}
-COMPARED = (('roc_auc', True), ('average_precision', True), ('brier', False),
-            ('mae', False), ('r2', True))
+# A report's compared metrics but MCC, which needs each run's threshold.
+COMPARED = tuple((metric, higher) for metric, higher in uncertainty.COMPARED
+                 if metric != 'mcc')
 
 
 def read_predictor(spec):
@@ -96,8 +97,9 @@ def compare(specs, resamples=1000, seed=0):
 
 def table(comparison):
   """Markdown: each predictor's metrics, then the first minus each other."""
-  headings = {'roc_auc': 'ROC-AUC', 'average_precision': 'PR-AUC',
-              'brier': 'Brier', 'mae': 'MAE', 'r2': 'R²'}
+  compared = dict(COMPARED)
+  headings = {key: heading for key, heading, _ in scorecard.COLUMNS
+              if key in compared}
   names = list(comparison['predictors'])
 
   def cell(value, bounds):
