@@ -60,6 +60,11 @@ class AudioError(SpotipopError, ValueError):
   """An audio file that cannot be used; the message names the file."""
 
 
+class FetchError(SpotipopError):
+  """A catalogue's server refused a request, kept failing it or answered in
+  another shape than its documentation; the message names the request."""
+
+
 _DISK_FULL_TEXT = ('RESOURCE_EXHAUSTED', 'No space left on device',
                    'Disk quota exceeded')
 # TensorStore: 'local file "PATH"'; array_record: '; writing PATH; '.

@@ -79,6 +79,22 @@ def dirty_catalogue(catalogue, tmp_path_factory):
   return str(write_manifest(folder / 'manifest.csv', rows))
 
 
+@pytest.fixture(scope='session')
+def failwrite(tmp_path_factory):
+  """scenarios/faults/failwrite.c compiled: an LD_PRELOAD library that fails
+  one file's writes as a full disk or a kill would (see its header)."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  library = tmp_path_factory.mktemp('failwrite') / 'failwrite.so'
+  try:
+    subprocess.run(['cc', '-shared', '-fPIC', '-O2', '-o', str(library),
+                    os.path.join(REPO, 'tests', 'scenarios', 'faults',
+                                 'failwrite.c'), '-ldl'],
+                   check=True, capture_output=True, text=True)
+  except (OSError, subprocess.CalledProcessError) as e:
+    pytest.fail(f'the fault injection tests need a C compiler (cc): {e}')
+  return str(library)
+
+
 def write_manifest(path, rows):
   """Writes rows (dicts with the same keys) as a CSV manifest; returns path."""
   with open(path, 'w', newline='') as f:

@@ -20,6 +20,7 @@ import dataclasses
 import os
 
 from spotipop import errors
+from spotipop.data import licences
 from spotipop.storage import atomic_files
 
 SUBSETS = ('small', 'medium', 'large', 'full')
@@ -33,7 +34,6 @@ COLUMNS = {
 }
 ECHONEST = ('acousticness', 'danceability', 'energy', 'instrumentalness',
             'liveness', 'speechiness', 'tempo', 'valence')
-LICENCE_FLAGS = ('non_commercial', 'no_derivatives')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,13 +73,6 @@ def read_table(path):
   return table
 
 
-def licence_terms(text):
-  """{'non_commercial': bool, 'no_derivatives': bool} of a licence's name."""
-  words = text.lower().replace('-', '').replace(' ', '')
-  return {'non_commercial': 'noncommercial' in words,
-          'no_derivatives': 'noderiv' in words}
-
-
 def audio_path(track_id):
   """FMA's layout: 000/000002.mp3 for track 2."""
   name = f'{int(track_id):06d}'
@@ -96,13 +89,11 @@ def write_manifest(metadata_dir, audio_dir, out, subset='small',
                    exclude=()):
   """Writes OUT/manifest.csv (and OUT/missing_audio.txt) from FMA's metadata.
 
-  exclude: licence terms (LICENCE_FLAGS) whose tracks are left out.
+  exclude: licence terms (licences.TERMS) whose tracks are left out.
   """
   if subset not in SUBSETS:
     raise errors.FlagError(f'--subset={subset}: use one of {SUBSETS}')
-  unknown = sorted(set(exclude) - set(LICENCE_FLAGS))
-  if unknown:
-    raise errors.FlagError(f'--exclude: {unknown}; use {LICENCE_FLAGS}')
+  licences.check_exclude(exclude)
   tracks = read_table(os.path.join(metadata_dir, 'tracks.csv'))
   missing_columns = sorted(set(COLUMNS) - set(next(iter(tracks.values()), {})))
   if tracks and missing_columns:
@@ -116,8 +107,8 @@ def write_manifest(metadata_dir, audio_dir, out, subset='small',
   for track_id, track in tracks.items():
     if not in_subset(track['set.subset'], subset):
       continue
-    terms = licence_terms(track['track.license'])
-    if any(terms[term] for term in exclude):
+    terms = licences.terms_of_name(track['track.license'])
+    if licences.excluded(terms, exclude):
       excluded += 1
       continue
     path = audio_path(track_id)
@@ -133,7 +124,7 @@ def write_manifest(metadata_dir, audio_dir, out, subset='small',
     with_echonest += bool(features)
     rows.append(row)
   manifest = os.path.join(out, 'manifest.csv')
-  header = ['track_id', 'audio_path', *COLUMNS.values(), *LICENCE_FLAGS,
+  header = ['track_id', 'audio_path', *COLUMNS.values(), *licences.TERMS,
             *(f'echonest_{name}' for name in ECHONEST)]
   with atomic_files.replaced(manifest, newline='') as f:
     writer = csv.DictWriter(f, fieldnames=header)
@@ -145,19 +136,9 @@ def write_manifest(metadata_dir, audio_dir, out, subset='small',
   return Imported(manifest, len(rows), missing, excluded, with_echonest)
 
 
-def flagfile(imported, audio_dir):
-  """The flagfile that trains on an imported manifest: listens as percentile
-  popularity within release year, unseen artists, descriptors from the audio
-  (Echo Nest features cover too few tracks to be a column)."""
-  return '\n'.join([
-      '# Written by python -m spotipop.catalogues fma.',
-      f'--manifest={os.path.abspath(imported.manifest)}',
-      f'--audio_dir={os.path.abspath(audio_dir)}',
-      '--workdir=runs/fma', '--id_column=track_id',
-      '--audio_column=audio_path', '--popularity_column=listens',
-      '--popularity_from=percentile', '--popularity_within_year',
-      '--genre_column=genre', '--release_column=date_created',
-      '--group_column=artist_id', '--split=group', '--descriptors=audio',
-      '--feature_columns=', '--log1p_columns=', '--sample_rate=22050',
-      '--clip_seconds=30', '--min_clip_seconds=10', '--n_fft=2048',
-      '--hop_length=512', '--n_mels=128', '--batch_size=32']) + '\n'
+# Flag -> FMA manifest column, for catalogue_flags.flagfile. Echo Nest
+# features cover too few tracks (about 13,000 of 106,574) to be a feature.
+FLAG_COLUMNS = {
+    'id_column': 'track_id', 'audio_column': 'audio_path',
+    'popularity_column': 'listens', 'genre_column': 'genre',
+    'release_column': 'date_created', 'group_column': 'artist_id'}

@@ -12,6 +12,7 @@ from conftest import fails_in_one_line
 from conftest import run_module
 from spotipop import config as config_lib
 from spotipop import errors
+from spotipop.data import catalogue_flags
 from spotipop.data import fma_import
 from spotipop.data import manifest
 from spotipop.data import popularity
@@ -100,11 +101,6 @@ def test_licences_are_kept_and_can_exclude_tracks(audio, tmp_path):
   assert 0 < derivative_free < len(written)
   assert no_nd.tracks == len(written) - derivative_free
   assert no_nd.excluded == derivative_free
-  assert fma_import.licence_terms(
-      'Attribution-Noncommercial-No Derivative Works 3.0 United States') == {
-          'non_commercial': True, 'no_derivatives': True}
-  assert fma_import.licence_terms('Attribution 4.0 International') == {
-      'non_commercial': False, 'no_derivatives': False}
   with pytest.raises(errors.FlagError, match='--exclude'):
     fma_import.write_manifest(SAMPLE, str(folder), str(tmp_path), 'small',
                               exclude=('share_alike',))
@@ -118,7 +114,8 @@ def test_the_written_flagfile_reads_the_manifest_to_percentile_labels(
   imported = fma_import.write_manifest(SAMPLE, str(folder), str(tmp_path),
                                        'medium')
   flagfile = tmp_path / 'fma.flags'
-  flagfile.write_text(fma_import.flagfile(imported, str(folder)))
+  flagfile.write_text(catalogue_flags.flagfile(
+      'fma', imported.manifest, str(folder), fma_import.FLAG_COLUMNS))
   config = config_lib.from_flagfile(str(flagfile))
   read = manifest.read(imported.manifest, config.data)
   assert len(read.tracks) == imported.tracks
@@ -155,8 +152,8 @@ def test_the_catalogues_tool_writes_the_manifest_and_its_flagfile(audio,
                                   '1 without their audio file')
   assert f'--flagfile={out}/fma.flags' in result.stdout
   assert (out / 'fma.flags').read_text().startswith('# Written by')
-  bad = run_module('spotipop.catalogues', 'jamendo', check=False)
-  fails_in_one_line(bad, 'spotipop.catalogues', 'fma')
+  bad = run_module('spotipop.catalogues', 'spotify', check=False)
+  fails_in_one_line(bad, 'spotipop.catalogues', "('fma', 'jamendo')")
   unset = run_module('spotipop.catalogues', 'fma', f'--out={out}',
                      check=False)
   fails_in_one_line(unset, 'spotipop.catalogues', '--metadata_dir')

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 
 import jax
 import numpy as np
@@ -36,8 +35,6 @@ SWEEP = os.environ.get('SPOTIPOP_FAULT_SWEEP') == 'all'
 # them all, so the reference run is made once; a sweep uses every worker.
 pytestmark = [pytest.mark.slow, *([] if SWEEP else
                                   [pytest.mark.xdist_group('faults')])]
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 _SAVE = 'run/checkpoints/{}.orbax-checkpoint-tmp/'
 _STATE = _SAVE + 'state.orbax-checkpoint-tmp/'
@@ -98,19 +95,6 @@ SAMPLE = [('train shard', 'enospc'), ('metrics.jsonl', 'kill'),
 
 CASES = ([(point, fault) for point in WRITE_POINTS for fault in FAULTS]
          if SWEEP else SAMPLE)
-
-
-@pytest.fixture(scope='module')
-def failwrite(tmp_path_factory):
-  """The compiled LD_PRELOAD library."""
-  library = tmp_path_factory.mktemp('failwrite') / 'failwrite.so'
-  try:
-    subprocess.run(['cc', '-shared', '-fPIC', '-O2', '-o', str(library),
-                    os.path.join(HERE, 'faults', 'failwrite.c'), '-ldl'],
-                   check=True, capture_output=True, text=True)
-  except (OSError, subprocess.CalledProcessError) as e:
-    pytest.fail(f'the fault injection tests need a C compiler (cc): {e}')
-  return str(library)
 
 
 def _flags(catalogue, folder):

@@ -1,0 +1,93 @@
+"""Requests to a catalogue's server: which failures are retried, how long it
+waits, and downloads that are whole or absent (against tests/jamendo_server)."""
+
+import hashlib
+
+import pytest
+
+import jamendo_server
+from spotipop import errors
+from spotipop.data import http_fetch
+
+
+@pytest.fixture
+def server():
+  served = jamendo_server.Server(jamendo_server.catalogue(3))
+  yield served
+  served.close()
+
+
+def _tracks_url(server, client_id=jamendo_server.CLIENT_ID):
+  return f'{server.api_url}/tracks/?client_id={client_id}&offset=0&limit=2'
+
+
+def test_waits_double_up_to_the_longest_then_the_request_is_named(server):
+  server.faults['unavailable'] = 1
+  waits = []
+  with pytest.raises(errors.FetchError, match=r'^page one: HTTP 503 .*\(tried '
+                     r'5 times\)$'):
+    http_fetch.get_json(_tracks_url(server), 'page one',
+                        http_fetch.Retry(attempts=5, first_wait=1.5,
+                                         longest_wait=5), sleep=waits.append)
+  assert waits == [1.5, 3.0, 5, 5]
+
+
+def test_the_servers_retry_after_is_the_wait(server):
+  server.faults['busy'] = 2  # Each 429 says Retry-After: 0.
+  waits = []
+  document = http_fetch.get_json(_tracks_url(server), 'page',
+                                 http_fetch.Retry(first_wait=9),
+                                 sleep=waits.append)
+  assert waits == [0.0, 0.0]
+  assert len(document['results']) == 2
+
+
+def test_a_client_error_is_not_retried(server):
+  waits = []
+  with pytest.raises(errors.FetchError, match='^lost: HTTP 404'):
+    http_fetch.download(f'{server.root}/nowhere', 'unused', 'lost',
+                        sleep=waits.append)
+  assert waits == [] and len(server.requests) == 1
+
+
+def test_a_check_can_ask_for_another_try(server):
+  seen = []
+
+  def check(document):
+    seen.append(document)
+    if len(seen) == 1:
+      raise http_fetch.TryAgain('overloaded', wait=0.25)
+
+  waits = []
+  http_fetch.get_json(_tracks_url(server), 'page', check=check,
+                      sleep=waits.append)
+  assert len(seen) == 2 and waits == [0.25]
+
+
+def test_a_download_is_whole_and_hashed_or_absent(server, tmp_path):
+  target = tmp_path / 'a' / 'b.mp3'
+  got = http_fetch.download(f'{server.root}/download/1000', str(target), 'x')
+  assert target.read_bytes() == server.audio
+  assert got == http_fetch.Downloaded(
+      len(server.audio), hashlib.sha256(server.audio).hexdigest())
+  assert http_fetch.file_digest(str(target)) == got
+  server.faults['truncate'] = {'1001'}
+  waits = []
+  cut = tmp_path / 'cut.mp3'
+  with pytest.raises(errors.FetchError, match=r'truncated download: \d+ of '
+                     f'{len(server.audio)} bytes'):
+    http_fetch.download(f'{server.root}/download/1001', str(cut), 'cut',
+                        http_fetch.Retry(attempts=2, first_wait=0),
+                        sleep=waits.append)
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['a']
+  assert server.downloads['1001'] == 2
+
+
+def test_no_answer_at_all_is_retried_then_named(server):
+  server.close()
+  waits = []
+  with pytest.raises(errors.FetchError, match=r'^gone: no answer .*tried 2 '):
+    http_fetch.get_json(_tracks_url(server), 'gone',
+                        http_fetch.Retry(attempts=2, first_wait=0.5),
+                        sleep=waits.append)
+  assert waits == [0.5]
