@@ -38,7 +38,8 @@ flags.DEFINE_list('exclude', [], 'Leave out tracks whose licence is '
 flags.DEFINE_string('metadata_dir', None, "fma: FMA's fma_metadata folder "
                     '(tracks.csv, and echonest.csv where present).')
 flags.DEFINE_string('audio_dir', None, 'fma: the folder of the '
-                    '000/000002.mp3 audio tree (fma_small, fma_large, ...).')
+                    '000/000002.mp3 audio tree (fma_small, fma_large, ...); '
+                    'without it, the metadata alone trains the dense tower.')
 flags.DEFINE_enum('subset', 'small', list(fma_import.SUBSETS),
                   "fma: FMA's subset: small, medium and large nest; full is "
                   'all.')
@@ -58,15 +59,17 @@ flags.DEFINE_integer('retries', http_fetch.Retry.attempts - 1,
                      'fails with 429, 5xx or a dropped connection.')
 
 CATALOGUES = ('fma', 'jamendo')
-REQUIRED = {'fma': ('metadata_dir', 'audio_dir', 'out'),
+REQUIRED = {'fma': ('metadata_dir', 'out'),
             'jamendo': ('client_id', 'out')}
 
 
-def _write_flagfile(catalogue, out, manifest, audio_dir, columns):
+def _write_flagfile(catalogue, out, manifest, audio_dir, columns,
+                    metadata_features=()):
   path = os.path.join(out, f'{catalogue}.flags')
   with atomic_files.replaced(path) as f:
-    f.write(catalogue_flags.flagfile(catalogue, os.path.abspath(manifest),
-                                     os.path.abspath(audio_dir), columns))
+    f.write(catalogue_flags.flagfile(
+        catalogue, os.path.abspath(manifest),
+        audio_dir and os.path.abspath(audio_dir), columns, metadata_features))
   return path
 
 
@@ -74,13 +77,15 @@ def _fma(f):
   imported = fma_import.write_manifest(f.metadata_dir, f.audio_dir, f.out,
                                        f.subset, f.exclude)
   flagfile = _write_flagfile('fma', f.out, imported.manifest, f.audio_dir,
-                             fma_import.FLAG_COLUMNS)
+                             fma_import.FLAG_COLUMNS,
+                             fma_import.METADATA_FEATURES)
+  audio = (f'{len(imported.missing_audio)} without their audio file (listed '
+           f'in {os.path.join(f.out, "missing_audio.txt")})' if f.audio_dir
+           else 'metadata only (no --audio_dir)')
   print(f'{imported.manifest}: {imported.tracks} tracks of the {f.subset} '
         f'subset ({imported.with_echonest} with Echo Nest features); '
-        f'{len(imported.missing_audio)} without their audio file (listed in '
-        f'{os.path.join(f.out, "missing_audio.txt")}), {imported.excluded} '
-        f'left out by licence\ntrain: python -m spotipop.main '
-        f'--flagfile={flagfile}')
+        f'{audio}, {imported.excluded} left out by licence\ntrain: python -m '
+        f'spotipop.main --flagfile={flagfile}')
 
 
 def _jamendo(f):

@@ -31,7 +31,10 @@ COLUMNS = {
     'artist.id': 'artist_id', 'track.date_created': 'date_created',
     'track.license': 'license', 'track.title': 'title',
     'artist.name': 'artist', 'set.subset': 'subset',
+    'track.duration': 'duration', 'track.bit_rate': 'bit_rate',
 }
+# What the dense tower reads when the audio is not there: known at release.
+METADATA_FEATURES = ('duration', 'bit_rate')
 ECHONEST = ('acousticness', 'danceability', 'energy', 'instrumentalness',
             'liveness', 'speechiness', 'tempo', 'valence')
 
@@ -90,6 +93,7 @@ def write_manifest(metadata_dir, audio_dir, out, subset='small',
   """Writes OUT/manifest.csv (and OUT/missing_audio.txt) from FMA's metadata.
 
   exclude: licence terms (licences.TERMS) whose tracks are left out.
+  audio_dir None: metadata alone; every track of the subset is kept.
   """
   if subset not in SUBSETS:
     raise errors.FlagError(f'--subset={subset}: use one of {SUBSETS}')
@@ -112,7 +116,8 @@ def write_manifest(metadata_dir, audio_dir, out, subset='small',
       excluded += 1
       continue
     path = audio_path(track_id)
-    if not os.path.isfile(os.path.join(audio_dir, path)):
+    if audio_dir is not None and not os.path.isfile(
+        os.path.join(audio_dir, path)):
       missing.append(track_id)
       continue
     row = {'track_id': track_id, 'audio_path': path,

@@ -36,6 +36,29 @@ def test_the_experiment_is_what_the_importer_writes(catalogue):
   assert f'--out={os.path.dirname(manifest)}' in readme
 
 
+def test_the_fma_sample_experiment_is_the_metadata_flagfile():
+  with open(os.path.join(REPO, 'experiments', 'fma_sample.flags')) as f:
+    experiment = _flag_lines(f.read())
+  written = _flag_lines(catalogue_flags.flagfile(
+      'fma', 'catalogues/fma_sample/manifest.csv', None,
+      fma_import.FLAG_COLUMNS, fma_import.METADATA_FEATURES))
+  assert [l for l in experiment if not l.startswith('--workdir')] == [
+      l for l in written if not l.startswith('--workdir')]
+  with open(os.path.join(REPO, 'experiments', 'study.sh')) as f:
+    assert '--out=catalogues/fma_sample' in f.read()
+
+
+def test_without_audio_only_the_dense_tower_reads_metadata(tmp_path):
+  path = tmp_path / 'metadata.flags'
+  path.write_text(catalogue_flags.flagfile(
+      'fma', 'm.csv', None, fma_import.FLAG_COLUMNS, ('duration', 'bit_rate')))
+  config = config_lib.from_flagfile(str(path))
+  assert config.model.towers == 'tabular_only'
+  assert config.data.feature_columns == ('duration', 'bit_rate')
+  assert config.data.descriptors == 'none'
+  assert '--audio_dir' not in path.read_text()
+
+
 @pytest.mark.parametrize('catalogue', sorted(README_PATHS))
 def test_the_flagfile_is_a_valid_config_of_counts_unseen_artists_and_audio(
     catalogue, tmp_path):

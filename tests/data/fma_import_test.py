@@ -157,3 +157,12 @@ def test_the_catalogues_tool_writes_the_manifest_and_its_flagfile(audio,
   unset = run_module('spotipop.catalogues', 'fma', f'--out={out}',
                      check=False)
   fails_in_one_line(unset, 'spotipop.catalogues', '--metadata_dir')
+
+
+def test_without_an_audio_folder_the_metadata_alone_is_the_manifest(tmp_path):
+  imported = fma_import.write_manifest(SAMPLE, None, str(tmp_path), 'full')
+  assert imported.tracks == 300 and imported.missing_audio == []
+  with open(imported.manifest) as f:
+    first = next(csv.DictReader(f))
+  assert (first['track_id'], first['duration'], first['bit_rate']) == (
+      '2', '168', '256000')
