@@ -6,6 +6,7 @@ standard normal (quantile). Fit and apply live together so the two cannot
 drift apart.
 """
 
+from absl import logging
 import numpy as np
 from scipy import special
 
@@ -14,6 +15,10 @@ from spotipop.audio import descriptor_names
 from spotipop.config import DataConfig
 
 QUANTILES = 1001
+# A column whose train-split spread is under this fraction of its largest
+# value is constant: below float32's resolution (2^-23 = 1.2e-7) a spread is
+# rounding, and scaling by it would blow rounding noise up to millions.
+CONSTANT_SPREAD = 1e-7
 
 
 def model_columns(data: DataConfig):
@@ -33,7 +38,9 @@ def fit(train_tracks, data: DataConfig):
   """The feature transform's parameters, fitted on the train split only.
 
   Always: log1p where configured, then mean and std. For 'quantile' also
-  QUANTILES evenly spaced quantiles of every (log1p'd) column.
+  QUANTILES evenly spaced quantiles of every (log1p'd) column. A column
+  constant in the train split (CONSTANT_SPREAD) carries nothing to learn: it
+  is fed as 0 to every split, and a warning names it.
   """
   columns = model_columns(data)
   log1p = np.array([c in data.log1p_columns for c in columns], bool)
@@ -45,10 +52,18 @@ def fit(train_tracks, data: DataConfig):
     raise errors.DataError(f'--log1p_columns: {bad} have values <= -1')
   x[:, log1p] = np.log1p(x[:, log1p])
   std = x.std(axis=0)
+  constant = std <= CONSTANT_SPREAD * np.abs(x).max(axis=0, initial=0.0)
+  if constant.any():
+    logging.warning(
+        'Feature columns constant in the train split, fed as 0 (nothing to '
+        'learn from them; drop them from --feature_columns): %s',
+        ', '.join(f'{c} (std {d:.2g} around {m:.6g})' for c, d, m, on in zip(
+            columns, std, x.mean(axis=0), constant) if on))
   stats = {'columns': list(columns), 'log1p': log1p.tolist(),
            'transform': data.feature_transform,
            'mean': x.mean(axis=0).tolist(),
-           'std': np.where(std > 0, std, 1.0).tolist()}
+           'std': np.where(constant, 1.0, std).tolist(),
+           'constant': constant.tolist()}
   if data.feature_transform == 'quantile':
     stats['quantiles'] = np.quantile(
         x, np.linspace(0, 1, QUANTILES), axis=0).T.tolist()
@@ -65,9 +80,12 @@ def apply(features, stats):
                      '<= -1 cannot go through log1p')
   x = np.where(log1p, np.log1p(np.where(log1p, x, 0)), x)
   if stats['transform'] == 'quantile':
-    return _normal_scores(x, np.asarray(stats['quantiles'])).astype(np.float32)
-  return ((x - np.asarray(stats['mean'])) / np.asarray(stats['std'])).astype(
-      np.float32)
+    scaled = _normal_scores(x, np.asarray(stats['quantiles']))
+  else:
+    scaled = (x - np.asarray(stats['mean'])) / np.asarray(stats['std'])
+  # Transforms fitted before constant columns were recorded have none.
+  constant = np.asarray(stats.get('constant', [False] * x.shape[-1]), bool)
+  return np.where(constant, 0.0, scaled).astype(np.float32)
 
 
 def _normal_scores(x, quantiles):

@@ -107,8 +107,16 @@ def selection_value(config: Config, val_metrics):
   return -1.0 if value is None or math.isnan(value) else value
 
 
-# A train loss above this multiple of the run's first-step loss has exploded.
+# A train loss above this multiple of the run's first-step loss, or of the
+# loss of a model that knows nothing, has exploded.
 EXPLOSION_FACTOR = 100.0
+
+
+def uninformed_loss(regression_weight):
+  """The loss of P = 0.5 for every track (BCE ln 2, whatever the class
+  weights) and a score of 50 (squared error at most 0.5 ** 2): the absolute
+  scale a first loss inflated by bad inputs cannot move."""
+  return math.log(2) + regression_weight * 0.25
 
 
 def check_training(progress, config: Config, step, loss, params=None):
@@ -116,7 +124,8 @@ def check_training(progress, config: Config, step, loss, params=None):
 
   Raises errors.TrainingDivergedError when the loss (or, if given, a parameter) is
   not finite, or the loss exceeds EXPLOSION_FACTOR x the loss of the run's
-  first step (kept in progress, so a resumed run keeps the same reference).
+  first step (kept in progress, so a resumed run keeps the same reference)
+  or EXPLOSION_FACTOR x uninformed_loss, from the first step on.
   """
   loss = float(loss)
   if step == 1:
@@ -125,8 +134,13 @@ def check_training(progress, config: Config, step, loss, params=None):
   t = config.train
   hint = (f'try a lower --learning_rate (now {t.learning_rate:g}) or '
           f'--grad_clip_norm (now {t.grad_clip_norm:g})')
+  uninformed = uninformed_loss(t.regression_weight)
   if not math.isfinite(loss):
     problem = f'the train loss is {loss}'
+  elif loss > EXPLOSION_FACTOR * uninformed:
+    problem = (f'the train loss {loss:.3g} is over {EXPLOSION_FACTOR:g}x the '
+               f'{uninformed:.3g} of a model that knows nothing (P = 0.5, '
+               'score 50)')
   elif loss > EXPLOSION_FACTOR * reference:
     problem = (f'the train loss {loss:.3g} is over {EXPLOSION_FACTOR:g}x the '
                f"first step's {reference:.3g}")

@@ -99,12 +99,38 @@ def test_apply_refuses_exactly_minus_one_in_a_log1p_column_and_names_it():
     features.apply([[0.0, -1.0]], stats_)
 
 
-def test_a_value_beyond_a_train_constant_keeps_its_raw_distance():
-  # The train split's std of 0 is replaced by 1, not by anything else: a
-  # new value 3 above the constant scores 3.
-  rows = np.array([[1.0, 7.0], [2.0, 7.0], [3.0, 7.0]])
-  out = features.apply([[2.0, 10.0]], features.fit(_tracks(rows), _data()))
-  assert out[0, 1] == 3.0
+@pytest.mark.parametrize('transform', ['zscore', 'quantile'])
+def test_a_column_constant_to_rounding_is_fed_as_zero_and_named(
+    transform, caplog):
+  """0.1 + 0.2 and 0.3 differ by rounding (a std of 4.8e-17 over these rows): scaled by it,
+  a new value 0.4 would become 2e15; no split may see anything but 0."""
+  rows = np.array([[1.0, 0.1 + 0.2], [2.0, 0.3], [3.0, 0.3], [4.0, 0.3]])
+  assert rows[:, 1].std() > 0
+  fitted = features.fit(_tracks(rows), _data(feature_transform=transform))
+  assert fitted['constant'] == [False, True]
+  out = features.apply([[2.0, 0.3], [2.0, 0.4], [2.0, -1e6]], fitted)
+  np.testing.assert_array_equal(out[:, 1], 0.0)
+  assert np.all(out[:, 0] == out[0, 0])  # The other column is untouched.
+  assert "constant in the train split" in caplog.text
+  assert 'spike (std 4.8e-17 around 0.3)' in caplog.text
+  assert 'spread' not in caplog.text
+
+
+def test_a_column_of_small_values_that_vary_is_not_constant(train_rows):
+  tiny = train_rows * 1e-12
+  fitted = features.fit(_tracks(tiny), _data())
+  assert fitted['constant'] == [False, False]
+  np.testing.assert_allclose(features.apply(tiny, fitted),
+                             stats.zscore(tiny, axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_transform_fitted_before_constants_were_recorded_still_applies(
+    train_rows):
+  fitted = features.fit(_tracks(train_rows), _data())
+  del fitted['constant']
+  np.testing.assert_allclose(features.apply(train_rows, fitted),
+                             stats.zscore(train_rows, axis=0), rtol=1e-5,
+                             atol=1e-6)
 
 
 @pytest.mark.parametrize('transform', ['zscore', 'quantile'])

@@ -379,15 +379,16 @@ def test_a_split_without_both_classes_is_refused_before_training(counts,
 def test_check_training_names_each_way_a_run_diverges():
   config = small_config('', '/unused', learning_rate=0.01, grad_clip_norm=1.0)
   progress = {}
-  loop.check_training(progress, config, 1, 2.0)
-  assert progress['first_loss'] == 2.0
-  loop.check_training(progress, config, 2, 200.0)  # 100x: still allowed.
+  loop.check_training(progress, config, 1, 0.5)
+  assert progress['first_loss'] == 0.5
+  loop.check_training(progress, config, 2, 50.0)  # 100x: still allowed.
   loop.check_training(progress, config, 3, 1.0, {'w': jnp.ones(2)})
   hint = r'try a lower --learning_rate \(now 0\.01\) or --grad_clip_norm \(now 1\)'
   for step, loss, params, problem in (
       (4, float('nan'), None, r'the train loss is nan'),
       (5, float('inf'), None, r'the train loss is inf'),
-      (6, 200.5, None, r"the train loss 200 is over 100x the first step's 2"),
+      (6, 50.5, None, r"the train loss 50\.5 is over 100x the first step's "
+       r'0\.5'),
       (7, 1.0, {'w': jnp.array([1.0, jnp.nan])},
        r'the parameters are no longer finite')):
     with pytest.raises(errors.TrainingDivergedError,
@@ -396,10 +397,24 @@ def test_check_training_names_each_way_a_run_diverges():
       loop.check_training(progress, config, step, loss, params)
   # A run whose first check comes after step 1 takes that loss as reference.
   late = {}
-  loop.check_training(late, config, 5, 3.0)
-  assert late['first_loss'] == 3.0
+  loop.check_training(late, config, 5, 0.3)
+  assert late['first_loss'] == 0.3
   # A resumed run keeps its first step's loss as the reference.
-  resumed = {'first_loss': 2.0}
-  loop.check_training(resumed, config, 9, 150.0)
+  resumed = {'first_loss': 0.2}
+  loop.check_training(resumed, config, 9, 19.0)
   with pytest.raises(errors.TrainingDivergedError):
-    loop.check_training(resumed, config, 10, 201.0)
+    loop.check_training(resumed, config, 10, 20.5)
+
+
+def test_a_first_loss_inflated_by_bad_inputs_is_judged_in_absolute_terms():
+  """6 million at step 1 sets no reference: 100x what knowing nothing costs
+  (ln 2 + 0.5 x 0.25 = 0.818 at the default --regression_weight) is the
+  ceiling from the first step on."""
+  config = small_config('', '/unused', regression_weight=0.5)
+  loop.check_training({}, config, 1, 81.7)
+  with pytest.raises(errors.TrainingDivergedError,
+                     match=r'at step 1: the train loss 6e\+06 is over 100x the '
+                     r'0\.818 of a model that knows nothing'):
+    loop.check_training({}, config, 1, 6e6)
+  heavier = small_config('', '/unused', regression_weight=2.0)
+  loop.check_training({}, heavier, 1, 100.0)  # Under 100 x 1.19.
