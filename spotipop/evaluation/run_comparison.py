@@ -77,19 +77,18 @@ def compare(specs, resamples=1000, seed=0):
                              uncertainty.interval(samples[p['name']][m]))
                          for m, _ in COMPARED}
   sparse = min(int(first['label'].sum()), int((1 - first['label']).sum()))
+  units = len(set(groups)) if groups is not None else len(first['label'])
   differences = {}
   for p in predictors[1:]:
     differences[p['name']] = {}
     for metric, higher in COMPARED:
-      c = uncertainty.paired(samples[first['name']][metric],
-                             samples[p['name']][metric], higher)
+      c = scorecard.settled(
+          uncertainty.paired(samples[first['name']][metric],
+                             samples[p['name']][metric], higher),
+          metric, sparse, units)
       c['difference'] = (values[first['name']][metric][0] -
                          values[p['name']][metric][0])
-      if (metric in scorecard.RANKING_METRICS
-          and sparse < scorecard.MIN_CLASS_TRACKS):
-        c['verdict'] = 'cannot rank'
       differences[p['name']][metric] = c
-  units = len(set(groups)) if groups is not None else len(first['label'])
   return {'predictors': values, 'differences': differences,
           'tracks': len(first['label']), 'unit': first['unit'],
           'units': units, 'resamples': resamples}

@@ -47,6 +47,24 @@ def _scored(by_split, split, labels, popularity, val_labels, criterion):
 # verdict is 'cannot rank', whatever their resamples suggest.
 MIN_CLASS_TRACKS = 10
 RANKING_METRICS = ('roc_auc', 'average_precision', 'mcc')
+# Fewer resampled units (test tracks, or groups on a group split) than this,
+# and no bootstrap of the split decides anything: with 2 tracks every
+# resample is one of 3 and an interval is their spread, not a confidence.
+# Every comparison's verdict is then 'cannot decide'.
+MIN_RESAMPLED_UNITS = 10
+
+
+def settled(paired, metric, fewest_of_a_class, units):
+  """A paired comparison (uncertainty.paired's) with its verdict overruled
+  where the split cannot decide it: under MIN_RESAMPLED_UNITS units, or a
+  ranking metric with under MIN_CLASS_TRACKS tracks of a class."""
+  if paired['verdict'] == 'undefined':
+    return paired
+  if units < MIN_RESAMPLED_UNITS:
+    return {**paired, 'verdict': 'cannot decide'}
+  if metric in RANKING_METRICS and fewest_of_a_class < MIN_CLASS_TRACKS:
+    return {**paired, 'verdict': 'cannot rank'}
+  return paired
 # A model ROC-AUC interval wider than this cannot separate models closer
 # than it: the split is too small to rank them.
 MAX_ROC_AUC_WIDTH = 0.10
@@ -105,7 +123,9 @@ def _add_intervals(summary, outputs, evaluated, resamples, seed, groups):
     row['intervals'] = {metric: uncertainty.interval(values)
                         for metric, values in samples[name].items()
                         if metric != 'count'}
-  too_few = bool(_sparse_classes(summary['overall']))
+  units = int(len(np.unique(groups)) if groups is not None
+              else len(evaluated['label']))
+  fewest = _fewest_of_a_class(summary['overall'])
   summary['comparisons'] = {}
   for name in summary['baselines']:
     compared = {}
@@ -114,25 +134,31 @@ def _add_intervals(summary, outputs, evaluated, resamples, seed, groups):
         compared[metric] = {
             'difference': (summary['overall'][metric]
                            - summary['baselines'][name][metric]),
-            **uncertainty.paired(samples['model'][metric],
-                                 samples[name][metric], higher_is_better)}
-        if too_few and metric in RANKING_METRICS:
-          compared[metric]['verdict'] = 'cannot rank'
+            **settled(uncertainty.paired(samples['model'][metric],
+                                         samples[name][metric],
+                                         higher_is_better),
+                      metric, fewest, units)}
     summary['comparisons'][name] = compared
   summary['bootstrap'] = {
       'resamples': resamples, 'seed': seed,
       'confidence': uncertainty.CONFIDENCE,
-      'unit': 'group' if groups is not None else 'track',
-      'units': int(len(np.unique(groups)) if groups is not None
-                   else len(evaluated['label']))}
+      'unit': 'group' if groups is not None else 'track', 'units': units}
+
+
+def _class_counts(overall):
+  """[(count, class name)] of the evaluated split."""
+  positives = round(overall['positive_rate'] * overall['count'])
+  return [(overall['count'] - positives, 'unpopular'), (positives, 'popular')]
+
+
+def _fewest_of_a_class(overall):
+  return min(count for count, _ in _class_counts(overall))
 
 
 def _sparse_classes(overall):
   """[(count, class name)] of the classes with under MIN_CLASS_TRACKS
   tracks in the evaluated split."""
-  positives = round(overall['positive_rate'] * overall['count'])
-  return [(count, name) for count, name in (
-      (overall['count'] - positives, 'unpopular'), (positives, 'popular'))
+  return [(count, name) for count, name in _class_counts(overall)
           if count < MIN_CLASS_TRACKS]
 
 
@@ -142,6 +168,10 @@ def warnings(summary):
   out = [f'{count} {name} {summary["split"]} track(s), under '
          f'{MIN_CLASS_TRACKS}: ROC-AUC, PR-AUC and MCC cannot rank models on '
          'this split' for count, name in _sparse_classes(overall)]
+  boot = summary.get('bootstrap')
+  if boot and boot['units'] < MIN_RESAMPLED_UNITS:
+    out.append(f"{boot['units']} {boot['unit']}(s) resampled, under "
+               f'{MIN_RESAMPLED_UNITS}: no comparison on this split can decide')
   bounds = overall.get('intervals', {}).get('roc_auc')
   if bounds and bounds[1] - bounds[0] > MAX_ROC_AUC_WIDTH:
     out.append(f'the ROC-AUC interval [{bounds[0]:.3f}, {bounds[1]:.3f}] is '
@@ -214,7 +244,9 @@ def verdicts(summary):
     word = {'better': 'spotipop better', 'worse': 'spotipop worse',
             'not resolved': 'no difference resolved',
             'cannot rank': f'cannot rank models with under {MIN_CLASS_TRACKS} '
-                           'tracks of a class'}[c['verdict']]
+                           'tracks of a class',
+            'cannot decide': 'cannot decide (under '
+                             f'{MIN_RESAMPLED_UNITS} resampled)'}[c['verdict']]
     low, high = c['interval']
     out.append(f"spotipop vs {LABELS.get(name, name)}: {heading} "
                f"{c['difference']:+.3f} [{low:+.3f}, {high:+.3f}], "

@@ -104,3 +104,15 @@ def test_artist_runs_are_resampled_by_artist(runs, tmp_path):
   out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], resamples=200)
   assert out['unit'] == 'group' and out['units'] == 7
   assert 'of the 7 test groups' in run_comparison.table(out)
+  # Seven artists resampled decide nothing, on any metric.
+  assert {c['verdict'] for c in out['differences'][f'{a}:gbdt'].values()} <= {
+      'cannot decide', 'undefined'}
+
+
+def test_two_test_tracks_cannot_decide(tmp_path):
+  a = _run(tmp_path / 'a', ['t0', 't1'], np.array([0, 1]), np.array([0.1, 0.9]),
+           np.array([0.9, 0.1]))
+  out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], resamples=200)
+  verdicts = {c['verdict'] for c in out['differences'][f'{a}:gbdt'].values()}
+  assert 'cannot decide' in verdicts
+  assert verdicts <= {'cannot decide', 'undefined'}

@@ -299,3 +299,46 @@ def test_the_report_tool_prints_each_run_and_names_a_missing_one(
     report_tool.main(['report', str(tmp_path / 'gone')])
   with pytest.raises(errors.SpotipopError, match='usage'):
     report_tool.main(['report'])
+
+
+@pytest.mark.parametrize('units, fewest, metric, verdict', [
+    (9, 100, 'mae', 'cannot decide'), (9, 100, 'roc_auc', 'cannot decide'),
+    (10, 100, 'mae', 'better'), (10, 9, 'roc_auc', 'cannot rank'),
+    (10, 9, 'brier', 'better'), (10, 10, 'roc_auc', 'better')])
+def test_a_verdict_needs_ten_resampled_units_and_ranking_ten_of_a_class(
+    units, fewest, metric, verdict):
+  paired = {'interval': [0.1, 0.2], 'p_value': 0.01, 'verdict': 'better'}
+  assert scorecard.settled(paired, metric, fewest, units) == {
+      **paired, 'verdict': verdict}
+  undefined = {'interval': None, 'p_value': None, 'verdict': 'undefined'}
+  assert scorecard.settled(undefined, metric, fewest, units) == undefined
+
+
+def test_two_test_tracks_decide_nothing_however_far_apart(splits):
+  """A perfect model against the prior on 2 tracks: every resample agrees,
+  and still nothing is decided."""
+  tiny = dict(splits)
+  tiny['test'] = _split([0, 1], [0.1, 0.9], popularity=np.array([10., 90.]))
+  prior = {s: _predictor(np.full(len(tiny[s]['label']), 0.3)) for s in tiny}
+  mean = {s: _predictor(None, np.full(len(tiny[s]['label']), 50.0))
+          for s in tiny}
+  summary = scorecard.summarize('test', tiny, {'prior': prior, 'mean': mean},
+                                'mcc', bootstrap=200, seed=0)
+  verdicts = {m: c['verdict'] for name in ('prior', 'mean')
+              for m, c in summary['comparisons'][name].items()
+              if c['verdict'] != 'undefined'}
+  assert verdicts and set(verdicts.values()) == {'cannot decide'}
+  assert ('2 track(s) resampled, under 10: no comparison on this split can '
+          'decide') in summary['warnings']
+  assert any(line.endswith('cannot decide (under 10 resampled) on 2 test '
+                           'tracks') for line in scorecard.verdicts(summary))
+  # The same model on 10 groups is judged.
+  groups = np.repeat(np.arange(10), 40)
+  judged = scorecard.summarize('test', splits, {'prior': prior_of(splits)},
+                               'mcc', bootstrap=200, seed=0, groups=groups)
+  assert 'cannot decide' not in {
+      c['verdict'] for c in judged['comparisons']['prior'].values()}
+
+
+def prior_of(splits):
+  return {s: _predictor(np.full(len(splits[s]['label']), 0.3)) for s in splits}
