@@ -8,6 +8,7 @@
 
 import collections
 
+from absl import logging
 import numpy as np
 
 from spotipop import errors
@@ -38,6 +39,28 @@ def _group_split(tracks, data: DataConfig):
   return splits
 
 
+def _check_time_cuts(tracks, order, bounds, data: DataConfig):
+  """Refuses dates too few to order three splits; names a date whose tracks
+  a cut puts on both sides (ties are ordered by track id, which says nothing
+  about which is newer)."""
+  dates = [tracks[i].release_date for i in order]
+  distinct = len(set(dates))
+  if distinct < len(SPLITS):
+    raise errors.DataError(
+        f'--split=time: the release column {data.release_column!r} holds '
+        f'{distinct} distinct date(s) among {len(tracks)} tracks, too few to '
+        'hold out newer releases (train, validation and test need 3); use '
+        '--split=random or --split=group')
+  for cut, (before, after) in zip(bounds[1:3], zip(SPLITS, SPLITS[1:])):
+    if 0 < cut < len(dates) and dates[cut - 1] == dates[cut]:
+      date = dates[cut]
+      logging.warning(
+          '--split=time: %d tracks released %s (column %r; %d distinct dates) '
+          'sit on both sides of the %s/%s cut (%d in %s), ordered by track '
+          'id', dates.count(date), date or '(no date)', data.release_column,
+          distinct, before, after, dates[:cut].count(date), before)
+
+
 def assign(tracks, data: DataConfig):
   """Random, time (newest releases held out) or group (e.g. unseen artists)."""
   if data.split == 'group':
@@ -51,6 +74,8 @@ def assign(tracks, data: DataConfig):
     n_train = int(round(data.split_fractions[0] * len(tracks)))
     n_val = int(round(data.split_fractions[1] * len(tracks)))
     bounds = (0, n_train, n_train + n_val, len(tracks))
+    if data.split == 'time':
+      _check_time_cuts(tracks, order, bounds, data)
     splits = {name: [tracks[i] for i in order[lo:hi]]
               for name, lo, hi in zip(SPLITS, bounds, bounds[1:])}
   for name, members in splits.items():

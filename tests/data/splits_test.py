@@ -59,6 +59,34 @@ def test_time_split_holds_out_the_newest_and_breaks_ties_by_id():
   assert _ids(reversed_order) == _ids(assigned)
 
 
+@pytest.mark.parametrize('distinct', [1, 2])
+def test_a_time_split_refuses_dates_too_few_to_order_three_splits(distinct):
+  dates = [f'20{i % distinct:02d}-05-01' for i in range(40)]
+  with pytest.raises(errors.DataError, match=(
+      f"--split=time: the release column 'year' holds {distinct} distinct "
+      r'date\(s\) among 40 tracks, too few')):
+    splits.assign(_tracks(40, dates=dates),
+                  _data(split='time', release_column='year'))
+
+
+def test_a_date_cut_in_two_by_the_time_split_is_named(caplog):
+  # 10 tracks of 2001, 25 of 2002, 5 of 2003: the train/validation cut (at
+  # 28) and the validation/test cut (at 34) both fall inside 2002.
+  dates = ['2001'] * 10 + ['2002'] * 25 + ['2003'] * 5
+  splits.assign(_tracks(40, dates=dates), _data(split='time',
+                                                release_column='year'))
+  assert caplog.text.count('--split=time: 25 tracks released 2002') == 2
+  assert ("(column 'year'; 3 distinct dates) sit on both sides of the "
+          'train/validation cut (18 in train)') in caplog.text
+  assert 'validation/test cut (24 in validation)' in caplog.text
+  caplog.clear()
+  # Three dates whose boundaries are the cuts: nothing to say.
+  exact = ['2001'] * 28 + ['2002'] * 6 + ['2003'] * 6
+  splits.assign(_tracks(40, dates=exact), _data(split='time',
+                                                release_column='year'))
+  assert '--split=time' not in caplog.text
+
+
 def test_group_split_sizes_follow_the_fractions_with_unequal_groups():
   rng = np.random.default_rng(0)
   sizes = rng.integers(1, 40, 300)  # 300 artists, 1 to 39 tracks each.
@@ -85,7 +113,8 @@ def test_a_split_left_empty_is_an_error_naming_the_fractions():
 def test_rounded_split_sizes_stay_within_a_track_of_their_fractions(split):
   fractions = (0.7, 0.15, 0.15)
   for count in range(7, 120):
-    assigned = splits.assign(_tracks(count, dates=['2001'] * count),
+    assigned = splits.assign(_tracks(count, dates=[f'{1900 + i}' for i in
+                                                   range(count)]),
                              _data(split=split, split_fractions=fractions))
     sizes = [len(assigned[name]) for name in splits.SPLITS]
     assert sum(sizes) == count
