@@ -39,6 +39,13 @@ def run_name(train_seed, split_seed):
 def plan(config, train_seeds, split_seeds):
   """{source: [(run name, config)]}: the training seeds on the flagfile's
   split, and the split seeds with the flagfile's training seed."""
+  for flag, seeds in (('train_seeds', train_seeds),
+                      ('split_seeds', split_seeds)):
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:
+      raise errors.FlagError(
+          f'--{flag}: {", ".join(map(str, repeated))} given more than once; '
+          'a seed is one run, and a run counted twice shrinks the spread')
   if config.data.split == 'time' and len(split_seeds) > 1:
     raise errors.FlagError('--split_seeds: a time split holds out the newest '
                            'releases whatever the seed; give one')

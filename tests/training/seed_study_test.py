@@ -67,3 +67,14 @@ def test_replicates_train_each_seed_once_and_resume(catalogue, tmp_path):
   assert 'Resumed from' in again.stderr and 'epoch 1/' not in again.stderr
   with open(tmp_path / 'runs' / 'replicates.json') as f:
     assert json.load(f) == first
+
+
+@pytest.mark.parametrize('train_seeds, split_seeds, message', [
+    ([0, 0], [1, 2], '--train_seeds: 0 given more than once'),
+    ([0, 1, 1, 0], [1], '--train_seeds: 0, 1 given more than once'),
+    ([0, 1], [3, 3], '--split_seeds: 3 given more than once')])
+def test_a_seed_given_twice_is_refused_naming_the_flag(train_seeds,
+                                                       split_seeds, message):
+  config = small_config('', '/unused')
+  with pytest.raises(errors.FlagError, match=message):
+    seed_study.plan(config, train_seeds, split_seeds)
