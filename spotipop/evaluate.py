@@ -3,8 +3,9 @@
   python -m spotipop.evaluate --workdir=runs/default --split=test
 
 writes report.json, predictions.csv and the figures under
-WORKDIR/eval/SPLIT-CHECKPOINT/ (evaluation/run_report.py says what each
-holds) and prints the model-vs-baselines table.
+WORKDIR/eval/SPLIT-CHECKPOINT/, or --out for a run you cannot write
+(evaluation/run_report.py says what each holds), and prints the
+model-vs-baselines table.
 """
 
 from absl import flags
@@ -24,6 +25,8 @@ flags.DEFINE_integer('bootstrap', None, 'Bootstrap resamples behind the '
                      "intervals (0: none); default: the run's --bootstrap.")
 flags.DEFINE_integer('bootstrap_seed', None, "Seed of the resamples; default: "
                      "the run's --bootstrap_seed.")
+flags.DEFINE_string('out', None, 'Folder for the files; default: under the run '
+                    "(WORKDIR/eval/SPLIT-CHECKPOINT). For a run you cannot write.")
 flags.mark_flag_as_required('workdir')
 
 
@@ -33,7 +36,7 @@ def main(argv):
   if f.bootstrap is not None:
     config_lib.check_bootstrap(f.bootstrap)
   summary = run_report.evaluate(f.workdir, f.split, f.checkpoint, f.bootstrap,
-                                f.bootstrap_seed)
+                                f.bootstrap_seed, f.out)
   if summary:  # Host 0.
     print(f'{scorecard.headline(summary)}\n'
           f'{scorecard.table(scorecard.rows(summary))}')

@@ -4,8 +4,8 @@
       --track_ids=demo0007,demo0042
 
 writes the permutation importance beside the GBDT's SHAP, per-track integrated
-gradients and figures under WORKDIR/explain/SPLIT-CHECKPOINT/
-(explanation/split_explanation.py lists the files) and prints the importance
+gradients and figures under WORKDIR/explain/SPLIT-CHECKPOINT/, or --out
+(explanation/split_explanation.py lists the files), and prints the importance
 table.
 """
 
@@ -26,6 +26,8 @@ flags.DEFINE_integer('repeats', 5, 'Shuffles per input in the permutation '
 flags.DEFINE_integer('steps', 64, 'Path steps of the integrated gradients.',
                      lower_bound=1)
 flags.DEFINE_integer('seed', 0, 'Seed of the shuffles.')
+flags.DEFINE_string('out', None, 'Folder for the files; default: under the run '
+                    "(WORKDIR/explain/SPLIT-CHECKPOINT). For a run you cannot write.")
 flags.mark_flag_as_required('workdir')
 
 
@@ -34,7 +36,7 @@ def main(argv):
   f = flags.FLAGS
   summary = split_explanation.explain(
       f.workdir, f.split, f.checkpoint, tuple(t for t in f.track_ids or () if t),
-      f.repeats, f.steps, f.seed)
+      f.repeats, f.steps, f.seed, f.out)
   print(split_explanation.table_text(summary))
 
 

@@ -74,16 +74,22 @@ def write_predictions(path, split, predictions, baseline_predictions,
 
 
 def evaluate(workdir, split='test', checkpoint=checkpointing.BEST,
-             bootstrap=None, bootstrap_seed=None):
+             bootstrap=None, bootstrap_seed=None, out_dir=None):
   """Evaluates a checkpoint and the baselines on a split; writes the report files.
 
   Every host runs the model (checkpoint restores are collective); host 0 fits
   the baselines, writes the files and returns the report, the others None.
   bootstrap, bootstrap_seed: the resamples behind the intervals and their
-  seed (default: the run's --bootstrap and --bootstrap_seed).
+  seed (default: the run's --bootstrap and --bootstrap_seed). out_dir:
+  where the files go (default: workdir_lib.eval_dir), checked before the
+  model runs.
   """
   if split not in catalog.SPLITS:
     raise errors.SpotipopError(f'--split={split}: use one of {catalog.SPLITS}')
+  workdir_lib.read_config(workdir)  # Not a run: say so, create nothing.
+  out_dir = out_dir or workdir_lib.eval_dir(workdir, split, checkpoint)
+  if jax.process_index() == 0:
+    atomic_files.check_writable_folder(out_dir, '--out')
   config, state, builder, predictions = predict_splits(workdir, split,
                                                        checkpoint)
   if jax.process_index():
@@ -100,8 +106,6 @@ def evaluate(workdir, split='test', checkpoint=checkpointing.BEST,
                  config.eval.bootstrap if bootstrap is None else bootstrap,
                  (config.eval.bootstrap_seed if bootstrap_seed is None
                   else bootstrap_seed), groups)}
-  out_dir = workdir_lib.eval_dir(workdir, split, checkpoint)
-  os.makedirs(out_dir, exist_ok=True)
   with atomic_files.replaced(os.path.join(out_dir, 'report.json')) as f:
     json.dump(summary, f, indent=2, allow_nan=False)
   write_predictions(os.path.join(out_dir, 'predictions.csv'), split,

@@ -39,6 +39,7 @@ from spotipop.explanation import attribution_plots
 from spotipop.explanation import explained_run
 from spotipop.model import inference
 from spotipop.run import checkpointing
+from spotipop.run import workdir as workdir_lib
 from spotipop.storage import atomic_files
 
 AUDIO, GENRE = 'audio', 'genre'
@@ -89,10 +90,14 @@ def _write_csv(path, header, rows):
 
 
 def explain(workdir, split='test', checkpoint=checkpointing.BEST,
-            track_ids=(), repeats=5, steps=64, seed=0):
-  """Writes the explanation files of a split; returns the summary."""
+            track_ids=(), repeats=5, steps=64, seed=0, out_dir=None):
+  """Writes the explanation files of a split (to out_dir, default
+  explain_dir, checked before any work); returns the summary."""
   if split not in catalog.SPLITS:
     raise errors.SpotipopError(f'--split={split}: use one of {catalog.SPLITS}')
+  workdir_lib.read_config(workdir)  # Not a run: say so, create nothing.
+  out_dir = out_dir or explain_dir(workdir, split, checkpoint)
+  atomic_files.check_writable_folder(out_dir, '--out')
   explainer = explained_run.Explainer.from_run(workdir, checkpoint, steps)
   config = explainer.config
   count = len(explainer.builder.as_data_source(split))
@@ -100,8 +105,6 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
   if unknown := [t for t in track_ids if t not in set(table['track_id'])]:
     raise errors.SpotipopError(
         f'--track_ids: {unknown} are not in the {split} split of {workdir}')
-  out_dir = explain_dir(workdir, split, checkpoint)
-  os.makedirs(out_dir, exist_ok=True)
 
   rows, auc = _importance(explainer, table, repeats, seed)
   gbdt_rows = [r for r in rows if r['gbdt_mean_abs_shap'] is not None]

@@ -10,6 +10,8 @@ who must decide what to delete.
 import contextlib
 import os
 
+from spotipop import errors
+
 
 @contextlib.contextmanager
 def naming(path, stand_in=None):
@@ -41,3 +43,20 @@ def replaced(path, mode='w', **open_args):
     with contextlib.suppress(OSError):
       os.remove(temporary)
     raise
+
+
+def check_writable_folder(path, flag):
+  """Makes path (a folder) or says in one line why it cannot be written,
+  pointing to the flag that puts the output elsewhere: a tool that would
+  fail at its last write learns it before its slow work."""
+  try:
+    os.makedirs(path, exist_ok=True)
+  except OSError as e:
+    reason = e.strerror
+  else:
+    if os.access(path, os.W_OK | os.X_OK):
+      return
+    reason = 'not writable'
+  raise errors.SpotipopError(
+      f'cannot write {path} ({reason}): give {flag}=A_FOLDER_YOU_CAN_WRITE; '
+      'nothing else of the run is written')

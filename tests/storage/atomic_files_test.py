@@ -87,3 +87,36 @@ def test_full_disk_messages_of_the_storage_libraries_name_their_path():
                           '"/w/checkpoints/latest/2/d/abc": No space left')
   assert errors.disk_full(checkpoint).startswith(
       'cannot write /w/checkpoints/latest/2/d/abc: no space left')
+
+
+def test_a_writable_folder_is_made_and_passes(tmp_path):
+  folder = tmp_path / 'a' / 'b'
+  atomic_files.check_writable_folder(str(folder), '--out')
+  assert folder.is_dir()
+
+
+def test_a_folder_that_cannot_be_made_is_one_line_naming_it_and_the_flag(
+    tmp_path):
+  (tmp_path / 'eval').write_text('a file where a folder should go')
+  target = tmp_path / 'eval' / 'test-best'
+  with pytest.raises(errors.SpotipopError, match=(
+      rf'^cannot write {target} \(Not a directory\): give '
+      r'--out=A_FOLDER_YOU_CAN_WRITE; nothing else of the run is written$')):
+    atomic_files.check_writable_folder(str(target), '--out')
+
+
+def test_a_read_only_file_system_and_a_folder_without_write_access_are_named(
+    tmp_path, monkeypatch):
+  """EROFS (a read-only mount) and access(W_OK) false are what a user meets;
+  the tests run as root, which neither chmod nor a plain mount can stop."""
+  def read_only(path, exist_ok=False):
+    raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+  with monkeypatch.context() as patch:
+    patch.setattr(os, 'makedirs', read_only)
+    with pytest.raises(errors.SpotipopError,
+                       match=r'\(Read-only file system\): give --out='):
+      atomic_files.check_writable_folder(str(tmp_path / 'x'), '--out')
+  monkeypatch.setattr(os, 'access', lambda path, mode: False)
+  with pytest.raises(errors.SpotipopError, match=rf'^cannot write {tmp_path} '
+                     r'\(not writable\): give --report_dir='):
+    atomic_files.check_writable_folder(str(tmp_path), '--report_dir')

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 
 from absl import flags
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 
 from conftest import REPO
 from conftest import experiment_config
+from conftest import fails_in_one_line
+from conftest import file_snapshot
 from conftest import run_module
 from conftest import small_flags
 from conftest import write_manifest
@@ -89,6 +92,32 @@ def test_evaluate_restores_a_checkpoint(trained):
       100, 3)
   assert report['label'] == 'popular: popularity >= 50 (a 0-100 score)'
   assert (workdir / 'eval' / 'validation-latest' / 'predictions.csv').exists()
+
+
+@on_the_trained_run
+@pytest.mark.parametrize('tool, folder', [('evaluate', 'eval'),
+                                          ('explain', 'explain')])
+def test_a_run_whose_output_folder_cannot_be_written_is_named_before_work(
+    trained, tmp_path, tool, folder):
+  """A file where the output folder goes stands for any folder that cannot
+  be made (a read-only mount); --out puts the files elsewhere."""
+  workdir, _ = trained
+  run = tmp_path / 'run'
+  shutil.copytree(workdir, run)
+  blocked = run / folder / 'validation-latest'
+  blocked.parent.mkdir(exist_ok=True)
+  blocked.write_text('in the way')
+  before = file_snapshot(run)
+  flags_ = (f'--workdir={run}', '--split=validation', '--checkpoint=latest',
+            *(('--steps=2', '--repeats=1') if tool == 'explain' else ()))
+  refused = run_module(f'spotipop.{tool}', *flags_, check=False)
+  fails_in_one_line(refused, f'spotipop.{tool}', str(blocked),
+                    'File exists', '--out=')
+  out = tmp_path / 'elsewhere'
+  run_module(f'spotipop.{tool}', *flags_, f'--out={out}')
+  assert ('report.json' if tool == 'evaluate' else 'importance.csv') in (
+      os.listdir(out))
+  assert file_snapshot(run) == before
 
 
 @on_the_trained_run
