@@ -6,9 +6,11 @@ non-zero status: 1, 75 for a run interrupted after saving (errors.Interrupted),
 130 for Ctrl-C.
 """
 
+import importlib.metadata
 import logging
 import os
 import sys
+import traceback
 
 from absl import app
 from absl import flags
@@ -35,6 +37,31 @@ class _DropLibraryChatter(logging.Filter):
     if any(text in record.getMessage() for text in _EXPECTED):
       return False
     return record.levelno >= logging.WARNING
+
+
+# Distributions that give JAX a backend besides the CPU.
+_PLATFORM_PLUGINS = ('jax-cuda', 'jax_cuda', 'jax-rocm', 'jax_rocm', 'libtpu')
+
+
+def platform_unavailable(error):
+  """One line for a JAX_PLATFORMS backend that could not start, or None.
+
+  JAX reports a platform that is not there as a bare AssertionError (or a
+  RuntimeError) from its backend setup; the user set one variable and needs
+  to hear which, and what this machine has.
+  """
+  requested = os.environ.get('JAX_PLATFORMS')
+  frames = traceback.extract_tb(error.__traceback__)
+  if not requested or not any(f.filename.endswith('xla_bridge.py')
+                              for f in frames):
+    return None
+  plugins = sorted({d.metadata['Name'] for d in importlib.metadata.distributions()
+                    if d.metadata['Name'] and d.metadata['Name'].lower(
+                    ).startswith(_PLATFORM_PLUGINS)})
+  return (f'JAX_PLATFORMS={requested}: JAX could not start that platform on '
+          f'this machine (JAX plugins installed: {", ".join(plugins) or "none"}'
+          '; the CPU is always there): unset JAX_PLATFORMS, or install the '
+          "plugin and check the device is visible")
 
 
 def fail(tool, message, status=1):
@@ -71,7 +98,8 @@ def run(main, tool, takes_arguments=False):
     except KeyboardInterrupt:
       fail(tool, 'interrupted by Ctrl-C', 130)
     except Exception as e:  # pylint: disable=broad-except
-      if (message := errors.first_disk_full(e)) is None:
+      message = errors.first_disk_full(e) or platform_unavailable(e)
+      if message is None:
         raise
       fail(tool, message)
 

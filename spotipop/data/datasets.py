@@ -35,6 +35,7 @@ def build(data: DataConfig, with_audio=True):
         beam_options=beam_catalog.pipeline_options_from(
             data.beam_pipeline_options))
   data_dir = os.path.expanduser(data.data_dir)
+  atomic_files.check_writable_folder(data_dir, '--data_dir')
   # A second build of the folder waits for the first, then finds it built:
   # the builder is made under the lock so that it reads what the first wrote.
   with locks.held(os.path.join(data_dir, '.spotipop-build.lock'),

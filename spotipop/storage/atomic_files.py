@@ -49,14 +49,16 @@ def check_writable_folder(path, flag):
   """Makes path (a folder) or says in one line why it cannot be written,
   pointing to the flag that puts the output elsewhere: a tool that would
   fail at its last write learns it before its slow work."""
-  try:
-    os.makedirs(path, exist_ok=True)
-  except OSError as e:
-    reason = e.strerror
+  if os.path.exists(path) and not os.path.isdir(path):
+    reason = 'a file, not a folder'
   else:
-    if os.access(path, os.W_OK | os.X_OK):
-      return
-    reason = 'not writable'
+    try:
+      os.makedirs(path, exist_ok=True)
+    except OSError as e:
+      reason = e.strerror
+    else:
+      if os.access(path, os.W_OK | os.X_OK):
+        return
+      reason = 'not writable'
   raise errors.SpotipopError(
-      f'cannot write {path} ({reason}): give {flag}=A_FOLDER_YOU_CAN_WRITE; '
-      'nothing else of the run is written')
+      f'cannot write {path} ({reason}): give {flag}=A_FOLDER_YOU_CAN_WRITE')

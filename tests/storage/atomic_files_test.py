@@ -101,8 +101,12 @@ def test_a_folder_that_cannot_be_made_is_one_line_naming_it_and_the_flag(
   target = tmp_path / 'eval' / 'test-best'
   with pytest.raises(errors.SpotipopError, match=(
       rf'^cannot write {target} \(Not a directory\): give '
-      r'--out=A_FOLDER_YOU_CAN_WRITE; nothing else of the run is written$')):
+      r'--out=A_FOLDER_YOU_CAN_WRITE$')):
     atomic_files.check_writable_folder(str(target), '--out')
+  with pytest.raises(errors.SpotipopError, match=(
+      rf'^cannot write {tmp_path / "eval"} \(a file, not a folder\): give '
+      '--data_dir=')):
+    atomic_files.check_writable_folder(str(tmp_path / 'eval'), '--data_dir')
 
 
 def test_a_read_only_file_system_and_a_folder_without_write_access_are_named(

@@ -112,7 +112,7 @@ def test_a_run_whose_output_folder_cannot_be_written_is_named_before_work(
             *(('--steps=2', '--repeats=1') if tool == 'explain' else ()))
   refused = run_module(f'spotipop.{tool}', *flags_, check=False)
   fails_in_one_line(refused, f'spotipop.{tool}', str(blocked),
-                    'File exists', '--out=')
+                    'a file, not a folder', '--out=')
   out = tmp_path / 'elsewhere'
   run_module(f'spotipop.{tool}', *flags_, f'--out={out}')
   assert ('report.json' if tool == 'evaluate' else 'importance.csv') in (
@@ -274,3 +274,25 @@ def test_paper_experiment_reads_renamed_columns_with_audio(catalogue, tmp_path):
     predictions = list(csv.DictReader(f))
   assert {p['group'] for p in predictions} == groups['test']
   assert {p['track_id'] for p in predictions} <= {r['track_id'] for r in rows}
+
+
+def test_only_a_backend_failure_under_jax_platforms_is_a_platform_line(
+    monkeypatch):
+  from spotipop import cli  # pylint: disable=g-import-not-at-top
+
+  def raised(function):
+    try:
+      function()
+    except Exception as e:  # pylint: disable=broad-except
+      return e
+  monkeypatch.setenv('JAX_PLATFORMS', 'cuda')
+  elsewhere = raised(lambda: [][0])
+  assert cli.platform_unavailable(elsewhere) is None
+  namespace = {}
+  exec(compile('def backends():\n  assert None is not None\n',  # pylint: disable=exec-used
+               '/x/jax/_src/xla_bridge.py', 'exec'), namespace)
+  from_backend = raised(namespace['backends'])
+  assert cli.platform_unavailable(from_backend).startswith(
+      'JAX_PLATFORMS=cuda: JAX could not start that platform')
+  monkeypatch.delenv('JAX_PLATFORMS')
+  assert cli.platform_unavailable(from_backend) is None

@@ -71,6 +71,13 @@ CASES = {
     'workdir is a file': ('spotipop.main', lambda b: [
         *small_flags(b['manifest'], b['tfds']), f'--workdir={b["file"]}'],
                           ['--workdir', 'a_file', 'is a file']),
+    'data_dir is a file': ('spotipop.main', lambda b: [
+        *small_flags(b['manifest'], b['file']), f'--workdir={b["root"]}/w9'],
+                           ['--data_dir', 'a_file', 'a file, not a folder']),
+    'data_dir is a file, for the build': ('spotipop.build', lambda b: [
+        *small_flags(b['manifest'], b['file'])],
+                                          ['--data_dir', 'a_file',
+                                           'a file, not a folder']),
     'workdir cannot be created': ('spotipop.main', lambda b: [
         *small_flags(b['manifest'], b['tfds']),
         f'--workdir={b["file"]}/run'], ['--workdir', 'cannot be created']),
@@ -151,3 +158,18 @@ def test_divergence_stops_the_run_before_anything_is_saved(catalogue,
   if best.exists() and os.listdir(best):  # Saved before the divergence showed.
     _, _, _, state = workdir_lib.restore_run(str(workdir), 'best')
     assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state.params))
+
+
+@pytest.mark.parametrize('platform', ['cuda', 'tpu'])
+def test_a_jax_platform_this_machine_lacks_is_named(bad_inputs, platform):
+  """JAX says AssertionError (cuda) or RuntimeError (tpu) from its backend
+  setup; the tools name the variable and what is installed."""
+  for module, args in (
+      ('spotipop.main', [*small_flags(bad_inputs['manifest'],
+                                      bad_inputs['tfds']),
+                         f'--workdir={bad_inputs["root"]}/w_{platform}']),
+      ('spotipop.evaluate', [f'--workdir={bad_inputs["untrained"]}'])):
+    result = run_module(module, *args, env={'JAX_PLATFORMS': platform},
+                        check=False)
+    fails_in_one_line(result, module.replace('.main', ''),
+                      f'JAX_PLATFORMS={platform}', 'JAX plugins installed')
