@@ -1,8 +1,10 @@
 """Audio decoding: any file libsndfile reads (wav, flac, ogg, mp3) to a fixed-length mono clip."""
 
 import dataclasses
+import errno
 import math
 import os
+import stat
 
 import numpy as np
 import soundfile as sf
@@ -11,10 +13,30 @@ from spotipop import config
 from spotipop import errors
 
 
+_NOT_FOUND = {errno.ELOOP: 'a symbolic link loop',
+              errno.ENOTDIR: 'no such file (a folder on its path is a file)',
+              errno.EACCES: 'not readable (permission denied)'}
+_KINDS = ((stat.S_ISDIR, 'a folder'), (stat.S_ISFIFO, 'a named pipe (fifo)'),
+          (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'),
+          (stat.S_ISSOCK, 'a socket'))
+
+
 def _require_file(path):
-  """libsndfile reports a missing file only as 'System error.'."""
-  if not os.path.isfile(path):
-    raise errors.AudioError(f'{path}: no such file')
+  """Refuses what is not a regular file, saying what it is: libsndfile says
+  only 'System error.', and a pipe or a device would block or never end."""
+  try:
+    mode = os.stat(path).st_mode
+  except OSError as e:
+    if e.errno == errno.ENOENT:
+      reason = ('a symbolic link to nothing' if os.path.islink(path)
+                else 'no such file')
+    else:
+      reason = _NOT_FOUND.get(e.errno, e.strerror)
+    raise errors.AudioError(f'{path}: {reason}') from None
+  if not stat.S_ISREG(mode):
+    kind = next((name for test, name in _KINDS if test(mode)),
+                'not a regular file')
+    raise errors.AudioError(f'{path}: {kind}, not an audio file')
 
 
 def probe(path, min_seconds):

@@ -167,12 +167,34 @@ def read(path, data: DataConfig, labelled=True, with_audio=True):
           continue
         seen[track.track_id] = row
         tracks.append(track)
-    except (csv.Error, UnicodeDecodeError) as e:
-      raise errors.ManifestError(f'{path}:{reader.line_num}: not readable as UTF-8 '
-                                 f'CSV ({e})') from None
+    except UnicodeDecodeError:
+      raise errors.ManifestError(_undecodable(path)) from None
+    except csv.Error as e:
+      # DictReader's own line_num stops at the last whole record.
+      start, reached = reader.line_num + 1, reader.reader.line_num
+      if 'field limit' in str(e):
+        raise errors.ManifestError(
+            f'{path}:{start}: a cell longer than {csv.field_size_limit():,} '
+            f'characters (read to line {reached}): a quote left open, or a '
+            'column holding a whole document') from None
+      raise errors.ManifestError(f'{path}:{start}: not readable as CSV '
+                                 f'({e})') from None
   if not tracks:
     raise errors.ManifestError(f'{path}: no tracks')
   return Manifest(tracks, duplicates)
+
+
+def _undecodable(path):
+  """Where a manifest stops being UTF-8: its first such line and byte (the
+  decoder's own position is within a read-ahead buffer, not the file)."""
+  with open(path, 'rb') as f:
+    for line, raw in enumerate(f, start=1):
+      try:
+        raw.decode('utf-8')
+      except UnicodeDecodeError as e:
+        return (f'{path}:{line}: not UTF-8 at byte {e.start + 1} of the line '
+                f'({raw[e.start:e.start + 4]!r}); save the file as CSV UTF-8')
+  return f'{path}: not UTF-8; save the file as CSV UTF-8'
 
 
 def _track(path, row, record, data, labelled, with_audio, audio_dir):

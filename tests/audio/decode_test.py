@@ -1,5 +1,7 @@
 """Real decoding of every supported container, resampling, cropping, bad files."""
 
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -132,6 +134,45 @@ def test_an_implausible_header_is_refused_before_decoding(tmp_path):
 def test_missing_file_error_names_the_file(tmp_path):
   with pytest.raises(errors.AudioError, match='nowhere.wav'):
     decode.probe(str(tmp_path / 'nowhere.wav'), 0.5)
+
+
+def _entry(tmp_path, kind):
+  """A path to an entry of each kind a manifest or folder can name."""
+  path = tmp_path / kind
+  if kind == 'folder':
+    path.mkdir()
+  elif kind == 'fifo':
+    os.mkfifo(path)
+  elif kind == 'device':
+    return '/dev/null'
+  elif kind == 'loop':
+    os.symlink(tmp_path / 'loop2', path)
+    os.symlink(path, tmp_path / 'loop2')
+  elif kind == 'broken link':
+    os.symlink(tmp_path / 'nowhere.wav', path)
+  elif kind == 'under a file':
+    (tmp_path / 'plain').write_text('x')
+    return str(tmp_path / 'plain' / 'a.wav')
+  return str(path)
+
+
+@pytest.mark.parametrize('kind, reason', [
+    ('folder', 'a folder, not an audio file'),
+    ('fifo', 'a named pipe (fifo), not an audio file'),
+    ('device', 'a character device, not an audio file'),
+    ('loop', 'a symbolic link loop'),
+    ('broken link', 'a symbolic link to nothing'),
+    ('under a file', 'no such file (a folder on its path is a file)'),
+    ('missing', 'no such file')])
+def test_an_entry_that_is_not_a_file_is_named_for_what_it_is(
+    tmp_path, kind, reason):
+  path = _entry(tmp_path, kind)
+  for read in (lambda: decode.probe(path, 1.0),
+               lambda: decode.load(path, 8000),
+               lambda: decode.load_centre(path, 8000, 800)):
+    with pytest.raises(errors.AudioError) as raised:
+      read()
+    assert str(raised.value) == f'{path}: {reason}'
 
 
 def test_pcm16_storage_clips_and_rounds():

@@ -252,3 +252,35 @@ def test_a_quoted_cell_keeps_its_line_break(tmp_path):
                    b'energy,tempo\r\n"t\r\n1",a.wav,55,pop,2001,0.5,120\r\n')
   (track,) = manifest.read(str(path), DATA).tracks
   assert track.track_id == 't\r\n1'
+
+
+def test_a_ten_megabyte_cell_is_named_on_its_own_line(tmp_path):
+  rows = [[f't{i}', *GOOD[1:]] for i in range(6)]
+  rows[4][3] = 'x' * 10_000_000  # Line 6: the header, then rows 2-5.
+  with pytest.raises(errors.ManifestError, match=(
+      r'm\.csv:6: a cell longer than 131,072 characters \(read to line 6\): '
+      r'a quote left open')):
+    manifest.read(_write(tmp_path, rows), DATA)
+
+
+def test_a_quote_left_open_is_named_where_its_record_starts(tmp_path):
+  path = tmp_path / 'm.csv'
+  body = ''.join(f't{i},a.wav,55,pop,2001,0.5,120\n' for i in range(3))
+  path.write_text(','.join(COLUMNS) + '\n' + body + 't9,"a.wav,55,pop\n' +
+                  ('lost words\n' * 20000))
+  with pytest.raises(errors.ManifestError, match=(
+      r'm\.csv:5: a cell longer than 131,072 characters \(read to line '
+      r'\d{4,}\)')):
+    manifest.read(str(path), DATA)
+
+
+def test_bytes_that_are_not_utf8_are_named_at_their_line_and_byte(tmp_path):
+  path = tmp_path / 'm.csv'
+  lines = [','.join(COLUMNS)] + [f't{i},a.wav,55,pop,2001,0.5,120'
+                                 for i in range(3000)]
+  lines[2500] = 't2499,a.wav,55,caf\xe9,2001,0.5,120'
+  path.write_bytes('\n'.join(lines).encode('latin-1'))
+  with pytest.raises(errors.ManifestError, match=(
+      r"^.*m\.csv:2501: not UTF-8 at byte 19 of the line \(b'\\xe9,20'\); "
+      'save the file as CSV UTF-8$')):
+    manifest.read(str(path), DATA)
