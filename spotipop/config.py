@@ -34,6 +34,9 @@ class DataConfig:
                          'embedded demo catalogue.')
   audio_dir: str = _field('', 'Folder that audio_path values are relative to; '
                           'empty means the manifest folder.')
+  audio_outside_dir: bool = _field(
+      False, 'Allow audio paths that leave --audio_dir (absolute paths '
+      'elsewhere, ../); by default a manifest reads only under it.')
   data_dir: str = _field('~/tensorflow_datasets',
                          'Where the TFDS dataset is built and read.')
   build_runner: str = _field(
@@ -332,8 +335,10 @@ def check_bootstrap(resamples, flag='bootstrap'):
         f'resamples, not {resamples}')
 
 
-# Where and how the dataset is built: the same data either way.
-BUILD_PLACE_FIELDS = ('data_dir', 'build_runner', 'beam_pipeline_options')
+# Where and how the dataset is built, and which audio folders it may read:
+# the same data either way.
+BUILD_PLACE_FIELDS = ('data_dir', 'build_runner', 'beam_pipeline_options',
+                      'audio_outside_dir')
 # How fast a model is computed, or how its report is resampled: neither
 # changes the trained model, so a run may resume under another value.
 TRAINING_NEUTRAL_FIELDS = ('kernels', 'bootstrap', 'bootstrap_seed')

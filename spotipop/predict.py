@@ -28,6 +28,7 @@ from absl import logging
 from spotipop import cli
 from spotipop import errors
 from spotipop.prediction import new_tracks
+from spotipop.storage import user_strings
 
 flags.DEFINE_string('workdir', None, 'Run directory written by spotipop.main.')
 flags.DEFINE_string('checkpoint', 'best', "'best', 'latest' or a step number.")
@@ -76,9 +77,11 @@ def main(argv):
   except ValueError as e:  # --features; names the feature.
     raise errors.SpotipopError(str(e)) from None
   for i, track_id in enumerate(tracks.ids):
+    track_id = user_strings.one_line(track_id)  # One printed line a track.
     if i in scores.failed:
       print(f'{track_id}\tnot scored', flush=True)
-      logging.error('%s: %s', tracks.where[i], scores.failed[i])
+      logging.error('%s: %s', user_strings.one_line(tracks.where[i]),
+                    user_strings.one_line(str(scores.failed[i])))
     else:
       why = ('' if scores.contributions is None else '\twhy: ' + ', '.join(
           f'{name} {value:+.3f}' for name, value in scores.contributions[i]))

@@ -22,6 +22,7 @@ import os
 from spotipop import errors
 from spotipop.data import licences
 from spotipop.storage import atomic_files
+from spotipop.storage import user_strings
 
 SUBSETS = ('small', 'medium', 'large', 'full')
 # FMA column -> manifest column.
@@ -134,7 +135,8 @@ def write_manifest(metadata_dir, audio_dir, out, subset='small',
   with atomic_files.replaced(manifest, newline='') as f:
     writer = csv.DictWriter(f, fieldnames=header)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: user_strings.csv_cell(v) for k, v in row.items()}
+                     for row in rows)
   with atomic_files.replaced(os.path.join(out, 'missing_audio.txt')) as f:
     f.write(''.join(f'{track_id}\t{audio_path(track_id)}\n'
                     for track_id in missing))

@@ -31,6 +31,7 @@ from spotipop.data import http_fetch
 from spotipop.data import jamendo_api
 from spotipop.data import licences
 from spotipop.storage import atomic_files
+from spotipop.storage import user_strings
 
 MANIFEST_COLUMNS = (*jamendo_api.FIELDS, 'genre', 'genres', *licences.TERMS,
                     'audio_path', 'audio_bytes', 'audio_sha256', 'counted_on')
@@ -71,7 +72,8 @@ def _write_csv(path, columns, rows):
   with atomic_files.replaced(path, newline='', encoding='utf-8') as f:
     writer = csv.DictWriter(f, fieldnames=columns, extrasaction='ignore')
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: user_strings.csv_cell(v) for k, v in row.items()}
+                     for row in rows)
 
 
 def _check(limit, order, audio_format, exclude):

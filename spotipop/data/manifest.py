@@ -235,7 +235,12 @@ def _track(path, row, record, data, labelled, with_audio, audio_dir):
     name = record[data.audio_column] or ''
     if not name.strip():
       raise errors.ManifestError(f'{path}:{row}: empty {data.audio_column!r}')
-    audio_path = os.path.join(audio_dir, name)
+    audio_path = os.path.normpath(os.path.join(audio_dir, name))
+    if not (data.audio_outside_dir or audio_path.startswith(
+        os.path.join(os.path.normpath(audio_dir), ''))):
+      raise errors.ManifestError(
+          f'{path}:{row}: column {data.audio_column!r} is {name!r}, outside '
+          f'the audio folder {audio_dir} (--audio_outside_dir allows it)')
   return Track(row=row, track_id=track_id, audio_path=audio_path,
                popularity=popularity, genre=genre, release_date=release_date,
                group=group, features=tuple(features))

@@ -27,6 +27,7 @@ from spotipop.model import inference
 from spotipop.run import checkpointing
 from spotipop.run import workdir as workdir_lib
 from spotipop.storage import atomic_files
+from spotipop.storage import user_strings
 
 
 def predict_splits(workdir, split, checkpoint):
@@ -57,7 +58,8 @@ def fit_baselines(builder, predictions, seed):
 
 def write_predictions(path, split, predictions, baseline_predictions,
                       threshold):
-  """Per-track CSV: truth, the model's outputs and the GBDT's."""
+  """Per-track CSV: truth, the model's outputs and the GBDT's; ids, groups
+  and genres as text a spreadsheet will not run (user_strings.csv_cell)."""
   p, gbdt = predictions[split], baseline_predictions['gbdt'][split]
   with atomic_files.replaced(path, newline='') as f:
     writer = csv.writer(f)
@@ -66,11 +68,11 @@ def write_predictions(path, split, predictions, baseline_predictions,
                      'predicted_popularity', 'gbdt_probability',
                      'gbdt_popularity'])
     for i, track_id in enumerate(p['track_id']):
-      writer.writerow([
+      writer.writerow(user_strings.csv_row([
           track_id, p['group'][i], p['genre'][i], p['release_year'][i],
           p['popularity'][i], p['label'][i], f"{p['probability'][i]:.4f}",
           int(p['probability'][i] >= threshold), f"{p['score'][i]:.1f}",
-          f"{gbdt['probability'][i]:.4f}", f"{gbdt['score'][i]:.1f}"])
+          f"{gbdt['probability'][i]:.4f}", f"{gbdt['score'][i]:.1f}"]))
 
 
 def evaluate(workdir, split='test', checkpoint=checkpointing.BEST,

@@ -41,6 +41,7 @@ from spotipop.model import inference
 from spotipop.run import checkpointing
 from spotipop.run import workdir as workdir_lib
 from spotipop.storage import atomic_files
+from spotipop.storage import user_strings
 
 AUDIO, GENRE = 'audio', 'genre'
 
@@ -83,10 +84,11 @@ def rank_correlation(a, b):
 
 
 def _write_csv(path, header, rows):
+  """Ids and column names are the user's: cells a spreadsheet will not run."""
   with atomic_files.replaced(path, newline='') as f:
     writer = csv.writer(f)
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow(user_strings.csv_row(header))
+    writer.writerows(user_strings.csv_row(row) for row in rows)
 
 
 def explain(workdir, split='test', checkpoint=checkpointing.BEST,
@@ -146,7 +148,8 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
             attributions['features'][i],
             inputs['spec'][i] if 'spec' in inputs else None,
             attributions['spec'][i] if 'spec' in attributions else None,
-            frame_seconds, hz, os.path.join(out_dir, f'track-{track_id}.png'))
+            frame_seconds, hz, os.path.join(out_dir,
+                         f'track-{user_strings.file_name(track_id)}.png'))
     logging.info('attributed %d/%d tracks', len(csv_rows), count)
   _write_csv(os.path.join(out_dir, 'attributions.csv'),
              ['track_id', 'label', 'logit', 'baseline_logit', *names,

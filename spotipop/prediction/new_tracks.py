@@ -5,6 +5,7 @@ track's audio file and name=value features. A track whose audio cannot be
 used is not scored; the others are.
 """
 
+import dataclasses
 import itertools
 import math
 import os
@@ -145,8 +146,13 @@ class Tracks(NamedTuple):
 
 
 def tracks_from_csv(path, config):
-  """The tracks of a CSV with the run's columns (no popularity needed)."""
-  tracks = manifest.read(path, config.data, labelled=False,
+  """The tracks of a CSV with the run's columns (no popularity needed).
+
+  Its audio files may be anywhere, as --audio's may: the user lists the
+  files to score, where a training manifest is a catalogue's own folder.
+  """
+  data = dataclasses.replace(config.data, audio_outside_dir=True)
+  tracks = manifest.read(path, data, labelled=False,
                          with_audio=config.decodes_audio).tracks
   return Tracks([t.track_id for t in tracks], [f'{path}:{t.row}' for t in tracks],
                 [t.audio_path for t in tracks], [t.features for t in tracks],

@@ -2,6 +2,8 @@
 
 import csv
 import math
+import os
+import re
 
 import numpy as np
 import pytest
@@ -284,3 +286,31 @@ def test_bytes_that_are_not_utf8_are_named_at_their_line_and_byte(tmp_path):
       r"^.*m\.csv:2501: not UTF-8 at byte 19 of the line \(b'\\xe9,20'\); "
       'save the file as CSV UTF-8$')):
     manifest.read(str(path), DATA)
+
+
+@pytest.mark.parametrize('name', ['../../../etc/passwd', '/etc/passwd',
+                                  'sub/../../outside.wav'])
+def test_an_audio_path_that_leaves_the_audio_folder_is_refused(tmp_path,
+                                                               name):
+  path = _write(tmp_path, [GOOD, ['t2', name, *GOOD[2:]]])
+  with pytest.raises(errors.ManifestError, match=(
+      rf"m\.csv:3: column 'audio_path' is '{re.escape(name)}', outside the "
+      rf'audio folder {tmp_path} \(--audio_outside_dir allows it\)')):
+    manifest.read(path, DATA)
+  allowed = manifest.read(path, DataConfig(feature_columns=('energy', 'tempo'),
+                                           audio_outside_dir=True))
+  assert allowed.tracks[1].audio_path == os.path.normpath(
+      os.path.join(str(tmp_path), name))
+
+
+@pytest.mark.parametrize('name', ['a.wav', 'sub/a.wav', './sub/../a.wav',
+                                  'sub/./b.wav'])
+def test_audio_paths_under_the_audio_folder_read(tmp_path, name):
+  path = _write(tmp_path, [[*GOOD[:1], name, *GOOD[2:]]])
+  (track,) = manifest.read(path, DATA).tracks
+  assert track.audio_path == os.path.normpath(os.path.join(str(tmp_path),
+                                                           name))
+  folder = tmp_path / 'audio'
+  (track,) = manifest.read(path, DataConfig(
+      feature_columns=('energy', 'tempo'), audio_dir=str(folder))).tracks
+  assert track.audio_path.startswith(f'{folder}{os.sep}')
