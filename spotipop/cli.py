@@ -3,12 +3,14 @@
 Unknown or invalid flags, any SpotipopError and a full disk end the program
 with one line on stderr that names the flag, file, folder or step, and a
 non-zero status: 1, 75 for a run interrupted after saving (errors.Interrupted),
-130 for Ctrl-C.
+130 for Ctrl-C, 143 for SIGTERM (where training has not taken it to save
+first: training/preemption.py).
 """
 
 import importlib.metadata
 import logging
 import os
+import signal
 import sys
 import traceback
 
@@ -76,6 +78,16 @@ def fail(tool, message, status=1):
   os._exit(status)  # pylint: disable=protected-access
 
 
+class _Terminated(KeyboardInterrupt):
+  """SIGTERM, raised where Ctrl-C would be: files being written are removed
+  whole (atomic_files) and locks let go on the way out."""
+
+
+def _terminate(number, frame):
+  del number, frame
+  raise _Terminated
+
+
 def run(main, tool, takes_arguments=False):
   """app.run(main); flag errors, SpotipopErrors and a full disk: one line each.
 
@@ -91,10 +103,13 @@ def run(main, tool, takes_arguments=False):
     if len(argv) > 1 and not takes_arguments:
       fail(tool, f'unexpected arguments: {argv[1:]}')
     absl_logging.get_absl_handler().addFilter(_DropLibraryChatter())
+    signal.signal(signal.SIGTERM, _terminate)
     try:
       return main(argv)
     except errors.SpotipopError as e:
       fail(tool, e, e.exit_status)
+    except _Terminated:
+      fail(tool, 'stopped by SIGTERM', 128 + signal.SIGTERM)
     except KeyboardInterrupt:
       fail(tool, 'interrupted by Ctrl-C', 130)
     except Exception as e:  # pylint: disable=broad-except

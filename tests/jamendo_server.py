@@ -11,6 +11,7 @@ sets on `faults` before a request:
   truncate: track ids whose download stops halfway (Content-Length whole)
   missing_field: a (key, ...) path removed from every track
   not_json: answer tracks requests with an HTML page
+  stalled: a threading.Event; tracks requests wait until it is set
 """
 
 import collections
@@ -127,6 +128,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     if url.path != '/v3.0/tracks/':
       return self._jamendo(7, 'Method Not Found')
     faults = state.faults
+    if faults['stalled']:
+      faults['stalled'].wait()
     if faults['unavailable']:
       return self._send(503, b'busy')
     if faults['busy']:

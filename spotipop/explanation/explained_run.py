@@ -9,6 +9,8 @@ attribution lands on that step. The genre is held at the track's own (it is
 not a continuous input); explain measures its importance by permutation.
 """
 
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,6 +25,19 @@ from spotipop.run import checkpointing
 from spotipop.run import workdir as workdir_lib
 
 BASELINE_CLIPS = 256
+
+
+# How often a wait on the accelerator lets Python see Ctrl-C and SIGTERM.
+_POLL_SECONDS = 0.05
+
+
+def _listening(outputs):
+  """outputs once computed, waiting in Python: a wait inside XLA holds
+  Ctrl-C and SIGTERM back until a path integral of many steps ends."""
+  for leaf in jax.tree.leaves(outputs):
+    while not leaf.is_ready():
+      time.sleep(_POLL_SECONDS)
+  return outputs
 
 
 class Explainer:
@@ -104,7 +119,7 @@ class Explainer:
       size = len(chunk['features'])
       padded = {k: np.concatenate([v, np.repeat(v[:1], shape - size, 0)])
                 for k, v in chunk.items()}
-      out = self._attribute(self.params, padded, self.baseline)
+      out = _listening(self._attribute(self.params, padded, self.baseline))
       parts.append(jax.tree.map(lambda a, n=size: np.asarray(a)[:n], out))
     return jax.tree.map(lambda *a: np.concatenate(a), *parts)
 

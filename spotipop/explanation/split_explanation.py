@@ -24,6 +24,7 @@ says which and why).
 import csv
 import json
 import os
+import time
 
 from absl import logging
 import numpy as np
@@ -91,12 +92,36 @@ def _write_csv(path, header, rows):
     writer.writerows(user_strings.csv_row(row) for row in rows)
 
 
+# Path steps and shuffles past these cost far more than they tell: the
+# integral's error at the default 64 steps is reported (summary.json's
+# max_completeness_error) and falls as 1 / steps^2; an importance's spread
+# narrows as 1 / sqrt(repeats).
+MAX_STEPS = 2048
+MAX_REPEATS = 100
+
+
+def check_cost(steps, repeats):
+  """Refuses settings whose cost is out of proportion, with the estimate."""
+  if not 1 <= steps <= MAX_STEPS:
+    raise errors.FlagError(
+        f'--steps={steps}: use 1 to {MAX_STEPS}. Each track costs steps + 1 '
+        f'gradient passes ({steps + 1:,} here, {(steps + 1) / 65:,.0f}x the '
+        'default 64), and the integral\'s error is reported either way '
+        '(summary.json: max_completeness_error)')
+  if not 1 <= repeats <= MAX_REPEATS:
+    raise errors.FlagError(
+        f'--repeats={repeats}: use 1 to {MAX_REPEATS}. Each shuffle predicts '
+        f'the split once per input ({repeats / 5:,.0f}x the default 5 here); '
+        'the importance\'s spread narrows only as 1 / sqrt(repeats)')
+
+
 def explain(workdir, split='test', checkpoint=checkpointing.BEST,
             track_ids=(), repeats=5, steps=64, seed=0, out_dir=None):
   """Writes the explanation files of a split (to out_dir, default
   explain_dir, checked before any work); returns the summary."""
   if split not in catalog.SPLITS:
     raise errors.SpotipopError(f'--split={split}: use one of {catalog.SPLITS}')
+  check_cost(steps, repeats)
   workdir_lib.read_config(workdir)  # Not a run: say so, create nothing.
   out_dir = out_dir or explain_dir(workdir, split, checkpoint)
   atomic_files.check_writable_folder(out_dir, '--out')
@@ -108,6 +133,9 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
     raise errors.SpotipopError(
         f'--track_ids: {unknown} are not in the {split} split of {workdir}')
 
+  logging.info('Explaining %d %s tracks: %d shuffles of each input, then '
+               '%d x %d = %s gradient passes', count, split, repeats, count,
+               steps + 1, f'{count * (steps + 1):,}')
   rows, auc = _importance(explainer, table, repeats, seed)
   gbdt_rows = [r for r in rows if r['gbdt_mean_abs_shap'] is not None]
   correlation = rank_correlation(
@@ -124,6 +152,7 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
   frame_seconds = config.model.hop_length / config.data.sample_rate
   per_band = per_frame = None
   csv_rows, worst = [], 0.0
+  started = time.monotonic()
   for start in range(0, count, explainer.chunk):
     chunk = {k: v[start:start + explainer.chunk] for k, v in table.items()}
     attributions, logit, base_logit, inputs = explainer.attribute(chunk)
@@ -150,7 +179,10 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
             attributions['spec'][i] if 'spec' in attributions else None,
             frame_seconds, hz, os.path.join(out_dir,
                          f'track-{user_strings.file_name(track_id)}.png'))
-    logging.info('attributed %d/%d tracks', len(csv_rows), count)
+    elapsed = time.monotonic() - started
+    logging.info('attributed %d/%d tracks in %.0f s; about %.0f s left',
+                 len(csv_rows), count, elapsed,
+                 elapsed * (count - len(csv_rows)) / len(csv_rows))
   _write_csv(os.path.join(out_dir, 'attributions.csv'),
              ['track_id', 'label', 'logit', 'baseline_logit', *names,
               'spectrogram', 'completeness_error'], csv_rows)

@@ -3,10 +3,15 @@
 import copy
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
@@ -15,6 +20,7 @@ from conftest import REPO
 from conftest import fails_in_one_line
 from conftest import run_module
 from conftest import train_here
+from spotipop import errors
 from spotipop.audio import spectrogram
 from spotipop.data import demo_catalogue
 from spotipop.explanation import attribution
@@ -254,3 +260,41 @@ def test_danceability_and_energy_matter_more_than_key_and_liveness(demo_run):
   drop = {name: d.mean() for name, d in drops.items()}
   assert min(drop['danceability'], drop['energy']) > max(
       drop['key'], drop['liveness']) + PERMUTATION_MARGIN, drop
+
+
+@pytest.mark.parametrize('steps, repeats, message', [
+    (100_000, 5, r'--steps=100000: use 1 to 2048\. Each track costs steps \+ 1 '
+                 r'gradient passes \(100,001 here, 1,538x the default 64\)'),
+    (0, 5, '--steps=0: use 1 to 2048'),
+    (64, 1000, r'--repeats=1000: use 1 to 100\. .*\(200x the default 5 here\)')])
+def test_settings_out_of_proportion_are_refused_with_their_cost_before_work(
+    tmp_path, steps, repeats, message):
+  # tmp_path is no run: the cost is judged before the folder is even read.
+  with pytest.raises(errors.FlagError, match=f'^{message}'):
+    split_explanation.explain(str(tmp_path), steps=steps, repeats=repeats)
+  split_explanation.check_cost(2048, 100)
+  split_explanation.check_cost(1, 1)
+
+
+@pytest.mark.slow
+def test_a_long_attribution_hears_ctrl_c_while_it_computes():
+  """A jitted call of seconds: Ctrl-C is raised within a poll, not at its
+  end (explain --steps=100000 once ignored two Ctrl-C for 10 minutes)."""
+  @jax.jit
+  def slow(x):
+    return jax.lax.fori_loop(0, 400, lambda i, v: jnp.tanh(v @ v), x)
+
+  x = jnp.eye(512) * 0.5
+  jax.block_until_ready(slow(x))  # Compiled, and its duration measured.
+  started = time.monotonic()
+  jax.block_until_ready(slow(x))
+  seconds = time.monotonic() - started
+  timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+  started = time.monotonic()
+  timer.start()
+  running = slow(x)
+  with pytest.raises(KeyboardInterrupt):
+    explained_run._listening(running)  # pylint: disable=protected-access
+  heard = time.monotonic() - started
+  jax.block_until_ready(running)  # Leave no work behind for other tests.
+  assert heard < 0.2 + 0.5 < seconds, (heard, seconds)

@@ -4,11 +4,17 @@ import csv
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 
 from absl import flags
 import numpy as np
 import pytest
 
+import jamendo_server
 from conftest import REPO
 from conftest import experiment_config
 from conftest import fails_in_one_line
@@ -296,3 +302,35 @@ def test_only_a_backend_failure_under_jax_platforms_is_a_platform_line(
       'JAX_PLATFORMS=cuda: JAX could not start that platform')
   monkeypatch.delenv('JAX_PLATFORMS')
   assert cli.platform_unavailable(from_backend) is None
+
+
+@pytest.mark.parametrize('signal_number, status, line', [
+    (signal.SIGTERM, 143, 'stopped by SIGTERM'),
+    (signal.SIGINT, 130, 'interrupted by Ctrl-C')])
+def test_a_tool_waiting_on_a_server_stops_at_once_in_one_line(
+    tmp_path, signal_number, status, line):
+  """The tools share one way out for SIGTERM and Ctrl-C (training saves
+  first: preemption_test.py); here, a collector blocked on a request."""
+  server = jamendo_server.Server(jamendo_server.catalogue(3))
+  server.faults['stalled'] = threading.Event()
+  try:
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'spotipop.catalogues', 'jamendo',
+         f'--api_url={server.api_url}', f'--out={tmp_path / "j"}',
+         f'--client_id={jamendo_server.CLIENT_ID}'], cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not server.requests and time.monotonic() < deadline:
+      time.sleep(0.05)
+    assert server.requests, 'the collector never asked the server'
+    process.send_signal(signal_number)
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - started < 5
+  finally:
+    server.faults['stalled'].set()
+    server.close()
+  assert process.returncode == status
+  assert 'Traceback' not in stderr
+  assert stderr.strip().splitlines()[-1] == f'spotipop.catalogues: {line}'
+  assert not (tmp_path / 'j' / 'manifest.csv').exists()
