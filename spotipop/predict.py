@@ -19,7 +19,9 @@ Prints one line per track: the probability that it is popular and the
 predicted popularity score (0-100); with --explain=K, also the K inputs that
 move its popular logit most (e.g. "why: energy +0.412, audio +0.230"). A track
 whose audio cannot be used prints "not scored", its CSV line (or file) and
-reason go to stderr, the others are scored, and the exit status is 2.
+reason go to stderr, the others are scored, and the exit status is 2; so
+does a CSV row with a bad value (a feature that is no number, empty or
+beyond float32).
 """
 
 from absl import flags
@@ -76,24 +78,32 @@ def main(argv):
     scores = predictor(tracks.audio_paths, tracks.features, tracks.genres)
   except ValueError as e:  # --features; names the feature.
     raise errors.SpotipopError(str(e)) from None
-  for i, track_id in enumerate(tracks.ids):
+  # (where, id, index scored or None, why not): CSV lines in order.
+  outcomes = [(tracks.where[i], track_id, i, scores.failed.get(i))
+              for i, track_id in enumerate(tracks.ids)]
+  outcomes += [(f'{f.tracks}:{line}', track_id or f'line{line}', None, reason)
+               for line, track_id, reason in tracks.rejected]
+  if f.tracks:
+    outcomes.sort(key=lambda o: int(o[0].rpartition(':')[2]))
+  not_scored = []
+  for where, track_id, i, reason in outcomes:
     track_id = user_strings.one_line(track_id)  # One printed line a track.
-    if i in scores.failed:
+    if reason is not None:
       print(f'{track_id}\tnot scored', flush=True)
-      logging.error('%s: %s', user_strings.one_line(tracks.where[i]),
-                    user_strings.one_line(str(scores.failed[i])))
+      logging.error('%s', user_strings.one_line(
+          reason if reason.startswith(where) else f'{where}: {reason}'))
+      not_scored.append(where.rpartition(':')[2] if f.tracks else where)
     else:
       why = ('' if scores.contributions is None else '\twhy: ' + ', '.join(
           f'{name} {value:+.3f}' for name, value in scores.contributions[i]))
       print(f'{track_id}\tP(popular)={scores.probability[i]:.3f}\t'
             f'predicted popularity={scores.score[i]:.1f}{why}')
-  if scores.failed:
-    where = ', '.join(tracks.where[i].rpartition(':')[2] if f.tracks
-                      else tracks.where[i] for i in sorted(scores.failed))
+  if not_scored:
+    where = ', '.join(not_scored)
     raise errors.SomeTracksFailed(
-        f'{len(scores.failed)} of {len(tracks.ids)} track(s) not scored '
-        f'({"lines " + where if f.tracks else where}: their audio cannot be '
-        'used; the reasons are above)')
+        f'{len(not_scored)} of {len(outcomes)} track(s) not scored '
+        f'({"lines " + where if f.tracks else where}: their audio or values '
+        'cannot be used; the reasons are above)')
 
 
 if __name__ == '__main__':

@@ -128,7 +128,20 @@ def required_columns(data: DataConfig, header, labelled, with_audio):
   return [c for c in dict.fromkeys([*mapped, *features]) if c]
 
 
-def read(path, data: DataConfig, labelled=True, with_audio=True):
+def _records(reader):
+  """(line, record) of a DictReader: the line each record starts on, which
+  a cell with line breaks puts past its record count."""
+  while True:
+    line = reader.reader.line_num + 1
+    try:
+      record = next(reader)
+    except StopIteration:
+      return
+    yield line, record
+
+
+def read(path, data: DataConfig, labelled=True, with_audio=True,
+         rejected=None):
   """Parses and validates a manifest under data's column mapping.
 
   Audio paths resolve against data.audio_dir, by default the manifest's own
@@ -136,7 +149,9 @@ def read(path, data: DataConfig, labelled=True, with_audio=True):
   feature columns. Every problem is an error naming file, line and column: a
   popularity model trained on silently dropped or imputed rows is not the
   model the user asked for. The one exception is --duplicates=keep_first,
-  whose dropped rows are returned for the build report.
+  whose dropped rows are returned for the build report. Tracks to score may
+  pass a list as `rejected`: a row with a bad cell is then appended to it as
+  (line, its id cell or None, the error) and the others are read.
   """
   audio_dir = data.audio_dir or os.path.dirname(os.path.abspath(path))
   try:
@@ -154,8 +169,15 @@ def read(path, data: DataConfig, labelled=True, with_audio=True):
         raise errors.ManifestError(f'{path}: missing column(s) {missing}; '
                                    f'the header has {header}')
       tracks, duplicates, seen = [], [], {}
-      for row, record in enumerate(reader, start=2):
-        track = _track(path, row, record, data, labelled, with_audio, audio_dir)
+      for row, record in _records(reader):
+        try:
+          track = _track(path, row, record, data, labelled, with_audio,
+                         audio_dir)
+        except errors.ManifestError as e:
+          if rejected is None:
+            raise
+          rejected.append((row, record.get(data.id_column), str(e)))
+          continue
         if track.track_id in seen:
           if data.duplicates != 'keep_first':
             raise errors.ManifestError(
@@ -180,7 +202,9 @@ def read(path, data: DataConfig, labelled=True, with_audio=True):
       raise errors.ManifestError(f'{path}:{start}: not readable as CSV '
                                  f'({e})') from None
   if not tracks:
-    raise errors.ManifestError(f'{path}: no tracks')
+    raise errors.ManifestError(
+        f'{path}: no tracks' + (f'; every row was rejected, the first: '
+                                f'{rejected[0][2]}' if rejected else ''))
   return Manifest(tracks, duplicates)
 
 

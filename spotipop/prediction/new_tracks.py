@@ -143,20 +143,26 @@ class Tracks(NamedTuple):
   audio_paths: list
   features: list
   genres: list
+  # CSV rows that could not be read: (line, id cell or None, the reason).
+  rejected: tuple = ()
 
 
 def tracks_from_csv(path, config):
   """The tracks of a CSV with the run's columns (no popularity needed).
 
   Its audio files may be anywhere, as --audio's may: the user lists the
-  files to score, where a training manifest is a catalogue's own folder.
+  files to score, where a training manifest is a catalogue's own folder. A
+  row with a bad cell (a feature value that is no number, empty or beyond
+  float32) is rejected, not the file: the others are scored.
   """
   data = dataclasses.replace(config.data, audio_outside_dir=True)
+  rejected = []
   tracks = manifest.read(path, data, labelled=False,
-                         with_audio=config.decodes_audio).tracks
+                         with_audio=config.decodes_audio,
+                         rejected=rejected).tracks
   return Tracks([t.track_id for t in tracks], [f'{path}:{t.row}' for t in tracks],
                 [t.audio_path for t in tracks], [t.features for t in tracks],
-                [t.genre for t in tracks])
+                [t.genre for t in tracks], tuple(rejected))
 
 
 def tracks_from_files(paths, features, genre, columns):

@@ -314,3 +314,34 @@ def test_audio_paths_under_the_audio_folder_read(tmp_path, name):
   (track,) = manifest.read(path, DataConfig(
       feature_columns=('energy', 'tempo'), audio_dir=str(folder))).tracks
   assert track.audio_path.startswith(f'{folder}{os.sep}')
+
+
+def test_tracks_to_score_reject_a_bad_row_not_the_file(tmp_path):
+  rows = [GOOD, ['t2', 'a.wav', '55', 'pop', '2001', 'abc', '120'],
+          ['t3', 'a.wav', '55', 'pop', '2001', '0.5', ''],
+          ['t4', 'a.wav', '55', 'pop', '2001', '0.5', '1e308'],
+          ['t5', *GOOD[1:]]]
+  path = _write(tmp_path, rows)
+  with pytest.raises(errors.ManifestError, match=r"m\.csv:3: column 'energy'"):
+    manifest.read(path, DATA, labelled=False)
+  rejected = []
+  read = manifest.read(path, DATA, labelled=False, rejected=rejected)
+  assert [t.track_id for t in read.tracks] == ['t1', 't5']
+  assert [(line, track_id) for line, track_id, _ in rejected] == [
+      (3, 't2'), (4, 't3'), (5, 't4')]
+  assert "m.csv:5: column 'tempo'" in rejected[2][2]
+  everything_bad = _write(tmp_path, rows[1:4])
+  with pytest.raises(errors.ManifestError, match=(
+      r"no tracks; every row was rejected, the first: .*m\.csv:2: column "
+      "'energy'")):
+    manifest.read(everything_bad, DATA, labelled=False, rejected=[])
+
+
+def test_a_row_after_a_cell_with_line_breaks_is_named_on_its_own_line(
+    tmp_path):
+  path = tmp_path / 'm.csv'
+  path.write_text(','.join(COLUMNS) + '\n' +
+                  't1,a.wav,55,"two\nline\ngenre",2001,0.5,120\n'
+                  't2,a.wav,55,pop,2001,oops,120\n')
+  with pytest.raises(errors.ManifestError, match=r"m\.csv:5: column 'energy'"):
+    manifest.read(str(path), DATA)

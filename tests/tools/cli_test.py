@@ -163,6 +163,9 @@ def test_predict_scores_the_good_rows_and_names_each_bad_one(trained, catalogue,
   corrupt.write_bytes(b'RIFF\x00\x00\x00\x00WAVEnot audio')
   rows[1]['audio_path'] = str(tmp_path / 'gone.wav')  # CSV line 3.
   rows[3]['audio_path'] = str(corrupt)  # Line 5.
+  extra = [{**rows[0], 'track_id': f'bad{i}', 'energy': value}
+           for i, value in enumerate(('abc', '', '1e308'))]  # Lines 7-9.
+  rows += extra
   tracks = tmp_path / 'tracks.csv'
   write_manifest(tracks, rows)
   result = run_module('spotipop.predict', f'--workdir={workdir}',
@@ -172,16 +175,18 @@ def test_predict_scores_the_good_rows_and_names_each_bad_one(trained, catalogue,
   lines = result.stdout.strip().splitlines()
   assert [line.split('\t')[0] for line in lines] == [r['track_id'] for r in rows]
   assert [('not scored' in line) for line in lines] == [
-      False, True, False, True, False]
+      False, True, False, True, False, True, True, True]
   # The good rows score as they do in a run without the bad ones.
   alone = run_module('spotipop.predict', f'--workdir={workdir}',
                      f'--tracks={manifest_path}')
   assert lines[0] == alone.stdout.splitlines()[0]
   assert f'{tracks}:3: {tmp_path / "gone.wav"}: no such file' in result.stderr
   assert f'{tracks}:5: {corrupt}: cannot decode audio' in result.stderr
+  for line in (7, 8, 9):
+    assert f"{tracks}:{line}: column 'energy'" in result.stderr, line
   assert result.stderr.strip().splitlines()[-1] == (
-      'spotipop.predict: 2 of 5 track(s) not scored (lines 3, 5: their audio '
-      'cannot be used; the reasons are above)')
+      'spotipop.predict: 5 of 8 track(s) not scored (lines 3, 5, 7, 8, 9: '
+      'their audio or values cannot be used; the reasons are above)')
 
 
 def test_unknown_flag_is_named(tmp_path):
