@@ -323,7 +323,8 @@ class Config:
 SAMPLE_RATE_RANGE = (1000, 384_000)  # Hz; decode refuses files outside it.
 # Under MIN_BOOTSTRAP resamples the tails of a 95% interval are a few draws
 # each (at 2, it excluded its own point estimate); past MAX_BOOTSTRAP the
-# resamples' multiplicities outgrow memory for no narrower interval.
+# resamples cost minutes for an interval no narrower (memory stays one block
+# of them: evaluation/uncertainty.py).
 MIN_BOOTSTRAP, MAX_BOOTSTRAP = 100, 100_000
 
 

@@ -31,16 +31,45 @@ COMPARED = (('roc_auc', True), ('average_precision', True), ('mcc', True),
             ('brier', False), ('mae', False), ('r2', True))
 
 
-def multiplicities(count, resamples, seed, groups=None):
+class Multiplicities:
   """[resamples, count] draws of `count` tracks with replacement; with
-  groups (one label per track), of whole groups: each track is drawn as
-  often as its group."""
-  rng = np.random.default_rng(seed)
-  if groups is None:
-    return rng.multinomial(count, np.full(count, 1 / count), size=resamples)
-  _, member_of = np.unique(np.asarray(groups), return_inverse=True)
-  n = member_of.max() + 1
-  return rng.multinomial(n, np.full(n, 1 / n), size=resamples)[:, member_of]
+  groups (one label per track), of whole groups: each track is drawn as often
+  as its group.
+
+  The draws are made _BLOCK resamples at a time each time they are read, from
+  the seed: memory holds [_BLOCK, count] whatever the resamples, and every
+  predictor read on them sees the same draws.
+  """
+
+  def __init__(self, count, resamples, seed, groups=None):
+    self.resamples, self.seed = resamples, seed
+    if groups is None:
+      self._units, self._member_of = count, None
+    else:
+      _, self._member_of = np.unique(np.asarray(groups), return_inverse=True)
+      self._units = int(self._member_of.max()) + 1
+
+  def __len__(self):
+    return self.resamples
+
+  def blocks(self):
+    """The draws, _BLOCK resamples a block (the last shorter)."""
+    rng = np.random.default_rng(self.seed)
+    share = np.full(self._units, 1 / self._units)
+    for start in range(0, self.resamples, _BLOCK):
+      draws = rng.multinomial(self._units, share,
+                              size=min(_BLOCK, self.resamples - start))
+      yield draws if self._member_of is None else draws[:, self._member_of]
+
+  def __array__(self, dtype=None, copy=None):
+    del copy
+    draws = np.concatenate(list(self.blocks()))
+    return draws if dtype is None else draws.astype(dtype)
+
+
+def multiplicities(count, resamples, seed, groups=None):
+  """Multiplicities(count, resamples, seed, groups)."""
+  return Multiplicities(count, resamples, seed, groups)
 
 
 def _ties(values):
@@ -134,11 +163,12 @@ def metric_samples(w, labels, popularity, predictor):
           'popularity': None if score is None else _ties(popularity),
           'score': None if score is None else _ties(score)}
   out = {}
-  for start in range(0, len(w), _BLOCK):
+  blocks = (w.blocks() if isinstance(w, Multiplicities) else
+            (w[start:start + _BLOCK] for start in range(0, len(w), _BLOCK)))
+  for rows in blocks:
     # Resamples along columns: the per-tie sums and running sums below
     # then run along contiguous memory.
-    block, part = np.ascontiguousarray(
-        w[start:start + _BLOCK].T, dtype=np.float64), {}
+    block, part = np.ascontiguousarray(rows.T, dtype=np.float64), {}
     if probability is not None:
       part.update(_classification(block, labels, probability,
                                   predictor['threshold'], ties['probability']))

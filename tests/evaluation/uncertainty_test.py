@@ -22,7 +22,7 @@ def test_each_resample_equals_the_metrics_of_its_drawn_tracks():
   """The multiplicity formulas against metrics.py on the tracks drawn."""
   rng = np.random.default_rng(0)
   labels, probability, popularity, score = _sample(rng, 120)
-  w = uncertainty.multiplicities(120, 5, seed=1)
+  w = np.asarray(uncertainty.multiplicities(120, 5, seed=1))
   predictor = {'probability': probability, 'score': score, 'threshold': 0.55}
   samples = uncertainty.metric_samples(w, labels, popularity, predictor)
   for b in range(5):
@@ -44,7 +44,7 @@ def test_resamples_of_a_handful_of_tracks_equal_their_drawn_tracks_metrics():
   probability = np.float32([0.625, 0.625, 0.2, 0.9, 0.7, 0.1])
   popularity = np.float32([50.3, 50.3, 51.1, 50.3, 62.7, 50.3])
   score = np.float32([48.2, 55.9, 55.9, 55.9, 55.9, 50.3])
-  w = uncertainty.multiplicities(6, 300, seed=0)
+  w = np.asarray(uncertainty.multiplicities(6, 300, seed=0))
   assert len(w) > uncertainty._BLOCK  # pylint: disable=protected-access
   predictor = {'probability': probability, 'score': score, 'threshold': 0.625}
   samples = uncertainty.metric_samples(w, labels, popularity, predictor)
@@ -76,7 +76,7 @@ def test_resamples_of_a_handful_of_tracks_equal_their_drawn_tracks_metrics():
 
 def test_group_resampling_keeps_each_group_whole():
   groups = np.repeat([f'artist{i}' for i in range(30)], 4)
-  w = uncertainty.multiplicities(120, 50, seed=0, groups=groups)
+  w = np.asarray(uncertainty.multiplicities(120, 50, seed=0, groups=groups))
   for row in w:
     per_group = row.reshape(30, 4)
     assert (per_group == per_group[:, :1]).all()
@@ -84,9 +84,11 @@ def test_group_resampling_keeps_each_group_whole():
 
 
 def test_the_same_seed_gives_the_same_resamples():
-  a = uncertainty.multiplicities(40, 10, seed=3)
-  np.testing.assert_array_equal(a, uncertainty.multiplicities(40, 10, seed=3))
-  assert not np.array_equal(a, uncertainty.multiplicities(40, 10, seed=4))
+  a = np.asarray(uncertainty.multiplicities(40, 10, seed=3))
+  np.testing.assert_array_equal(a, np.asarray(uncertainty.multiplicities(
+      40, 10, seed=3)))
+  assert not np.array_equal(a, np.asarray(uncertainty.multiplicities(
+      40, 10, seed=4)))
   assert (a.sum(1) == 40).all()
 
 
@@ -100,7 +102,7 @@ def test_roc_auc_intervals_cover_the_true_auc_95_percent_of_the_time():
   for sim in range(200):
     labels = np.r_[np.zeros(60, bool), np.ones(60, bool)]
     scores = rng.standard_normal(120) + d * labels
-    w = uncertainty.multiplicities(120, 500, seed=sim)
+    w = np.asarray(uncertainty.multiplicities(120, 500, seed=sim))
     auc = uncertainty.metric_samples(
         w, labels, None, {'probability': scores, 'threshold': 0.0})['roc_auc']
     low, high = uncertainty.interval(auc)
@@ -123,7 +125,7 @@ def test_roc_auc_bootstrap_spread_matches_delongs_standard_error():
   rng = np.random.default_rng(1)
   labels = rng.random(600) < 0.3
   scores = rng.standard_normal(600) + 0.8 * labels
-  w = uncertainty.multiplicities(600, 2000, seed=0)
+  w = np.asarray(uncertainty.multiplicities(600, 2000, seed=0))
   auc = uncertainty.metric_samples(
       w, labels, None, {'probability': scores, 'threshold': 0.0})['roc_auc']
   delong = _delong_standard_error(labels, scores)
@@ -133,7 +135,7 @@ def test_roc_auc_bootstrap_spread_matches_delongs_standard_error():
 def test_a_predictor_against_itself_differs_by_zero_with_p_one():
   rng = np.random.default_rng(2)
   labels, probability, _, _ = _sample(rng, 200)
-  w = uncertainty.multiplicities(200, 300, seed=0)
+  w = np.asarray(uncertainty.multiplicities(200, 300, seed=0))
   auc = uncertainty.metric_samples(
       w, labels, None, {'probability': probability,
                         'threshold': 0.5})['roc_auc']
@@ -146,7 +148,7 @@ def test_a_clearly_better_predictor_is_resolved():
   rng = np.random.default_rng(3)
   labels, good, _, _ = _sample(rng, 400, shift=2.0)
   noise = rng.random(400)
-  w = uncertainty.multiplicities(400, 1000, seed=0)
+  w = np.asarray(uncertainty.multiplicities(400, 1000, seed=0))
 
   def samples(probability):
     return uncertainty.metric_samples(
@@ -164,7 +166,7 @@ def test_a_clearly_better_predictor_is_resolved():
 
 def test_a_metric_undefined_on_many_resamples_has_no_interval():
   labels = np.r_[np.ones(49, bool), False]  # One unpopular track.
-  w = uncertainty.multiplicities(50, 200, seed=0)
+  w = np.asarray(uncertainty.multiplicities(50, 200, seed=0))
   auc = uncertainty.metric_samples(
       w, labels, None, {'probability': np.linspace(0, 1, 50),
                         'threshold': 0.5})['roc_auc']
@@ -199,3 +201,23 @@ def test_interval_is_the_central_95_percent_and_needs_95_percent_defined():
   # Exactly 5% undefined still has an interval; more has none.
   assert uncertainty.interval(np.r_[np.arange(95.0), np.full(5, np.nan)])
   assert uncertainty.interval(np.r_[np.arange(94.0), np.full(6, np.nan)]) is None
+
+
+@pytest.mark.parametrize('groups', [None, np.arange(300) % 40])
+def test_resamples_drawn_block_by_block_are_the_draws_of_one_matrix(groups):
+  """Memory holds one block of draws, whatever the resamples; every block is
+  drawn anew, the same, each time a predictor reads them."""
+  rng = np.random.default_rng(0)
+  labels, popularity = rng.integers(0, 2, 300), rng.uniform(0, 100, 300)
+  predictor = {'probability': rng.uniform(size=300),
+               'score': rng.uniform(0, 100, 300), 'threshold': 0.5}
+  lazy = uncertainty.multiplicities(300, 300, seed=7, groups=groups)
+  whole = np.asarray(lazy)
+  assert whole.shape == (300, 300) and len(lazy) == 300
+  blocked = uncertainty.metric_samples(lazy, labels, popularity, predictor)
+  at_once = uncertainty.metric_samples(whole, labels, popularity, predictor)
+  assert blocked.keys() == at_once.keys()
+  for name in blocked:
+    np.testing.assert_array_equal(blocked[name], at_once[name])
+  huge = uncertainty.multiplicities(200_000, 100_000, seed=0)
+  assert next(huge.blocks()).shape == (128, 200_000)
