@@ -106,6 +106,32 @@ def test_bootstrap_intervals_and_paired_comparisons(splits):
   assert lines[1].endswith('no difference resolved on 400 test tracks')
 
 
+def test_a_model_against_its_copy_differs_by_nothing_on_the_same_resamples(
+    splits):
+  """An imperfect model (a tenth of the test labels flipped): its ROC-AUC
+  moves from resample to resample, so only the same resamples for both sides
+  give a difference of exactly [0, 0]; separate ones would not."""
+  rng = np.random.default_rng(3)
+  test = splits['test']
+  flipped = np.where(rng.random(400) < 0.1, 1 - test['label'], test['label'])
+  imperfect = {**splits, 'test': _split(flipped, test['probability'])}
+  itself = {s: _predictor(p['probability'], p['score'])
+            for s, p in imperfect.items()}
+  summary = scorecard.summarize('test', imperfect, {'copy': itself}, 'mcc',
+                                bootstrap=300, seed=1)
+  low, high = summary['overall']['intervals']['roc_auc']
+  assert high - low > 0.05  # The metric does move between resamples.
+  for metric in ('roc_auc', 'mcc', 'brier', 'mae', 'r2'):
+    assert summary['comparisons']['copy'][metric]['interval'] == [0.0, 0.0]
+  # The same comparison on other draws for the copy is not [0, 0].
+  from spotipop.evaluation import uncertainty  # pylint: disable=g-import-not-at-top
+  model = {**imperfect['test'], 'threshold': 0.5}
+  one, other = (uncertainty.metric_samples(
+      uncertainty.multiplicities(400, 300, seed), flipped,
+      test['popularity'], model)['roc_auc'] for seed in (1, 2))
+  assert uncertainty.paired(one, other)['interval'] != [0.0, 0.0]
+
+
 def test_a_split_too_small_to_rank_says_so(splits):
   """40 test tracks, 6 of them popular, scored by a weak predictor."""
   rng = np.random.default_rng(7)
