@@ -18,6 +18,9 @@ if [ $# -eq 0 ]; then
     'spotipop.data.splits.*' 'spotipop.data.features.*' \
     'spotipop.training.loop.x_loss_fn*' 'spotipop.training.loop.x_train_step*' \
     'spotipop.training.loop.x_selection_value*' 'spotipop.training.loop.x_record_epoch*' \
-    'spotipop.training.loop.x_check_classes*' 'spotipop.training.loop.x_check_training*'
+    'spotipop.training.loop.x_check_classes*' 'spotipop.training.loop.x_check_training*' \
+    'spotipop.storage.user_strings.*' 'spotipop.storage.atomic_files.*' \
+    'spotipop.data.licences.*' 'spotipop.data.jamendo_api.*' \
+    'spotipop.data.http_fetch.*' 'spotipop.data.catalogue_flags.*'
 fi
 mutmut run "$@"
