@@ -83,9 +83,18 @@ def apply(features, stats):
     scaled = _normal_scores(x, np.asarray(stats['quantiles']))
   else:
     scaled = (x - np.asarray(stats['mean'])) / np.asarray(stats['std'])
-  # Transforms fitted before constant columns were recorded have none.
-  constant = np.asarray(stats.get('constant', [False] * x.shape[-1]), bool)
+  constant = np.asarray(stats['constant'] if 'constant' in stats else
+                        _constant_of_old_stats(stats), bool)
   return np.where(constant, 0.0, scaled).astype(np.float32)
+
+
+def _constant_of_old_stats(stats):
+  """The constant columns of a transform fitted before they were recorded
+  (a dataset built earlier): a spread under CONSTANT_SPREAD of the mean is
+  rounding noise that scaling would blow up. (A spread of exactly 0 was
+  stored as 1, which scales nothing.)"""
+  return np.asarray(stats['std']) <= CONSTANT_SPREAD * np.abs(
+      np.asarray(stats['mean']))
 
 
 def _normal_scores(x, quantiles):

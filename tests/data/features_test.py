@@ -126,11 +126,16 @@ def test_a_column_of_small_values_that_vary_is_not_constant(train_rows):
 
 def test_a_transform_fitted_before_constants_were_recorded_still_applies(
     train_rows):
+  """A dataset built earlier has no 'constant' list: its columns scaled by
+  rounding noise are found from its mean and std."""
   fitted = features.fit(_tracks(train_rows), _data())
   del fitted['constant']
   np.testing.assert_allclose(features.apply(train_rows, fitted),
                              stats.zscore(train_rows, axis=0), rtol=1e-5,
                              atol=1e-6)
+  fitted['mean'][1], fitted['std'][1] = 0.3, 4.8e-17  # As fitted before.
+  out = features.apply([[1.0, 0.3], [1.0, 0.4]], fitted)
+  np.testing.assert_array_equal(out[:, 1], 0.0)
 
 
 @pytest.mark.parametrize('transform', ['zscore', 'quantile'])
