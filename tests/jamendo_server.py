@@ -12,6 +12,8 @@ sets on `faults` before a request:
   missing_field: a (key, ...) path removed from every track
   not_json: answer tracks requests with an HTML page
   stalled: a threading.Event; tracks requests wait until it is set
+  cut_answer: answer tracks requests with half their JSON (length whole)
+  status: answer every tracks request with this HTTP status
 """
 
 import collections
@@ -114,7 +116,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                             'code': code, 'error_message': message,
                             'warnings': '', 'results_count': len(results)},
                 'results': list(results)}
-    self._send(200, json.dumps(document).encode())
+    body = json.dumps(document).encode()
+    if self.server_state.faults['cut_answer']:
+      self._send(200, body[:len(body) // 2], length=len(body))
+      self.close_connection = True
+      return
+    self._send(200, body)
 
   def do_GET(self):  # pylint: disable=invalid-name
     state = self.server_state
@@ -132,6 +139,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       faults['stalled'].wait()
     if faults['unavailable']:
       return self._send(503, b'busy')
+    if faults['status']:
+      return self._send(faults['status'], b'status', 'text/plain')
     if faults['busy']:
       faults['busy'] -= 1
       return self._send(429, b'slow down', headers=[('Retry-After', '0')])

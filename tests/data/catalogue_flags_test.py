@@ -57,6 +57,7 @@ def test_without_audio_only_the_dense_tower_reads_metadata(tmp_path):
   assert config.data.feature_columns == ('duration', 'bit_rate')
   assert config.data.descriptors == 'none'
   assert '--audio_dir' not in path.read_text()
+  assert '--workdir=runs/fma_metadata\n' in path.read_text()
 
 
 @pytest.mark.parametrize('catalogue', sorted(README_PATHS))

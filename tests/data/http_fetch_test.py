@@ -2,6 +2,7 @@
 waits, and downloads that are whole or absent (against tests/jamendo_server)."""
 
 import hashlib
+import threading
 
 import pytest
 
@@ -91,3 +92,53 @@ def test_no_answer_at_all_is_retried_then_named(server):
                         http_fetch.Retry(attempts=2, first_wait=0.5),
                         sleep=waits.append)
   assert waits == [0.5]
+
+
+@pytest.mark.parametrize('status, retried', [(500, True), (599, True),
+                                             (429, True), (600, False),
+                                             (499, False), (404, False)])
+def test_which_statuses_are_asked_again(server, status, retried):
+  server.faults['status'] = status
+  waits = []
+  with pytest.raises(errors.FetchError, match=f'^page: HTTP {status}'):
+    http_fetch.get_json(_tracks_url(server), 'page',
+                        http_fetch.Retry(attempts=2, first_wait=0),
+                        sleep=waits.append)
+  assert len(waits) == (1 if retried else 0)
+
+
+def test_an_answer_cut_short_is_asked_again_then_named(server):
+  server.faults['cut_answer'] = 1
+  with pytest.raises(errors.FetchError, match=r'^page: answer cut short '
+                     r'\(IncompleteRead.*\(tried 2 times\)$'):
+    http_fetch.get_json(_tracks_url(server), 'page',
+                        http_fetch.Retry(attempts=2, first_wait=0),
+                        sleep=lambda s: None)
+
+
+def test_a_server_that_never_answers_times_out(server, monkeypatch):
+  monkeypatch.setattr(http_fetch, 'TIMEOUT_SECONDS', 0.2)
+  server.faults['stalled'] = threading.Event()
+  try:
+    with pytest.raises(errors.FetchError, match=r'^page: no answer \(timed '
+                       r'out\) \(tried 2 times\)$'):
+      http_fetch.get_json(_tracks_url(server), 'page',
+                          http_fetch.Retry(attempts=2, first_wait=0),
+                          sleep=lambda s: None)
+  finally:
+    server.faults['stalled'].set()
+
+
+def test_a_refused_connection_is_named_with_its_reason(server):
+  server.close()
+  with pytest.raises(errors.FetchError, match=r'no answer \(\[Errno 111\] '
+                     'Connection refused\\)'):
+    http_fetch.get_json(_tracks_url(server), 'page',
+                        http_fetch.Retry(attempts=1), sleep=lambda s: None)
+
+
+def test_a_download_to_a_bare_file_name_lands_in_the_working_folder(
+    server, tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  http_fetch.download(f'{server.root}/download/1000', 'song.mp3', 'song')
+  assert (tmp_path / 'song.mp3').read_bytes() == server.audio

@@ -17,6 +17,7 @@ NEITHER = {'non_commercial': False, 'no_derivatives': False}
     ('Attribution-NoDerivatives 4.0',
      {'non_commercial': False, 'no_derivatives': True}),
     ('Attribution 4.0 International', NEITHER),
+    ('Attribution-Non-Commercial-No-Derivs', BOTH),
 ])
 def test_terms_of_a_licence_name(name, terms):
   assert licences.terms_of_name(name) == terms
@@ -31,6 +32,7 @@ def test_terms_of_a_licence_name(name, terms):
     ('http://creativecommons.org/licenses/by-sa/3.0/', NEITHER),
     # A word containing the letters is not the clause.
     ('http://creativecommons.org/licenses/by/4.0/', NEITHER),
+    ('http://example.com/terms', NEITHER),  # Not a Creative Commons URL.
 ])
 def test_terms_of_a_licence_url(url, terms):
   assert licences.terms_of_url(url) == terms

@@ -120,7 +120,9 @@ def test_a_read_only_file_system_and_a_folder_without_write_access_are_named(
     with pytest.raises(errors.SpotipopError,
                        match=r'\(Read-only file system\): give --out='):
       atomic_files.check_writable_folder(str(tmp_path / 'x'), '--out')
-  monkeypatch.setattr(os, 'access', lambda path, mode: False)
+  # A folder that exists but may not be written (access(W_OK) false).
+  monkeypatch.setattr(os, 'access',
+                      lambda path, mode: not mode & os.W_OK)
   with pytest.raises(errors.SpotipopError, match=rf'^cannot write {tmp_path} '
                      r'\(not writable\): give --report_dir='):
     atomic_files.check_writable_folder(str(tmp_path), '--report_dir')

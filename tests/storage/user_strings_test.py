@@ -1,6 +1,7 @@
 """A user's text stays data: file names, CSV cells and printed lines."""
 
 import csv
+import hashlib
 import io
 import os
 
@@ -57,3 +58,17 @@ def test_csv_rows_escape_each_cell_and_read_back_as_written():
 def test_a_printed_id_stays_on_one_line(text, printed):
   assert user_strings.one_line(text) == printed
   assert len(user_strings.one_line(text).splitlines()) == 1
+
+
+def test_the_name_of_an_unplain_id_is_its_plain_characters_and_a_hash():
+  def digest(text):
+    return hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()
+  assert user_strings.file_name('Xa/b') == f'Xa_b-{digest("Xa/b")[:12]}'
+  assert user_strings.file_name('../x') == f'_x-{digest("../x")[:12]}'
+  assert user_strings.file_name('') == f'_-{digest("")[:12]}'
+  # A lone surrogate (from a file name decoded with surrogateescape) too.
+  assert user_strings.file_name('a\ud800').startswith('a_-')
+
+
+def test_a_paragraph_separator_is_escaped_too():
+  assert user_strings.one_line('a\u2029b') == 'a\\u2029b'
