@@ -52,6 +52,9 @@ RANKING_METRICS = ('roc_auc', 'average_precision', 'mcc')
 # resample is one of 3 and an interval is their spread, not a confidence.
 # Every comparison's verdict is then 'cannot decide'.
 MIN_RESAMPLED_UNITS = 10
+# A model ROC-AUC interval wider than this cannot separate models closer
+# than it: the split is too small to rank them.
+MAX_ROC_AUC_WIDTH = 0.10
 
 
 def settled(paired, metric, fewest_of_a_class, units):
@@ -65,9 +68,6 @@ def settled(paired, metric, fewest_of_a_class, units):
   if metric in RANKING_METRICS and fewest_of_a_class < MIN_CLASS_TRACKS:
     return {**paired, 'verdict': 'cannot rank'}
   return paired
-# A model ROC-AUC interval wider than this cannot separate models closer
-# than it: the split is too small to rank them.
-MAX_ROC_AUC_WIDTH = 0.10
 
 
 def summarize(split, model, baselines, criterion, bootstrap=0, seed=0,
