@@ -135,8 +135,7 @@ def write_manifest(metadata_dir, audio_dir, out, subset='small',
   with atomic_files.replaced(manifest, newline='') as f:
     writer = csv.DictWriter(f, fieldnames=header)
     writer.writeheader()
-    writer.writerows({k: user_strings.csv_cell(v) for k, v in row.items()}
-                     for row in rows)
+    writer.writerows(user_strings.csv_record(row) for row in rows)
   with atomic_files.replaced(os.path.join(out, 'missing_audio.txt')) as f:
     f.write(''.join(f'{track_id}\t{audio_path(track_id)}\n'
                     for track_id in missing))

@@ -72,8 +72,7 @@ def _write_csv(path, columns, rows):
   with atomic_files.replaced(path, newline='', encoding='utf-8') as f:
     writer = csv.DictWriter(f, fieldnames=columns, extrasaction='ignore')
     writer.writeheader()
-    writer.writerows({k: user_strings.csv_cell(v) for k, v in row.items()}
-                     for row in rows)
+    writer.writerows(user_strings.csv_record(row) for row in rows)
 
 
 def _check(limit, order, audio_format, exclude):

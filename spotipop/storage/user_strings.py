@@ -31,6 +31,11 @@ def csv_row(values):
   return [csv_cell(v) for v in values]
 
 
+def csv_record(record):
+  """csv_cell of each value of a csv.DictWriter record."""
+  return {name: csv_cell(value) for name, value in record.items()}
+
+
 def file_name(text):
   """A file name part for text: itself when it is plain (letters, digits,
   . _ -, not starting with a dot, up to MAX_NAME), else its plain characters

@@ -44,6 +44,11 @@ def test_a_cell_a_spreadsheet_would_run_is_written_as_text(cell, written):
   assert user_strings.csv_cell(cell) == written
 
 
+def test_csv_records_escape_each_value_and_keep_their_names():
+  assert user_strings.csv_record({'title': '=1', 'listens': '-3', 'n': 4}) == {
+      'title': "'=1", 'listens': '-3', 'n': 4}
+
+
 def test_csv_rows_escape_each_cell_and_read_back_as_written():
   buffer = io.StringIO()
   csv.writer(buffer).writerow(user_strings.csv_row(['=1+1', '-2', 'ok']))
