@@ -1,7 +1,11 @@
 """Requests to a catalogue's server: which failures are retried, how long it
 waits, and downloads that are whole or absent (against tests/jamendo_server)."""
 
+import errno
 import hashlib
+import os
+import resource
+import signal
 import threading
 
 import pytest
@@ -142,3 +146,31 @@ def test_a_download_to_a_bare_file_name_lands_in_the_working_folder(
   monkeypatch.chdir(tmp_path)
   http_fetch.download(f'{server.root}/download/1000', 'song.mp3', 'song')
   assert (tmp_path / 'song.mp3').read_bytes() == server.audio
+  assert os.listdir(tmp_path) == ['song.mp3']
+
+
+def test_a_download_of_many_chunks_is_counted_whole(server, tmp_path):
+  server.audio = os.urandom(5 * 65536 + 123)  # Six reads of the response.
+  got = http_fetch.download(f'{server.root}/download/1000',
+                            str(tmp_path / 'big.mp3'), 'big')
+  assert got.size == len(server.audio)
+  assert (tmp_path / 'big.mp3').read_bytes() == server.audio
+
+
+def test_a_write_that_fails_names_the_partial_file_and_leaves_nothing(
+    server, tmp_path):
+  """A file size limit makes write() fail with no file name (as a full disk
+  does); the error names the file and no .part is left."""
+  previous_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+  previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+  target = tmp_path / 'song.mp3'
+  try:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, previous_limit[1]))
+    with pytest.raises(OSError) as raised:
+      http_fetch.download(f'{server.root}/download/1000', str(target), 'song')
+  finally:
+    resource.setrlimit(resource.RLIMIT_FSIZE, previous_limit)
+    signal.signal(signal.SIGXFSZ, previous_handler)
+  assert raised.value.errno == errno.EFBIG
+  assert raised.value.filename == f'{target}.part'
+  assert os.listdir(tmp_path) == []
