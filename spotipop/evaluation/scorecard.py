@@ -60,9 +60,8 @@ MAX_ROC_AUC_WIDTH = 0.10
 def settled(paired, metric, fewest_of_a_class, units):
   """A paired comparison (uncertainty.paired's) with its verdict overruled
   where the split cannot decide it: under MIN_RESAMPLED_UNITS units, or a
-  ranking metric with under MIN_CLASS_TRACKS tracks of a class."""
-  if paired['verdict'] == 'undefined':
-    return paired
+  ranking metric with under MIN_CLASS_TRACKS tracks of a class (an interval
+  undefined there included: the split is why)."""
   if units < MIN_RESAMPLED_UNITS:
     return {**paired, 'verdict': 'cannot decide'}
   if metric in RANKING_METRICS and fewest_of_a_class < MIN_CLASS_TRACKS:

@@ -111,6 +111,7 @@ def test_a_run_whose_output_folder_cannot_be_written_is_named_before_work(
   run = tmp_path / 'run'
   shutil.copytree(workdir, run)
   blocked = run / folder / 'validation-latest'
+  shutil.rmtree(blocked, ignore_errors=True)  # Another test's report.
   blocked.parent.mkdir(exist_ok=True)
   blocked.write_text('in the way')
   before = file_snapshot(run)
