@@ -82,7 +82,7 @@ class Server:
     self.requests = []  # (path, query) of every request.
     self.downloads = collections.Counter()  # Track id -> requests.
     handler = type('Handler', (_Handler,), {'server_state': self})
-    self._http = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    self._http = _QuietServer(('127.0.0.1', 0), handler)
     host, port = self._http.server_address
     self.root = f'http://{host}:{port}'
     self.api_url = f'{self.root}/v3.0'
@@ -92,6 +92,11 @@ class Server:
   def close(self):
     self._http.shutdown()
     self._http.server_close()
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+  def handle_error(self, request, client_address):
+    """A client the test made give up (a timeout) breaks its pipe: expected."""
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
