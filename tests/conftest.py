@@ -35,6 +35,14 @@ from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
 from spotipop.data import demo_catalogue  # pylint: disable=g-import-not-at-top
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# ../shared/data beside the repository; mutation runs (tests/mutation.sh)
+# run these tests from a copy in REPO/mutants, one folder further down.
+SHARED_DATA = next(
+    (path for path in (os.path.join(os.path.dirname(REPO), 'shared', 'data'),
+                       os.path.join(os.path.dirname(os.path.dirname(REPO)),
+                                    'shared', 'data'))
+     if os.path.isdir(path)), os.path.join(os.path.dirname(REPO), 'shared',
+                                           'data'))
 SIGNAL_AT_STEP = os.path.join(REPO, 'tests', 'scenarios', 'faults',
                               'signal_at_step.py')
 

@@ -21,6 +21,9 @@ if [ $# -eq 0 ]; then
     'spotipop.training.loop.x_check_classes*' 'spotipop.training.loop.x_check_training*' \
     'spotipop.storage.user_strings.*' 'spotipop.storage.atomic_files.*' \
     'spotipop.data.licences.*' 'spotipop.data.jamendo_api.*' \
-    'spotipop.data.http_fetch.*' 'spotipop.data.catalogue_flags.*'
+    'spotipop.data.http_fetch.*' 'spotipop.data.catalogue_flags.*' \
+    'spotipop.data.popularity.*' 'spotipop.data.fma_import.*' \
+    'spotipop.data.jamendo_import.*' 'spotipop.storage.locks.*' \
+    'spotipop.audio.decode.*'
 fi
 mutmut run "$@"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import REPO
+from conftest import SHARED_DATA
 from conftest import fails_in_one_line
 from conftest import run_module
 from spotipop import config as config_lib
@@ -18,7 +18,7 @@ from spotipop.data import manifest
 from spotipop.data import popularity
 from spotipop.data import splits
 
-SAMPLE = os.path.join(os.path.dirname(REPO), 'shared', 'data', 'fma_sample')
+SAMPLE = os.path.join(SHARED_DATA, 'fma_sample')
 
 
 def _fma_rows():

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from conftest import REPO
+from conftest import SHARED_DATA
 from conftest import SMALL_MODEL_FLAGS
 
 # A scenario: whole tools and runs, outside the quick tier.
@@ -88,7 +89,7 @@ def test_xla_flags_benchmark_checks_the_tests_compute_what_users_do(tmp_path):
   assert set(results['results']) == {"XLA's defaults", "the tests' flags"}
 
 
-PAPER_PREDICTIONS = os.path.join(os.path.dirname(REPO), 'shared', 'data',
+PAPER_PREDICTIONS = os.path.join(SHARED_DATA,
                                  'falah2025', 'paper_predictions.csv')
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from conftest import SHARED_DATA
 from conftest import experiment_config
 from conftest import run_module
 from spotipop.data import catalog
@@ -26,7 +27,7 @@ from spotipop.evaluation import scorecard
 pytestmark = pytest.mark.slow
 
 SAMPLE = os.path.join(REPO, 'tests', 'fixtures', 'falah2025', 'tracks_sample.csv')
-SHARED = os.path.join(os.path.dirname(REPO), 'shared', 'data')
+SHARED = SHARED_DATA
 SPOTIFY_32K = os.path.join(SHARED, 'spotify_songs_32k', 'spotify_songs.csv')
 needs_32k = pytest.mark.skipif(
     not os.path.exists(SPOTIFY_32K),
