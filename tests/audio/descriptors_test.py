@@ -329,3 +329,16 @@ def test_a_clip_shorter_than_its_window_is_described_by_its_audio_alone():
 def test_spectral_contrast_keeps_six_bands_where_nyquist_allows():
   assert [descriptors.contrast_band_count(rate)
           for rate in (8000, 12800, 16000, 22050, 48000)] == [5, 5, 6, 6, 6]
+
+
+def test_the_loudness_filter_size_is_the_smallest_even_5_smooth_length():
+  def smooth(n):
+    for p in (2, 3, 5):
+      while n % p == 0:
+        n //= p
+    return n == 1
+  for length in range(1, 3000):
+    size = descriptors.fft_size(length)
+    assert size >= length and size % 2 == 0 and smooth(size), length
+    assert not any(s % 2 == 0 and smooth(s) for s in range(length, size))
+  assert descriptors.fft_size(30 * 22050 + 11025) == 675_000
