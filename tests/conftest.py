@@ -112,6 +112,28 @@ def write_manifest(path, rows):
   return path
 
 
+def read_by_catalogue_flagfile(text, folder):
+  """The manifest a catalogue importer's flagfile (text) names, read and
+  labelled as training would: checks that its count became 0-100 scores and
+  that no group sits in both train and test; returns the manifest read."""
+  # pylint: disable=g-import-not-at-top
+  from spotipop.data import manifest
+  from spotipop.data import popularity
+  from spotipop.data import splits
+  path = os.path.join(folder, 'catalogue.flags')
+  with open(path, 'w') as f:
+    f.write(text)
+  config = config_lib.from_flagfile(path)
+  read = manifest.read(config.data.manifest, config.data)
+  labelled, _ = popularity.apply(splits.assign(read.tracks, config.data),
+                                 config.data)
+  scores = [t.popularity for s in labelled.values() for t in s]
+  assert 0 <= min(scores) and max(scores) <= 100
+  groups = {s: {t.group for t in labelled[s]} for s in labelled}
+  assert not groups['train'] & groups['test']
+  return read
+
+
 def small_config(manifest, data_dir, **overrides):
   """A Config that trains in seconds; overrides are field=value of any section."""
   sections = {
