@@ -62,9 +62,7 @@ def _signed(track, data: DataConfig):
 def fit(train_tracks, data: DataConfig):
   """The transform's parameters, from the train split's counts."""
   counts = [_signed(t, data) for t in train_tracks]
-  fitted = {'from': data.popularity_from, 'column': data.popularity_column,
-            'lower_is_better': data.popularity_lower_is_better,
-            'all': _reference(counts, data), 'years': {}}
+  fitted = {'all': _reference(counts, data), 'years': {}}
   if data.popularity_within_year:
     by_year = collections.defaultdict(list)
     for track, count in zip(train_tracks, counts):

@@ -78,6 +78,14 @@ def test_a_rank_where_lower_is_better_turns_around():
   assert [t.popularity for t in splits['train']] == [87.5, 62.5, 37.5, 12.5]
 
 
+def test_train_counts_all_equal_on_a_log_scale_place_every_track_at_50():
+  data = _data(popularity_from='log_scale')
+  splits, fitted = popularity.apply({'train': _tracks([7, 7, 7]),
+                                     'test': _tracks([0, 7, 1000])}, data)
+  assert fitted['all']['low'] == fitted['all']['high']
+  assert [t.popularity for t in splits['test']] == [50.0, 50.0, 50.0]
+
+
 def test_a_negative_count_is_refused_naming_its_line():
   with pytest.raises(errors.ManifestError, match=r':3: column .popularity. '
                      r'is -4, a count below 0'):
@@ -96,3 +104,12 @@ def test_a_score_is_left_as_it_is_and_the_label_says_what_it_means():
       popularity_column='listens')) == (
           'popular: the percentile of listens among the train tracks within '
           'its release year >= 50 of 100')
+  assert popularity.describe(_data(
+      popularity_from='percentile', popularity_lower_is_better=True,
+      popularity_column='chart_rank', popularity_threshold=60)) == (
+          'popular: the percentile of chart_rank (lower is better) among the '
+          'train tracks >= 60 of 100')
+  assert popularity.describe(_data(
+      popularity_from='log_scale', popularity_column='plays')) == (
+          'popular: the log-scaled place of plays among the train tracks >= '
+          '50 of 100')
