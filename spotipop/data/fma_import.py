@@ -1,10 +1,11 @@
 """The Free Music Archive's metadata as a spotipop manifest.
 
 FMA (Defferrard et al., ISMIR 2017) ships `fma_metadata/tracks.csv` in its
-own format: three header rows (a column's group, such as track or artist,
-then its name, then a row naming the index, track_id), cells with line
-breaks inside quotes, and `echonest.csv` of Echo Nest features for about
-13,000 tracks in the same style. Its audio is `AUDIO_DIR/000/000002.mp3`:
+own format: header rows of a column's levels (in tracks.csv its group, such
+as track or artist, then its name), then a row naming the index, track_id;
+cells with line breaks inside quotes. `echonest.csv`, of Echo Nest features
+for about 13,000 tracks, has three levels (echonest, audio_features,
+acousticness) in the same style. Its audio is `AUDIO_DIR/000/000002.mp3`:
 folders of 1,000 by the first three digits of the six-digit id.
 
 `write_manifest` keeps one row per track of the chosen subset (FMA's
@@ -49,24 +50,32 @@ class Imported:
   with_echonest: int  # Rows with Echo Nest features.
 
 
+# Header levels above the track_id row that an FMA table may have.
+MAX_LEVELS = 4
+
+
 def read_table(path):
-  """{track_id: {'group.name': text}} of an FMA multi-header CSV."""
+  """{track_id: {'level.level...': text}} of an FMA multi-header CSV: its
+  header rows up to the one naming the index, track_id, joined by dots
+  ('track.listens'; 'echonest.audio_features.tempo')."""
   try:
     f = open(path, newline='', encoding='utf-8')
   except OSError as e:
     raise errors.ManifestError(f'{path}: cannot open ({e.strerror})') from None
   with f:
     reader = csv.reader(f)
-    try:
-      headers = [next(reader) for _ in range(3)]
-    except StopIteration:
-      raise errors.ManifestError(f'{path}: not an FMA table: under three '
-                                 'header rows') from None
-    if headers[2][:1] != ['track_id']:
+    levels = []
+    for row in reader:
+      if row[:1] == ['track_id']:
+        break
+      levels.append(row)
+      if len(levels) > MAX_LEVELS:
+        break
+    if not levels or len(levels) > MAX_LEVELS:
       raise errors.ManifestError(
-          f'{path}: not an FMA table: its third row should name the index '
-          f'track_id, not {headers[2][:1]}')
-    names = [f'{group}.{name}' for group, name in zip(*headers[:2])]
+          f'{path}: not an FMA table: no row naming the index track_id within '
+          f'its first {MAX_LEVELS + 1} rows')
+    names = ['.'.join(parts) for parts in zip(*levels)]
     table = {}
     try:
       for row in reader:
@@ -126,7 +135,8 @@ def write_manifest(metadata_dir, audio_dir, out, subset='small',
            **terms}
     features = echonest.get(track_id, {})
     for name in ECHONEST:
-      row[f'echonest_{name}'] = features.get(f'audio_features.{name}', '')
+      row[f'echonest_{name}'] = features.get(
+          f'echonest.audio_features.{name}', '')
     with_echonest += bool(features)
     rows.append(row)
   manifest = os.path.join(out, 'manifest.csv')

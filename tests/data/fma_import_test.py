@@ -118,10 +118,43 @@ def test_the_written_flagfile_reads_the_manifest_to_percentile_labels(
   assert max(t.popularity for t in read.tracks) > 100  # Raw listens.
 
 
+def _echonest_csv(path, features):
+  """An echonest.csv in FMA's layout: three header levels, then track_id."""
+  names = list(fma_import.ECHONEST) + ['artist_name']
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['', *['echonest'] * len(names)])
+    writer.writerow(['', *['audio_features'] * len(fma_import.ECHONEST),
+                     'metadata'])
+    writer.writerow(['', *names])
+    writer.writerow(['track_id', *[''] * len(names)])
+    for track_id, values in features.items():
+      writer.writerow([track_id, *values, 'AWOL'])
+
+
+def test_echo_nest_features_join_their_tracks(audio, tmp_path):
+  folder, _, rows = audio
+  metadata = tmp_path / 'fma_metadata'
+  metadata.mkdir()
+  (metadata / 'tracks.csv').write_bytes(
+      open(os.path.join(SAMPLE, 'tracks.csv'), 'rb').read())
+  small = [t for t, r in rows.items() if r['set.subset'] == 'small']
+  values = [f'0.{i + 1}' for i in range(len(fma_import.ECHONEST))]
+  _echonest_csv(metadata / 'echonest.csv', {small[1]: values})
+  imported = fma_import.write_manifest(str(metadata), str(folder),
+                                       str(tmp_path / 'out'), 'small')
+  assert imported.with_echonest == 1
+  with open(imported.manifest) as f:
+    written = {r['track_id']: r for r in csv.DictReader(f)}
+  assert [written[small[1]][f'echonest_{n}'] for n in fma_import.ECHONEST] == (
+      values)
+  assert written[small[2]]['echonest_tempo'] == ''  # None for this one.
+
+
 def test_a_file_that_is_not_an_fma_table_is_named(tmp_path):
   (tmp_path / 'tracks.csv').write_text('track_id,listens\n2,10\n')
   with pytest.raises(errors.ManifestError, match='tracks.csv: not an FMA '
-                     'table'):
+                     'table: no row naming the index track_id'):
     fma_import.write_manifest(str(tmp_path), str(tmp_path), str(tmp_path))
   with pytest.raises(errors.ManifestError, match='cannot open'):
     fma_import.write_manifest(str(tmp_path / 'none'), str(tmp_path),
