@@ -160,16 +160,17 @@ def test_divergence_stops_the_run_before_anything_is_saved(catalogue,
     assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state.params))
 
 
-@pytest.mark.parametrize('platform', ['cuda', 'tpu'])
-def test_a_jax_platform_this_machine_lacks_is_named(bad_inputs, platform):
+@pytest.mark.parametrize('platform, module', [('cuda', 'spotipop.main'),
+                                              ('tpu', 'spotipop.evaluate')])
+def test_a_jax_platform_this_machine_lacks_is_named(bad_inputs, platform,
+                                                    module):
   """JAX says AssertionError (cuda) or RuntimeError (tpu) from its backend
   setup; the tools name the variable and what is installed."""
-  for module, args in (
-      ('spotipop.main', [*small_flags(bad_inputs['manifest'],
-                                      bad_inputs['tfds']),
-                         f'--workdir={bad_inputs["root"]}/w_{platform}']),
-      ('spotipop.evaluate', [f'--workdir={bad_inputs["untrained"]}'])):
-    result = run_module(module, *args, env={'JAX_PLATFORMS': platform},
-                        check=False)
-    fails_in_one_line(result, module.replace('.main', ''),
-                      f'JAX_PLATFORMS={platform}', 'JAX plugins installed')
+  args = ([*small_flags(bad_inputs['manifest'], bad_inputs['tfds']),
+           f'--workdir={bad_inputs["root"]}/w_{platform}']
+          if module == 'spotipop.main'
+          else [f'--workdir={bad_inputs["untrained"]}'])
+  result = run_module(module, *args, env={'JAX_PLATFORMS': platform},
+                      check=False)
+  fails_in_one_line(result, module.replace('.main', ''),
+                    f'JAX_PLATFORMS={platform}', 'JAX plugins installed')
