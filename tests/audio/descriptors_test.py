@@ -306,6 +306,7 @@ def test_silence_clicks_dc_clipping_and_stereo_give_finite_documented_values():
       _loudness((0.1 * noise)[None], SR)[0] + 3.01, abs=0.05)
 
 
+@pytest.mark.slow  # Compiles the descriptors for two more clip lengths.
 def test_a_clip_shorter_than_its_window_is_described_by_its_audio_alone():
   """The shortest accepted clip, zero-padded to the window, reads as
   itself: padding changes no statistic."""
