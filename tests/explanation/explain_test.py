@@ -63,13 +63,15 @@ def _csv(path):
 
 
 @pytest.fixture(scope='module')
-def explained(trained):
+def explained(trained, tmp_path_factory):
+  """explain's files, written with --out outside the run."""
   workdir, _ = trained
   evaluation = workdir / 'eval' / 'test-best'
   track = _csv(evaluation / 'predictions.csv')[0]['track_id']
+  out = tmp_path_factory.mktemp('explained')
   result = run_module('spotipop.explain', f'--workdir={workdir}',
-                      '--repeats=2', f'--track_ids={track}')
-  return workdir, track, result
+                      '--repeats=2', f'--track_ids={track}', f'--out={out}')
+  return workdir, track, result, out
 
 
 @pytest.fixture(scope='module')
@@ -79,8 +81,7 @@ def explainer(trained):
 
 @scenario
 def test_explain_writes_the_table_attributions_and_figures(explained):
-  workdir, track, result = explained
-  out = workdir / 'explain' / 'test-best'
+  workdir, track, result, out = explained
   with open(workdir / 'config.json') as f:
     columns = json.load(f)['data']['feature_columns']
   importance = _csv(out / 'importance.csv')
