@@ -66,16 +66,15 @@ def compare(specs, resamples=1000, seed=0):
   groups = first['group'] if first['unit'] == 'group' else None
   w = uncertainty.multiplicities(len(first['label']), resamples, seed, groups)
   full = np.ones((1, len(first['label'])))
-  values, samples = {}, {}
-  for p in predictors:
-    inputs = (first['label'], first['popularity'],
-              {'probability': p['probability'], 'score': p['score'],
-               'threshold': 0.5})
-    point = uncertainty.metric_samples(full, *inputs)
-    samples[p['name']] = uncertainty.metric_samples(w, *inputs)
-    values[p['name']] = {m: (float(point[m][0]),
-                             uncertainty.interval(samples[p['name']][m]))
-                         for m, _ in COMPARED}
+  outputs = {p['name']: {'probability': p['probability'],
+                         'score': p['score'], 'threshold': 0.5}
+             for p in predictors}
+  points, samples = (uncertainty.predictors_samples(
+      draws, first['label'], first['popularity'], outputs)
+                     for draws in (full, w))
+  values = {name: {m: (float(points[name][m][0]),
+                       uncertainty.interval(samples[name][m]))
+                   for m, _ in COMPARED} for name in outputs}
   sparse = min(int(first['label'].sum()), int((1 - first['label']).sum()))
   units = len(set(groups)) if groups is not None else len(first['label'])
   differences = {}

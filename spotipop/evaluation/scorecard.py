@@ -115,9 +115,8 @@ def _add_intervals(summary, outputs, evaluated, resamples, seed, groups):
   """Intervals of every metric, and the model's paired comparisons."""
   w = uncertainty.multiplicities(len(evaluated['label']), resamples, seed,
                                  groups)
-  samples = {name: uncertainty.metric_samples(w, evaluated['label'],
-                                              evaluated['popularity'], output)
-             for name, output in outputs.items()}
+  samples = uncertainty.predictors_samples(w, evaluated['label'],
+                                           evaluated['popularity'], outputs)
   for name, row in rows(summary).items():
     row['intervals'] = {metric: uncertainty.interval(values)
                         for metric, values in samples[name].items()

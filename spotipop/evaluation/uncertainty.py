@@ -154,30 +154,49 @@ def _scores(w, popularity, predicted, ties_a, ties_b):
   return out
 
 
-def metric_samples(w, labels, popularity, predictor):
-  """{metric: [b] values} of one predictor ({'probability', 'score',
-  'threshold'}, either output may be None) on each resample."""
-  probability, score = predictor.get('probability'), predictor.get('score')
-  # Runs of tied values, shared by every block of resamples.
-  ties = {'probability': None if probability is None else _ties(probability),
-          'popularity': None if score is None else _ties(popularity),
-          'score': None if score is None else _ties(score)}
+def _block_metrics(block, labels, popularity, predictor, ties):
+  """{metric: [b] values} of one predictor on one block of resamples."""
   out = {}
+  if predictor.get('probability') is not None:
+    out.update(_classification(block, labels, predictor['probability'],
+                               predictor['threshold'], ties['probability']))
+  if predictor.get('score') is not None:
+    out.update(_scores(block, popularity, predictor['score'],
+                       ties['popularity'], ties['score']))
+  return out
+
+
+def predictors_samples(w, labels, popularity, predictors):
+  """{name: {metric: [b] values}} of each predictor ({'probability',
+  'score', 'threshold'}, either output may be None) on each resample, every
+  block of resamples drawn once for all of them."""
+  # Runs of tied values, shared by every block of resamples.
+  ties = {}
+  for name, predictor in predictors.items():
+    probability, score = predictor.get('probability'), predictor.get('score')
+    ties[name] = {
+        'probability': None if probability is None else _ties(probability),
+        'popularity': None if score is None else _ties(popularity),
+        'score': None if score is None else _ties(score)}
+  out = {name: {} for name in predictors}
   blocks = (w.blocks() if isinstance(w, Multiplicities) else
             (w[start:start + _BLOCK] for start in range(0, len(w), _BLOCK)))
   for rows in blocks:
     # Resamples along columns: the per-tie sums and running sums below
     # then run along contiguous memory.
-    block, part = np.ascontiguousarray(rows.T, dtype=np.float64), {}
-    if probability is not None:
-      part.update(_classification(block, labels, probability,
-                                  predictor['threshold'], ties['probability']))
-    if score is not None:
-      part.update(_scores(block, popularity, score, ties['popularity'],
-                          ties['score']))
-    for name, values in part.items():
-      out.setdefault(name, []).append(values)
-  return {name: np.concatenate(parts) for name, parts in out.items()}
+    block = np.ascontiguousarray(rows.T, dtype=np.float64)
+    for name, predictor in predictors.items():
+      for metric, values in _block_metrics(block, labels, popularity,
+                                           predictor, ties[name]).items():
+        out[name].setdefault(metric, []).append(values)
+  return {name: {metric: np.concatenate(parts)
+                 for metric, parts in metrics_.items()}
+          for name, metrics_ in out.items()}
+
+
+def metric_samples(w, labels, popularity, predictor):
+  """{metric: [b] values} of one predictor on each resample."""
+  return predictors_samples(w, labels, popularity, {'': predictor})['']
 
 
 def interval(samples):
