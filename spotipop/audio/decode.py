@@ -46,7 +46,9 @@ def probe(path, min_seconds):
     info = sf.info(path)
   except (sf.LibsndfileError, RuntimeError, OSError) as e:
     raise errors.AudioError(f'{path}: cannot decode audio ({e})') from e
-  if info.samplerate <= 0 or info.frames <= 0:
+  if problem := _implausible(info.samplerate, info.channels):
+    raise errors.AudioError(f'{path}: {problem}')
+  if info.frames <= 0:
     raise errors.AudioError(f'{path}: no audio frames')
   seconds = info.frames / info.samplerate
   if seconds < min_seconds:
@@ -67,6 +69,15 @@ AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.opus', '.mp3', '.aif',
                     '.aiff')
 
 
+def _implausible(rate, channels):
+  """What is implausible in a header's rate and channel count, or None."""
+  if not SAMPLE_RATES[0] <= rate <= SAMPLE_RATES[1]:
+    return f'implausible sample rate {rate} Hz'
+  if not 1 <= channels <= MAX_CHANNELS:
+    return f'implausible channel count {channels}'
+  return None
+
+
 def _open(path):
   """An open, checked SoundFile and the frames spotipop reads of it."""
   _require_file(path)
@@ -74,12 +85,9 @@ def _open(path):
     f = sf.SoundFile(path)
   except (sf.LibsndfileError, RuntimeError, OSError) as e:
     raise errors.AudioError(f'{path}: cannot decode audio ({e})') from e
-  if not SAMPLE_RATES[0] <= f.samplerate <= SAMPLE_RATES[1]:
+  if problem := _implausible(f.samplerate, f.channels):
     f.close()
-    raise errors.AudioError(f'{path}: implausible sample rate {f.samplerate} Hz')
-  if not 1 <= f.channels <= MAX_CHANNELS:
-    f.close()
-    raise errors.AudioError(f'{path}: implausible channel count {f.channels}')
+    raise errors.AudioError(f'{path}: {problem}')
   limit = min(MAX_SECONDS * f.samplerate, MAX_SAMPLES // f.channels)
   return f, min(f.frames, limit) if f.frames > 0 else limit
 

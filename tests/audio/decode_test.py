@@ -88,6 +88,43 @@ def test_reading_only_the_centre_gives_the_whole_tracks_crop(
       decode.fix_length(whole, 48000))
 
 
+@pytest.mark.parametrize('native', [44100, 11025, 16000])
+def test_the_centre_is_decoded_alone_from_a_long_track(tmp_path, monkeypatch,
+                                                         native):
+  """From a track 20x the clip, the frames read are the clip's, the
+  resampler's reach either side and the alignment of the read to the
+  resampler's phase period (under 1,500 frames at these rates), not the
+  rest."""
+  path = str(tmp_path / 'long.wav')
+  sf.write(path, 0.1 * np.random.default_rng(1).standard_normal(40 * native),
+           native)
+  reads = []
+  read = sf.SoundFile.read
+  monkeypatch.setattr(sf.SoundFile, 'read', lambda f, frames=-1, **kw: (
+      reads.append(frames), read(f, frames, **kw))[1])
+  centre = decode.load_centre(path, 16000, 32000)
+  assert len(reads) == 1 and 2 * native <= reads[0] <= 2 * native + 1500, reads
+  monkeypatch.undo()
+  np.testing.assert_array_equal(centre.crop(centre.mono, 32000),
+                                decode.fix_length(decode.load(path, 16000),
+                                                  32000))
+
+
+@pytest.mark.parametrize('rate', [8000, 11025])
+@pytest.mark.parametrize('extra', [1, 6, 30])
+def test_a_track_barely_longer_than_the_clip_gives_its_whole_decodes_crop(
+    tmp_path, rate, extra):
+  """Upsampled to 16,000 Hz, the resampler's reach from the first kept
+  sample runs past the file's start: the read must begin at frame 0."""
+  path = str(tmp_path / 'barely.wav')
+  native = np.random.default_rng(extra).uniform(-0.5, 0.5, rate + extra)
+  sf.write(path, native, rate, subtype='FLOAT')
+  whole = decode.load(path, 16000)
+  centre = decode.load_centre(path, 16000, 16000 - 8)
+  np.testing.assert_array_equal(centre.crop(centre.mono, 16000 - 8),
+                                decode.fix_length(whole, 16000 - 8))
+
+
 def test_the_centre_of_a_short_track_is_all_of_it_padded(tmp_path):
   sf.write(tmp_path / 'short.wav', _tone(440, 1.0, 8000), 8000)
   centre = decode.load_centre(str(tmp_path / 'short.wav'), 8000, 16000,
@@ -120,15 +157,113 @@ def test_too_short_audio_is_rejected_with_its_length(tmp_path):
   sf.write(path, _tone(440.0, 0.3, 8_000), 8_000)
   with pytest.raises(errors.AudioError, match=r'short.wav: too short \(0.30 s'):
     decode.probe(path, 1.0)
-  with pytest.raises(errors.AudioError, match=r'decoded only 0.30 s'):
+  with pytest.raises(errors.AudioError, match=r'short.wav: decoded only 0.30 s'):
     decode.load_clip(path, 8_000, clip_seconds=2.0, min_seconds=1.0)
 
 
-def test_an_implausible_header_is_refused_before_decoding(tmp_path):
-  path = str(tmp_path / 'slow.wav')
-  sf.write(path, _tone(0.1, 0.3, 100), 100)  # 100 Hz: no real recording.
-  with pytest.raises(errors.AudioError, match='implausible sample rate 100 Hz'):
-    decode.load(path, 8_000)
+def test_an_unreadable_path_is_named_with_the_systems_reason(tmp_path):
+  path = str(tmp_path / ('x' * 300 + '.wav'))
+  with pytest.raises(errors.AudioError, match='x.wav: File name too long$'):
+    decode.probe(path, 0.0)
+
+
+def test_a_header_without_frames_is_named_and_one_frame_is_audio(tmp_path):
+  empty, one = str(tmp_path / 'empty.wav'), str(tmp_path / 'one.wav')
+  sf.write(empty, np.zeros(0, np.float32), 8_000)
+  sf.write(one, np.zeros(1, np.float32), 8_000)
+  with pytest.raises(errors.AudioError, match=r'empty.wav: no audio frames$'):
+    decode.probe(empty, 0.0)
+  assert decode.probe(one, 0.0) == 1 / 8_000
+
+
+@pytest.mark.parametrize('rate, channels, message', [
+    (100, 1, 'implausible sample rate 100 Hz'),
+    (999, 1, 'implausible sample rate 999 Hz'),
+    (384_001, 1, 'implausible sample rate 384001 Hz'),
+    (8000, 17, 'implausible channel count 17')])
+def test_an_implausible_header_is_refused_before_decoding(tmp_path, rate,
+                                                          channels, message):
+  path = str(tmp_path / 'odd.wav')
+  sf.write(path, np.zeros((400, channels), np.float32), rate)
+  for read in (lambda: decode.probe(path, 0.0), lambda: decode.load(path, 8000),
+               lambda: decode.load_centre(path, 8000, 100)):
+    with pytest.raises(errors.AudioError, match=f'odd.wav: {message}$'):
+      read()
+
+
+@pytest.mark.parametrize('rate, channels', [(1000, 1), (384_000, 2),
+                                            (8000, 16)])
+def test_the_plausible_range_includes_its_edges(tmp_path, rate, channels):
+  path = str(tmp_path / 'edge.wav')
+  sf.write(path, np.full((rate // 10, channels), 0.25, np.float32), rate,
+           subtype='FLOAT')
+  assert decode.probe(path, 0.0) == 0.1
+  np.testing.assert_array_equal(decode.load(path, rate), np.full(rate // 10,
+                                                                 0.25))
+
+
+@pytest.mark.parametrize('limit, value, channels', [
+    ('MAX_SECONDS', 1, 1), ('MAX_SAMPLES', 3 * 6000 + 2, 3)])
+def test_decoding_stops_at_the_length_limit(tmp_path, monkeypatch, limit,
+                                            value, channels):
+  """A header can claim anything: reading stops at MAX_SECONDS of audio, or
+  at MAX_SAMPLES over all channels (here cut down to a 2 s file's scale)."""
+  path = str(tmp_path / 'long.wav')
+  sf.write(path, np.full((16000, channels), 0.5, np.float32), 8000,
+           subtype='FLOAT')
+  monkeypatch.setattr(decode, limit, value)
+  expected = 8000 if limit == 'MAX_SECONDS' else 6000
+  assert decode.load(path, 8000).shape == (expected,)
+  assert decode.load_centre(path, 8000, 4000).total == expected
+
+
+def test_samples_that_are_not_finite_are_named_with_the_file(tmp_path):
+  """Whether the file is read whole or only its centre."""
+  path = str(tmp_path / 'nan.wav')
+  wave = np.zeros(80_000, np.float32)
+  wave[40_000] = np.nan
+  sf.write(path, wave, 8000, subtype='FLOAT')
+  for read in (lambda: decode.load(path, 8000),
+               lambda: decode.load_centre(path, 8000, 8000)):
+    with pytest.raises(errors.AudioError,
+                       match='nan.wav: decoded audio contains NaN or Inf'):
+      read()
+
+
+@pytest.mark.parametrize('fault', ['seek fails', 'read short'])
+def test_a_failed_seek_or_a_short_read_is_read_whole(tmp_path, monkeypatch,
+                                                     fault):
+  """A seek that fails, or a read after it that gives fewer frames than the
+  header promised (a file cut short): the track is decoded whole instead,
+  and its centre is still the whole decode's."""
+  path = str(tmp_path / 'track.wav')
+  wave = np.random.default_rng(2).uniform(-0.5, 0.5, 20 * 8000).astype(
+      np.float32)
+  sf.write(path, wave, 8000, subtype='FLOAT')
+  if fault == 'seek fails':
+    original = sf.SoundFile.seek
+
+    def seek(f, frames, whence=sf.SEEK_SET):
+      if whence == sf.SEEK_SET and 0 < frames < len(wave):  # Into the audio.
+        raise RuntimeError('seek failed')
+      return original(f, frames, whence)
+    monkeypatch.setattr(sf.SoundFile, 'seek', seek)
+  else:
+    read = sf.SoundFile.read
+    monkeypatch.setattr(sf.SoundFile, 'read', lambda f, frames=-1, **kw: read(
+        f, frames - 1 if f.tell() > 0 else frames, **kw))
+  centre = decode.load_centre(path, 8000, 3 * 8000)
+  assert (centre.start, centre.total) == (0, 20 * 8000)
+  np.testing.assert_array_equal(centre.crop(centre.mono, 3 * 8000),
+                                decode.fix_length(wave, 3 * 8000))
+
+
+def test_a_flac_cut_short_is_named(tmp_path):
+  path = tmp_path / 'cut.flac'
+  sf.write(path, np.random.default_rng(2).uniform(-0.5, 0.5, 20 * 8000), 8000)
+  path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+  with pytest.raises(errors.AudioError, match='cut.flac: cannot decode audio'):
+    decode.load_centre(str(path), 8000, 3 * 8000)
 
 
 def test_missing_file_error_names_the_file(tmp_path):
