@@ -3,8 +3,10 @@
 how it fails."""
 
 import csv
+import datetime
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -45,6 +47,7 @@ def test_downloadable_tracks_become_rows_with_counts_licences_and_hashes(
   collected = _collect(server, tmp_path, 6)
   assert (collected.tracks, collected.downloaded, collected.not_downloadable,
           collected.failed) == (6, 6, 1, [])
+  assert collected.manifest == str(tmp_path / 'manifest.csv')
   rows = _rows(collected.manifest)
   # Track 1001 forbids download: skipped, and never fetched.
   assert [r['track_id'] for r in rows] == ['1000', '1002', '1003', '1004',
@@ -67,7 +70,7 @@ def test_downloadable_tracks_become_rows_with_counts_licences_and_hashes(
   assert (rows[0]['non_commercial'], rows[3]['non_commercial'],
           rows[3]['no_derivatives']) == ('False', 'True', 'True')
   audio = tmp_path / 'audio' / row['audio_path']
-  assert row['audio_path'] == '1/1002.mp3'
+  assert [r['audio_path'] for r in rows[:2]] == ['1/1000.mp3', '1/1002.mp3']
   assert audio.read_bytes() == server.audio
   assert row['audio_sha256'] == hashlib.sha256(server.audio).hexdigest()
   assert row['audio_bytes'] == str(len(server.audio))
@@ -82,12 +85,20 @@ def test_downloadable_tracks_become_rows_with_counts_licences_and_hashes(
   assert query['order'] == 'id' and query['limit'] == '200'
 
 
-def test_a_rerun_continues_without_fetching_audio_again(server, tmp_path):
+def test_a_rerun_continues_without_fetching_audio_again(server, tmp_path,
+                                                        monkeypatch):
   _collect(server, tmp_path, 3)
   # An earlier run killed mid-download leaves only a .part file.
   stray = tmp_path / 'audio' / '1' / '1005.mp3.part'
   stray.write_bytes(b'half')
+  # A file that changed on disk since: its size and hash are taken again.
+  changed = tmp_path / 'audio' / '1' / '1002.mp3'
+  changed.write_bytes(b'other bytes')
   server.tracks[0]['stats']['rate_listened_total'] = 5
+  hashed = []
+  digest = http_fetch.file_digest
+  monkeypatch.setattr(http_fetch, 'file_digest',
+                      lambda path: (hashed.append(path), digest(path))[1])
   collected = _collect(server, tmp_path, 5)
   assert (collected.downloaded, collected.on_disk) == (2, 3)
   assert all(count == 1 for count in server.downloads.values())
@@ -97,23 +108,81 @@ def test_a_rerun_continues_without_fetching_audio_again(server, tmp_path):
   assert rows[0]['listens'] == '5'  # Counts are read again.
   assert not stray.exists()
   assert (tmp_path / 'audio/1/1005.mp3').read_bytes() == server.audio
+  # Files the manifest records at their size are not read again.
+  assert hashed == [str(changed)]
+  for row in rows:
+    content = (tmp_path / 'audio' / row['audio_path']).read_bytes()
+    assert (row['audio_bytes'], row['audio_sha256']) == (
+        str(len(content)), hashlib.sha256(content).hexdigest()), row
+
+
+def test_files_on_disk_without_a_manifest_are_hashed_not_fetched(server,
+                                                                 tmp_path):
+  _collect(server, tmp_path, 3)
+  (tmp_path / 'manifest.csv').unlink()
+  collected = _collect(server, tmp_path, 3)
+  assert (collected.downloaded, collected.on_disk) == (0, 3)
+  assert {r['audio_sha256'] for r in _rows(collected.manifest)} == {
+      hashlib.sha256(server.audio).hexdigest()}
+
+
+def test_one_track_is_enough_and_its_date_is_todays_in_utc(server, tmp_path,
+                                                           monkeypatch):
+  """Counts change daily: `counted_on` is the UTC date they were read, in
+  any time zone (UTC+14 and UTC-12 differ from UTC's date at every hour of
+  the day, one or the other)."""
+  for zone in ('Etc/GMT-14', 'Etc/GMT+12'):
+    monkeypatch.setenv('TZ', zone)
+    time.tzset()
+    before = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    collected = _collect(server, tmp_path / zone.replace('/', '_'), 1)
+    after = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    (row,) = _rows(collected.manifest)
+    assert row['counted_on'] in (before, after), zone
+  monkeypatch.delenv('TZ')
+  time.tzset()
+
+
+def test_audio_goes_a_thousand_ids_a_folder():
+  assert jamendo_import.audio_path('999', 'mp3') == '0/999.mp3'
+  assert jamendo_import.audio_path('1000', 'ogg') == '1/1000.ogg'
+  assert jamendo_import.audio_path('123456', 'flac') == '123/123456.flac'
+
+
+def test_tags_and_the_audio_format_reach_the_request(server, tmp_path):
+  collected = _collect(server, tmp_path, 2, tags=('rock', 'indie'),
+                       audio_format='ogg')
+  _, query = server.requests[0]
+  assert (query['tags'], query['audiodlformat']) == ('rock indie', 'ogg')
+  assert [r['audio_path'] for r in _rows(collected.manifest)] == [
+      '1/1000.ogg', '1/1002.ogg']
+
+
+def test_a_track_listed_twice_is_kept_once_and_the_page_read_on(server,
+                                                                tmp_path):
+  # The listing moved between pages: a track seen again is passed over.
+  server.tracks.insert(3, dict(server.tracks[2]))
+  collected = _collect(server, tmp_path, 5)
+  assert [r['track_id'] for r in _rows(collected.manifest)] == [
+      '1000', '1002', '1003', '1004', '1005']
 
 
 def test_a_truncated_download_is_retried_then_listed_never_kept(
     server, tmp_path):
-  server.faults['truncate'] = {'1002'}
+  server.faults['truncate'] = {'1002', '1004'}
   collected = _collect(server, tmp_path, 3)
   assert server.downloads['1002'] == FAST.attempts
-  assert [t for t, _ in collected.failed] == ['1002']
+  assert [t for t, _ in collected.failed] == ['1002', '1004']
   assert 'truncated download' in collected.failed[0][1]
   assert [r['track_id'] for r in _rows(collected.manifest)] == [
-      '1000', '1003', '1004']
+      '1000', '1003', '1005']
   assert not list((tmp_path / 'audio').rglob('1002*'))
-  listed = (tmp_path / 'failed_downloads.txt').read_text()
-  assert listed.startswith('1002\ttrack 1002: truncated download')
+  listed = (tmp_path / 'failed_downloads.txt').read_text().splitlines()
+  assert [line.split('\t')[0] for line in listed] == ['1002', '1004']
+  assert listed[0].startswith('1002\ttrack 1002: truncated download')
   server.faults['truncate'] = set()
-  again = _collect(server, tmp_path, 4)
-  assert again.failed == [] and again.downloaded == 1
+  again = _collect(server, tmp_path, 5)
+  assert again.failed == [] and again.downloaded == 2
   assert (tmp_path / 'failed_downloads.txt').read_text() == ''
 
 
@@ -126,16 +195,29 @@ def test_a_busy_server_is_asked_again(server, tmp_path):
   assert {q['offset'] for q in tracks_requests} == {'0'}
 
 
+def _offsets(server):
+  return [q['offset'] for p, q in server.requests if p == '/v3.0/tracks/']
+
+
 def test_pages_follow_one_another(tmp_path):
   server = jamendo_server.Server(jamendo_server.catalogue(
-      203, not_downloadable=set(range(200))))
+      403, not_downloadable=set(range(400))))
   try:
     collected = _collect(server, tmp_path, 10)
   finally:
     server.close()
-  assert collected.tracks == 3 and collected.not_downloadable == 200
-  offsets = [q['offset'] for p, q in server.requests if p == '/v3.0/tracks/']
-  assert offsets == ['0', '200']
+  assert collected.tracks == 3 and collected.not_downloadable == 400
+  assert _offsets(server) == ['0', '200', '400']
+
+
+def test_no_page_is_asked_for_past_the_limit(tmp_path):
+  server = jamendo_server.Server(jamendo_server.catalogue(
+      400, not_downloadable=set(range(2, 400))))
+  try:
+    assert _collect(server, tmp_path, 2).tracks == 2
+  finally:
+    server.close()
+  assert _offsets(server) == ['0']
 
 
 def test_licences_can_exclude_tracks(server, tmp_path):
@@ -149,7 +231,8 @@ def test_licences_can_exclude_tracks(server, tmp_path):
     ('unavailable', 1, errors.FetchError,
      ('offset 0', 'HTTP 503', 'tried 3 times')),
     ('missing_field', ('stats', 'rate_listened_total'), errors.FetchError,
-     ('track 1', "no field 'stats.rate_listened_total'")),
+     ('Jamendo tracks from offset 0, track 1',
+      "no field 'stats.rate_listened_total'")),
     ('missing_field', ('audiodownload_allowed',), errors.FetchError,
      ("no field 'audiodownload_allowed'",)),
     ('not_json', 1, errors.FetchError, ('not JSON', 'maintenance')),
