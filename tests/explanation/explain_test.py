@@ -15,19 +15,26 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 from conftest import REPO
 from conftest import fails_in_one_line
 from conftest import run_module
+from conftest import small_config
 from conftest import train_here
 from spotipop import errors
 from spotipop.audio import spectrogram
+from spotipop.data import datasets
 from spotipop.data import demo_catalogue
+from spotipop.evaluation import baselines
 from spotipop.explanation import attribution
 from spotipop.explanation import explained_run
 from spotipop.explanation import split_explanation
 from spotipop.model import inference
+from spotipop.model import network
 from spotipop.model import train_state
+from spotipop.run import checkpointing
+from spotipop.run import workdir as workdir_lib
 
 
 def scenario(test):
@@ -298,3 +305,149 @@ def test_a_long_attribution_hears_ctrl_c_while_it_computes():
   seconds = time.monotonic() - started
   # Heard within a poll of the signal, while the call ran on for longer.
   assert heard < 0.2 + 0.5 < seconds, (heard, seconds)
+
+
+@pytest.fixture(scope='module')
+def untrained_run(tmp_path_factory):
+  """A tabular run saved at its initial parameters: explain's bookkeeping,
+  checked without training a model (the trained scenario is above). Its 70
+  train tracks give the GBDT (20 tracks a leaf) splits to attribute."""
+  root = tmp_path_factory.mktemp('untrained')
+  manifest = demo_catalogue.write_catalogue(
+      str(root / 'catalogue'), num_tracks=100, sample_rate=8000, seed=1,
+      seconds=(0.6, 0.7))
+  config = small_config(manifest, root / 'tfds', towers='tabular_only')
+  builder = datasets.build(config.data)
+  workdir = root / 'run'
+  workdir_lib.write_run_files(str(workdir), config, builder)
+  model = network.create(config, len(builder.info.metadata['genre_vocab']))
+  ckpts = checkpointing.Checkpoints(str(workdir))
+  ckpts.save(checkpointing.BEST, 1,
+             train_state.create(config, model, jax.random.key(3), 1), {},
+             metrics={checkpointing.SELECTION: 0.5})
+  ckpts.close()
+  return workdir
+
+
+def test_explain_reports_what_its_tables_hold(untrained_run, tmp_path):
+  """Each figure against its definition, computed here: the network's
+  ROC-AUC on the split, each input's mean and sample sd of drops, the GBDT's
+  mean |TreeSHAP| (the genre's is its last column), the importances' rank
+  correlation, and per track a completeness error of |attributions - (logit
+  - baseline logit)|."""
+  out = tmp_path / 'out'
+  summary = split_explanation.explain(str(untrained_run), repeats=3, steps=16,
+                                      seed=4, out_dir=str(out))
+  explainer = explained_run.Explainer.from_run(str(untrained_run), steps=16)
+  count = len(explainer.builder.as_data_source('test'))
+  table = explainer.rows('test', range(count), with_audio=False)
+  inputs = {k: table[k] for k in inference.MODEL_INPUTS if k in table}
+  names = list(explainer.config.data.feature_columns)
+  assert summary['network_roc_auc'] == pytest.approx(
+      roc_auc_score(table['label'], explainer.predict(inputs)))
+
+  groups = {**{n: ('features', j) for j, n in enumerate(names)},
+            'genre': ('genre_id', None)}
+  _, drops = attribution.permutation_importance(
+      explainer.predict, inputs, table['label'], groups, 3, 4)
+  gbdt = baselines.fit_gbdt(datasets.read_tabular(explainer.builder, 'train'),
+                            datasets.read_tabular(explainer.builder,
+                                                  'validation'),
+                            'label', explainer.config.train.seed)
+  shap = np.abs(baselines.gbdt_contributions(gbdt, table)).mean(0)
+  importance = _csv(out / 'importance.csv')
+  assert [r['input'] for r in importance] == [*names, 'genre']
+  for row, expected_shap in zip(importance, [*shap[:len(names)], shap[-1]]):
+    assert float(row['network_auc_drop']) == pytest.approx(
+        np.mean(drops[row['input']]), abs=1e-9)
+    assert float(row['network_auc_drop_sd']) == pytest.approx(
+        np.std(drops[row['input']], ddof=1), abs=1e-9)
+    assert float(row['gbdt_mean_abs_shap']) == pytest.approx(expected_shap)
+  assert summary['rank_correlation_network_vs_gbdt'] == pytest.approx(
+      stats.spearmanr([float(r['network_auc_drop']) for r in importance],
+                      [float(r['gbdt_mean_abs_shap']) for r in importance]
+                      ).statistic)
+  assert {k: v for k, v in summary.items() if k != 'importance'} == {
+      'split': 'test', 'checkpoint': 'best', 'tracks': count,
+      'network_roc_auc': summary['network_roc_auc'], 'repeats': 3,
+      'path_steps': 16,
+      'rank_correlation_network_vs_gbdt':
+          summary['rank_correlation_network_vs_gbdt'],
+      'max_completeness_error': summary['max_completeness_error'],
+      'baseline': {'features': 'train-split median', 'spectrogram': None}}
+
+  attributions = _csv(out / 'attributions.csv')
+  assert list(attributions[0]) == ['track_id', 'label', 'logit',
+                                   'baseline_logit', *names, 'spectrogram',
+                                   'completeness_error']
+  assert [r['track_id'] for r in attributions] == list(table['track_id'])
+  assert [int(r['label']) for r in attributions] == list(table['label'])
+  errors_seen = []
+  for row, probability in zip(attributions, explainer.predict(inputs)):
+    assert 1 / (1 + np.exp(-float(row['logit']))) == pytest.approx(
+        probability, abs=1e-4)
+    assert float(row['spectrogram']) == 0.0
+    total = sum(float(row[c]) for c in names)
+    error = abs(total - (float(row['logit']) - float(row['baseline_logit'])))
+    assert float(row['completeness_error']) == pytest.approx(error, abs=1e-4)
+    errors_seen.append(error)
+  assert summary['max_completeness_error'] == pytest.approx(max(errors_seen),
+                                                            abs=1e-4)
+  assert sorted(os.listdir(out)) == ['attributions.csv', 'importance.csv',
+                                     'importance.png', 'summary.json']
+
+
+def test_the_baseline_is_the_train_splits_median_track(untrained_run):
+  explainer = explained_run.Explainer.from_run(str(untrained_run))
+  train = datasets.read_tabular(explainer.builder, 'train')['features']
+  np.testing.assert_array_equal(explainer.baseline['features'],
+                                np.median(train, axis=0).astype(np.float32))
+  assert set(explainer.baseline) == {'features'}
+
+
+def test_a_split_is_attributed_in_chunks_as_in_one_call(untrained_run):
+  """Chunks of 5 with a padded last one give each track what a single
+  call over the whole split gives it."""
+  whole = explained_run.Explainer.from_run(str(untrained_run), steps=8)
+  rows = whole.rows('test', range(12), with_audio=False)  # Of 15.
+  chunked = copy.copy(whole)
+  chunked.chunk = 5
+  for a, b in zip(jax.tree.leaves(chunked.attribute(rows)),
+                  jax.tree.leaves(whole.attribute(rows))):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  top = whole.top_contributions(rows, 2)
+  features = whole.attribute(rows)[0]['features']
+  for row, contributions in zip(features, top):
+    order = np.argsort(-np.abs(row))[:2]
+    assert contributions == [(whole.feature_names[j], pytest.approx(row[j]))
+                             for j in order]
+
+
+def test_the_printed_table_ranks_inputs_by_the_networks_importance():
+  summary = {'network_roc_auc': 0.71234, 'tracks': 40, 'split': 'test',
+             'rank_correlation_network_vs_gbdt': None, 'importance': [
+                 {'input': 'key', 'network_auc_drop': 0.01,
+                  'network_auc_drop_sd': 0.002, 'gbdt_mean_abs_shap': 0.5},
+                 {'input': 'audio', 'network_auc_drop': 0.2,
+                  'network_auc_drop_sd': 0.03, 'gbdt_mean_abs_shap': None}]}
+  assert split_explanation.table_text(summary).splitlines() == [
+      'network ROC-AUC 0.712 on 40 test tracks; rank correlation with the '
+      "GBDT's: undefined (a constant importance)",
+      '| input | network: ROC-AUC drop (sd) | GBDT: mean abs SHAP |',
+      '| --- | --- | --- |',
+      '| audio | 0.2000 (0.0300) | - |',
+      '| key | 0.0100 (0.0020) | 0.5000 |']
+  summary['rank_correlation_network_vs_gbdt'] = -0.5
+  assert split_explanation.table_text(summary).splitlines()[0].endswith(
+      "with the GBDT's: -0.50")
+
+
+@pytest.mark.parametrize('flags, message', [
+    (dict(split='train2'), r"--split=train2: use one of \('train', "),
+    (dict(track_ids=('no-such-track',)),
+     r"--track_ids: \['no-such-track'\] are not in the test split of ")])
+def test_a_bad_split_or_track_is_named(untrained_run, tmp_path, flags,
+                                       message):
+  with pytest.raises(errors.SpotipopError, match=message):
+    split_explanation.explain(str(untrained_run), out_dir=str(tmp_path / 'o'),
+                              steps=2, repeats=1, **flags)
