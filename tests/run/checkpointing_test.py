@@ -1,6 +1,7 @@
 """Orbax checkpoints of a run: the latest few for resuming, the best for use."""
 
 import os
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -21,16 +22,24 @@ def _progress(step):
   return {'best_step': step, 'history': [{'epoch': step}]}
 
 
-@pytest.fixture
-def saved(tmp_path):
+@pytest.fixture(scope='module')
+def saved_once(tmp_path_factory):
   """Steps 1-4 saved to latest (keep 2); best gets the selection values
   0.5, 0.8, 0.7, 0.6."""
-  ckpts = checkpointing.Checkpoints(str(tmp_path), keep=2)
+  folder = tmp_path_factory.mktemp('saved')
+  ckpts = checkpointing.Checkpoints(str(folder), keep=2)
   for step, value in zip((1, 2, 3, 4), (0.5, 0.8, 0.7, 0.6)):
     ckpts.save(checkpointing.LATEST, step, _state(step), _progress(step))
     ckpts.save(checkpointing.BEST, step, _state(step), _progress(step),
                metrics={checkpointing.SELECTION: value})
   ckpts.close()
+  return folder
+
+
+@pytest.fixture
+def saved(saved_once, tmp_path):
+  """A copy of saved_once's run of its own, for a test to change."""
+  shutil.copytree(saved_once, tmp_path, dirs_exist_ok=True)
   return tmp_path
 
 

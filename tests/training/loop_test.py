@@ -172,14 +172,14 @@ def test_a_logit_of_exactly_zero_counts_as_popular(setup):
   """P = 0.5 is popular at the evaluation's default threshold (P >= 0.5);
   the training accuracy counts it the same way."""
   config, batch = setup
-  params = _state(config).params
-  head = jax.tree.map(np.zeros_like, params['Dense_1'])  # The logit's layer.
+  state = _state(config)
+  head = jax.tree.map(np.zeros_like, state.params['Dense_1'])  # The logit's.
   shard = {k: np.asarray(v).reshape(-1, *v.shape[2:]) for k, v in
            batch.items()}
   shard['mask'] = np.ones_like(shard['mask'])
-  _, aux = loop.loss_fn({**params, 'Dense_1': head},
-                         _state(config).apply_fn, shard, jax.random.key(0),
-                         1.0, 0.5)
+  _, aux = jax.jit(loop.loss_fn, static_argnums=(1,))(
+      {**state.params, 'Dense_1': head}, state.apply_fn, shard,
+      jax.random.key(0), 1.0, 0.5)
   assert float(aux['correct']) == shard['label'].sum() > 0
 
 
