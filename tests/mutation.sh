@@ -24,6 +24,13 @@ if [ $# -eq 0 ]; then
     'spotipop.data.http_fetch.*' 'spotipop.data.catalogue_flags.*' \
     'spotipop.data.popularity.*' 'spotipop.data.fma_import.*' \
     'spotipop.data.jamendo_import.*' 'spotipop.storage.locks.*' \
-    'spotipop.audio.decode.*'
+    'spotipop.audio.decode.*' \
+    'spotipop.model.train_state.*' 'spotipop.run.workdir.*' \
+    'spotipop.run.checkpointing.*' 'spotipop.training.preemption.*' \
+    'spotipop.cli.*' 'spotipop.evaluation.run_report.*' \
+    'spotipop.evaluation.run_comparison.*' \
+    'spotipop.explanation.attribution.*' \
+    'spotipop.explanation.split_explanation.*' \
+    'spotipop.explanation.explained_run.*'
 fi
 mutmut run "$@"

@@ -291,12 +291,15 @@ def test_silence_clicks_dc_clipping_and_stereo_give_finite_documented_values():
   table = np.stack([found[name] for name in descriptor_names.COMPUTED])
   assert np.all(np.isfinite(table))
   silence = {name: found[name][0] for name in descriptor_names.COMPUTED}
-  assert silence['loudness_lufs'] == descriptors.LOUDNESS_FLOOR
-  assert silence['sample_peak_dbfs'] == descriptors.PEAK_FLOOR
+  # docs/descriptors.md's values for silence.
+  assert silence['loudness_lufs'] == -70.0
+  assert silence['sample_peak_dbfs'] == -120.0
   assert silence['crest_factor_db'] == 0.0
   assert silence['spectral_flatness_mean'] == pytest.approx(1.0)
-  assert silence['key_strength'] == 0.0
+  assert (silence['key_pitch_class'], silence['mode_major'],
+          silence['key_strength']) == (0, 1, 0.0)
   assert silence['tempo_strength'] == 0.0
+  assert silence['harmonic_percussive_ratio_db'] == 0.0
   # DC: K-weighting's high-pass leaves only the step where the clip starts.
   assert found['loudness_lufs'][2] < -30
   assert found['sample_peak_dbfs'][3] == pytest.approx(0.0, abs=1e-3)

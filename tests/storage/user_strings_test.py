@@ -23,7 +23,8 @@ def test_any_other_id_becomes_a_name_inside_its_folder(tmp_path, text):
   assert name and os.sep not in name and not name.startswith('.')
   assert set(name) <= set('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
                           '0123456789._-')
-  assert len(name) <= user_strings.MAX_NAME + 13
+  # Up to 80 plain characters, then '-' and a 12-digit hash.
+  assert len(name) <= 80 + 13
   path = tmp_path / f'track-{name}.png'
   path.write_text('x')
   assert os.path.dirname(os.path.realpath(path)) == os.path.realpath(tmp_path)
