@@ -67,6 +67,36 @@ def trained(catalogue, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def untrained_run(tmp_path_factory):
+  """A tabular run saved at its initial parameters (step 1 in best/): what
+  evaluate and explain compute from a model, checked in the quick tier
+  without training one. Its 70 train tracks give the GBDT (20 tracks a
+  leaf) splits. Its tests share a worker: xdist_group('untrained')."""
+  # pylint: disable=g-import-not-at-top
+  import jax
+  from spotipop.data import datasets
+  from spotipop.model import network
+  from spotipop.model import train_state
+  from spotipop.run import checkpointing
+  from spotipop.run import workdir as workdir_lib
+  root = tmp_path_factory.mktemp('untrained')
+  manifest = demo_catalogue.write_catalogue(
+      str(root / 'catalogue'), num_tracks=100, sample_rate=8000, seed=1,
+      seconds=(0.6, 0.7))
+  config = small_config(manifest, root / 'tfds', towers='tabular_only')
+  builder = datasets.build(config.data)
+  workdir = root / 'run'
+  workdir_lib.write_run_files(str(workdir), config, builder)
+  model = network.create(config, len(builder.info.metadata['genre_vocab']))
+  ckpts = checkpointing.Checkpoints(str(workdir))
+  state = train_state.create(config, model, jax.random.key(3), 1)
+  ckpts.save(checkpointing.BEST, 1, state.replace(step=state.step + 1), {},
+             metrics={checkpointing.SELECTION: 0.5})
+  ckpts.close()
+  return workdir
+
+
+@pytest.fixture(scope='session')
 def dirty_catalogue(catalogue, tmp_path_factory):
   """The session catalogue plus a corrupt, a too-short, a missing and a
   truncated clip (the first 1000 bytes of a real mp3: its header reads)."""

@@ -1,10 +1,22 @@
-"""predictions.csv: its columns against what docs/evaluation.md promises."""
+"""A run's report: predictions.csv's columns against what
+docs/evaluation.md promises, and report.json's figures against the model's
+own outputs."""
 
 import csv
+import json
+import os
 
+import jax
 import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
 
+from spotipop import errors
+from spotipop.data import datasets
+from spotipop.evaluation import baselines
+from spotipop.evaluation import metrics
 from spotipop.evaluation import run_report
+from spotipop.run import workdir as workdir_lib
 
 
 def _predictions():
@@ -58,3 +70,60 @@ def test_user_text_is_written_as_text_a_spreadsheet_will_not_run(tmp_path):
   assert [r['track_id'] for r in rows] == ['t0', '\'=HYPERLINK("x")', "'-rm",
                                            't3']
   assert rows[1]['group'] == "'@b" and rows[2]['genre'] == "'+x"
+
+
+@pytest.mark.xdist_group('untrained')
+def test_a_report_scores_the_models_own_outputs(untrained_run, tmp_path):
+  """evaluate on conftest's untrained tabular run, each figure against its
+  definition computed here: the model's probabilities from its parameters,
+  the threshold that --threshold_criterion chooses on validation, the
+  ROC-AUC of the test tracks, the GBDT fitted on train beside it, and the
+  bootstrap's unit (tracks: the run splits at random)."""
+  out = tmp_path / 'eval'
+  summary = run_report.evaluate(str(untrained_run), bootstrap=100,
+                                bootstrap_seed=3, out_dir=str(out))
+  config, _, model, state = workdir_lib.restore_run(str(untrained_run))
+  builder = datasets.load(
+      json.loads((untrained_run / 'dataset.json').read_text())['data_dir'])
+  tables = {s: datasets.read_tabular(builder, s)
+            for s in ('train', 'validation', 'test')}
+
+  def probabilities(table):
+    logits = model.apply({'params': state.params}, None, table['features'],
+                         table['genre_id'])[0]
+    return np.asarray(jax.nn.sigmoid(logits))
+  test, validation = tables['test'], tables['validation']
+  threshold = metrics.choose_threshold(
+      validation['label'], probabilities(validation),
+      config.eval.threshold_criterion)
+  assert summary['threshold']['value'] == pytest.approx(threshold)
+  assert summary['overall']['roc_auc'] == pytest.approx(
+      roc_auc_score(test['label'], probabilities(test)), abs=1e-6)
+  assert (summary['checkpoint'], summary['step']) == ('best', 1)
+  assert summary['bootstrap'] == {'resamples': 100, 'seed': 3,
+                                  'confidence': 0.95, 'unit': 'track',
+                                  'units': len(test['label'])}
+  assert summary['label'] == ('popular: popularity >= 50 (a 0-100 score)')
+
+  with open(out / 'predictions.csv', newline='') as f:
+    rows = list(csv.DictReader(f))
+  assert [r['track_id'] for r in rows] == list(test['track_id'])
+  np.testing.assert_allclose([float(r['probability']) for r in rows],
+                             probabilities(test), atol=5e-5)
+  gbdt = baselines.fit_predict(tables, config.train.seed)['gbdt']['test']
+  np.testing.assert_allclose([float(r['gbdt_probability']) for r in rows],
+                             gbdt['probability'], atol=5e-5)
+  assert sorted(os.listdir(out)) == ['calibration.png', 'confusion.png',
+                                     'predictions.csv', 'report.json',
+                                     'roc.png']
+  with open(out / 'report.json') as f:
+    assert json.load(f) == json.loads(json.dumps(summary))
+
+
+@pytest.mark.xdist_group('untrained')
+def test_a_bad_split_is_named_before_any_work(untrained_run, tmp_path):
+  with pytest.raises(errors.SpotipopError,
+                     match=r"--split=tset: use one of \('train', "):
+    run_report.evaluate(str(untrained_run), split='tset',
+                        out_dir=str(tmp_path / 'eval'))
+  assert not (tmp_path / 'eval').exists()

@@ -20,7 +20,6 @@ from sklearn.metrics import roc_auc_score
 from conftest import REPO
 from conftest import fails_in_one_line
 from conftest import run_module
-from conftest import small_config
 from conftest import train_here
 from spotipop import errors
 from spotipop.audio import spectrogram
@@ -31,10 +30,7 @@ from spotipop.explanation import attribution
 from spotipop.explanation import explained_run
 from spotipop.explanation import split_explanation
 from spotipop.model import inference
-from spotipop.model import network
 from spotipop.model import train_state
-from spotipop.run import checkpointing
-from spotipop.run import workdir as workdir_lib
 
 
 def scenario(test):
@@ -307,28 +303,11 @@ def test_a_long_attribution_hears_ctrl_c_while_it_computes():
   assert heard < 0.2 + 0.5 < seconds, (heard, seconds)
 
 
-@pytest.fixture(scope='module')
-def untrained_run(tmp_path_factory):
-  """A tabular run saved at its initial parameters: explain's bookkeeping,
-  checked without training a model (the trained scenario is above). Its 70
-  train tracks give the GBDT (20 tracks a leaf) splits to attribute."""
-  root = tmp_path_factory.mktemp('untrained')
-  manifest = demo_catalogue.write_catalogue(
-      str(root / 'catalogue'), num_tracks=100, sample_rate=8000, seed=1,
-      seconds=(0.6, 0.7))
-  config = small_config(manifest, root / 'tfds', towers='tabular_only')
-  builder = datasets.build(config.data)
-  workdir = root / 'run'
-  workdir_lib.write_run_files(str(workdir), config, builder)
-  model = network.create(config, len(builder.info.metadata['genre_vocab']))
-  ckpts = checkpointing.Checkpoints(str(workdir))
-  ckpts.save(checkpointing.BEST, 1,
-             train_state.create(config, model, jax.random.key(3), 1), {},
-             metrics={checkpointing.SELECTION: 0.5})
-  ckpts.close()
-  return workdir
+# Tests of the untrained run share a worker (conftest.untrained_run).
+on_the_untrained_run = pytest.mark.xdist_group('untrained')
 
 
+@on_the_untrained_run
 def test_explain_reports_what_its_tables_hold(untrained_run, tmp_path):
   """Each figure against its definition, computed here: the network's
   ROC-AUC on the split, each input's mean and sample sd of drops, the GBDT's
@@ -397,6 +376,7 @@ def test_explain_reports_what_its_tables_hold(untrained_run, tmp_path):
                                      'importance.png', 'summary.json']
 
 
+@on_the_untrained_run
 def test_the_baseline_is_the_train_splits_median_track(untrained_run):
   explainer = explained_run.Explainer.from_run(str(untrained_run))
   train = datasets.read_tabular(explainer.builder, 'train')['features']
@@ -405,6 +385,7 @@ def test_the_baseline_is_the_train_splits_median_track(untrained_run):
   assert set(explainer.baseline) == {'features'}
 
 
+@on_the_untrained_run
 def test_a_split_is_attributed_in_chunks_as_in_one_call(untrained_run):
   """Chunks of 5 with a padded last one give each track what a single
   call over the whole split gives it."""
@@ -442,6 +423,7 @@ def test_the_printed_table_ranks_inputs_by_the_networks_importance():
       "with the GBDT's: -0.50")
 
 
+@on_the_untrained_run
 @pytest.mark.parametrize('flags, message', [
     (dict(split='train2'), r"--split=train2: use one of \('train', "),
     (dict(track_ids=('no-such-track',)),
