@@ -115,3 +115,43 @@ def test_two_test_tracks_cannot_decide(tmp_path):
   out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], resamples=200)
   verdicts = {c['verdict'] for c in out['differences'][f'{a}:gbdt'].values()}
   assert verdicts == {'cannot decide'}
+
+
+def test_the_table_shows_each_predictor_then_each_difference():
+  metrics_shown = ('roc_auc', 'average_precision', 'brier', 'mae', 'r2')
+
+  def predictor(offset, bounds):
+    return {m: (0.5 + offset + i / 10, bounds) for i, m in
+            enumerate(metrics_shown)}
+  comparison = {
+      'predictors': {'a:model': predictor(0.0, (0.1, 0.9)),
+                     'b:gbdt': predictor(0.01, None),
+                     'c:model': predictor(-0.2, (0.2, 0.3))},
+      'differences': {
+          'b:gbdt': {m: {'difference': -0.01, 'interval': None,
+                         'verdict': 'cannot decide'} for m in metrics_shown},
+          'c:model': {m: {'difference': 0.2, 'interval': (0.05, 0.31),
+                          'verdict': 'better'} for m in metrics_shown}},
+      'resamples': 500, 'units': 12, 'unit': 'group'}
+  assert run_comparison.table(comparison).splitlines() == [
+      '| predictor | ROC-AUC | PR-AUC | Brier | MAE | R² |',
+      '| --- | --- | --- | --- | --- | --- |',
+      '| a:model | 0.500 [0.100, 0.900] | 0.600 [0.100, 0.900] | 0.700 '
+      '[0.100, 0.900] | 0.800 [0.100, 0.900] | 0.900 [0.100, 0.900] |',
+      '| b:gbdt | 0.510 | 0.610 | 0.710 | 0.810 | 0.910 |',
+      '| c:model | 0.300 [0.200, 0.300] | 0.400 [0.200, 0.300] | 0.500 '
+      '[0.200, 0.300] | 0.600 [0.200, 0.300] | 0.700 [0.200, 0.300] |',
+      '| a:model - b:gbdt | -0.010 | -0.010 | -0.010 | -0.010 | -0.010 |',
+      '| a:model - c:model | ' + ' | '.join(
+          ['+0.200 [+0.050, +0.310]: better'] * 5) + ' |',
+      '',
+      '95% intervals from 500 resamples of the 12 test groups.']
+
+
+def test_a_run_folder_with_a_colon_in_its_name_is_read(runs, tmp_path):
+  _, _, labels, good = runs
+  colon = tmp_path / 'run:2'
+  (tmp_path / 'a').rename(colon)
+  predictor = run_comparison.read_predictor(f'{colon}:model')
+  np.testing.assert_array_equal(predictor['label'], labels)
+  np.testing.assert_allclose(predictor['probability'], good)
