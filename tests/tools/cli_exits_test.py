@@ -36,7 +36,9 @@ def tool(monkeypatch, capsys):
   def run(main, *args, takes_arguments=False):
     monkeypatch.setattr(sys, 'argv', ['tool', *args])
     try:
-      cli.run(main, 'tool', takes_arguments=takes_arguments)
+      # As the tools call it: takes_arguments only where it is True.
+      cli.run(main, 'tool',
+              **({'takes_arguments': True} if takes_arguments else {}))
     except _Exited as e:
       status = e.status
     except SystemExit as e:
