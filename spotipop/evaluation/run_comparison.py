@@ -48,7 +48,7 @@ def read_predictor(spec):
           'score': np.array([float(r[score]) for r in rows])}
 
 
-def compare(specs, resamples=1000, seed=0):
+def compare(specs, resamples, seed):
   """{'predictors': {spec: {metric: (value, interval)}}, 'differences':
   {spec: {metric: paired comparison with the first}}, 'tracks', 'unit'}."""
   predictors = [read_predictor(spec) for spec in specs]

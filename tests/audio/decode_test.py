@@ -157,7 +157,8 @@ def test_too_short_audio_is_rejected_with_its_length(tmp_path):
   sf.write(path, _tone(440.0, 0.3, 8_000), 8_000)
   with pytest.raises(errors.AudioError, match=r'short.wav: too short \(0.30 s'):
     decode.probe(path, 1.0)
-  with pytest.raises(errors.AudioError, match=r'short.wav: decoded only 0.30 s'):
+  with pytest.raises(errors.AudioError,
+                     match=r'short.wav: decoded only 0.30 s'):
     decode.load_clip(path, 8_000, clip_seconds=2.0, min_seconds=1.0)
 
 

@@ -9,6 +9,7 @@ import pytest
 from spotipop import errors
 from spotipop.evaluation import metrics
 from spotipop.evaluation import run_comparison
+from spotipop.evaluation import uncertainty
 
 COLUMNS = ('track_id', 'group', 'label', 'popularity', 'probability',
            'predicted_popularity', 'gbdt_probability', 'gbdt_popularity')
@@ -46,7 +47,7 @@ def runs(tmp_path):
 
 def test_each_predictor_is_scored_on_its_own_values(runs):
   a, _, labels, good = runs
-  out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], resamples=200)
+  out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], 200, 0)
   value, bounds = out['predictors'][f'{a}:model']['roc_auc']
   assert value == pytest.approx(metrics.roc_auc(labels, good))
   assert bounds[0] < value < bounds[1]
@@ -56,7 +57,7 @@ def test_the_same_predictor_in_two_runs_differs_by_exactly_nothing(runs):
   """Tracks are matched by id, and both sides are scored on the same
   resamples: separate resamples would give an interval around zero."""
   a, b, _, _ = runs
-  out = run_comparison.compare([f'{a}:model', f'{b}:gbdt'], resamples=200)
+  out = run_comparison.compare([f'{a}:model', f'{b}:gbdt'], 200, 0)
   for metric, _ in run_comparison.COMPARED:
     c = out['differences'][f'{b}:gbdt'][metric]
     assert c['difference'] == pytest.approx(0.0, abs=1e-9), metric
@@ -66,7 +67,7 @@ def test_the_same_predictor_in_two_runs_differs_by_exactly_nothing(runs):
 
 def test_a_better_predictor_of_another_run_is_resolved_better(runs):
   a, b, _, _ = runs
-  out = run_comparison.compare([f'{b}:gbdt', f'{a}:gbdt'], resamples=500)
+  out = run_comparison.compare([f'{b}:gbdt', f'{a}:gbdt'], 500, 0)
   c = out['differences'][f'{a}:gbdt']
   assert c['roc_auc']['verdict'] == 'better' and c['roc_auc']['difference'] > 0
   assert c['brier']['verdict'] == 'better' and c['brier']['difference'] < 0
@@ -79,11 +80,11 @@ def test_runs_of_other_test_tracks_are_refused_naming_them(runs, tmp_path):
                good, good)
   with pytest.raises(errors.SpotipopError,
                      match=f'{other}:model and {a}:model hold out other'):
-    run_comparison.compare([f'{a}:model', f'{other}:model'])
+    run_comparison.compare([f'{a}:model', f'{other}:model'], 100, 0)
   with pytest.raises(errors.SpotipopError, match='WORKDIR:model or'):
-    run_comparison.compare([f'{a}:tree', f'{a}:model'])
+    run_comparison.compare([f'{a}:tree', f'{a}:model'], 100, 0)
   with pytest.raises(errors.SpotipopError, match='no test report'):
-    run_comparison.compare([f'{tmp_path}/none:model', f'{a}:model'])
+    run_comparison.compare([f'{tmp_path}/none:model', f'{a}:model'], 100, 0)
 
 
 def test_a_class_under_ten_tracks_cannot_rank(tmp_path):
@@ -91,7 +92,7 @@ def test_a_class_under_ten_tracks_cannot_rank(tmp_path):
   scores = np.linspace(0, 1, 45)
   ids = [f't{i}' for i in range(45)]
   a = _run(tmp_path / 'a', ids, labels, scores, scores[::-1])
-  out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], resamples=200)
+  out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], 200, 0)
   c = out['differences'][f'{a}:gbdt']
   assert c['roc_auc']['verdict'] == 'cannot rank'
   assert c['mae']['verdict'] != 'cannot rank'
@@ -101,18 +102,37 @@ def test_artist_runs_are_resampled_by_artist(runs, tmp_path):
   _, _, labels, good = runs
   ids = [f't{i}' for i in range(200)]
   a = _run(tmp_path / 'grouped', ids, labels, good, good, unit='group')
-  out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], resamples=200)
+  out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], 200, 0)
   assert out['unit'] == 'group' and out['units'] == 7
+  # The resamples draw whole artists: the intervals are those of the seven
+  # artists' draws, not of 200 independent tracks'.
+  draws = uncertainty.multiplicities(200, 200, 0, [f'artist{i % 7}'
+                                                   for i in range(200)])
+  samples = uncertainty.predictors_samples(
+      draws, labels, 40.0 + 20 * labels,
+      {'model': {'probability': good, 'score': 100 * good, 'threshold': 0.5}})
+  assert out['predictors'][f'{a}:model']['roc_auc'][1] == pytest.approx(
+      uncertainty.interval(samples['model']['roc_auc']))
   assert 'of the 7 test groups' in run_comparison.table(out)
   # Seven artists resampled decide nothing, on any metric.
   assert {c['verdict'] for c in out['differences'][f'{a}:gbdt'].values()} == {
       'cannot decide'}
 
 
+def test_a_seed_draws_the_same_resamples_and_another_seed_others(runs):
+  a, b, _, _ = runs
+  specs = [f'{a}:model', f'{b}:model']
+  first, again, other = (run_comparison.compare(specs, 100, seed)
+                         for seed in (4, 4, 5))
+  assert first == again
+  assert (first['predictors'][specs[0]]['roc_auc'][1] !=
+          other['predictors'][specs[0]]['roc_auc'][1])
+
+
 def test_two_test_tracks_cannot_decide(tmp_path):
   a = _run(tmp_path / 'a', ['t0', 't1'], np.array([0, 1]), np.array([0.1, 0.9]),
            np.array([0.9, 0.1]))
-  out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], resamples=200)
+  out = run_comparison.compare([f'{a}:model', f'{a}:gbdt'], 200, 0)
   verdicts = {c['verdict'] for c in out['differences'][f'{a}:gbdt'].values()}
   assert verdicts == {'cannot decide'}
 

@@ -27,7 +27,8 @@ def _documented_rate(step, peak, warmup_steps, total_steps):
   return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-@pytest.mark.parametrize('epochs, warmup_epochs', [(3, 0.5), (4, 2.0), (1, 0.0)])
+@pytest.mark.parametrize('epochs, warmup_epochs',
+                         [(3, 0.5), (4, 2.0), (1, 0.0)])
 def test_the_rate_warms_up_linearly_then_decays_to_one_percent(epochs,
                                                                warmup_epochs):
   config = _config(num_epochs=epochs, warmup_epochs=warmup_epochs,

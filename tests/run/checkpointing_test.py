@@ -130,12 +130,14 @@ def test_a_reading_tool_finds_nothing_in_a_run_without_checkpoints(tmp_path):
 
 
 def test_another_model_is_named_and_not_taken_for_corrupt(saved):
-  other = {'w': jnp.zeros((5,)), 'step': jnp.int32(0), 'b': jnp.zeros(2)}
+  # Six arrays it lacks: the first four are named, then how many more.
+  other = {'w': jnp.zeros((5,)), 'step': jnp.int32(0),
+           **{name: jnp.zeros(2) for name in 'bcdefg'}}
   ckpts = checkpointing.Checkpoints(str(saved))
   with pytest.raises(errors.ConfigMismatchError,
                      match=r'latest/4 holds another model than this config: '
-                     r'missing from it: b; other shapes: w \(3,\) '
-                     r'\(config: \(5,\)\)\. Nothing was changed'):
+                     r'missing from it: b, c, d, e and 2 more; other shapes: '
+                     r'w \(3,\) \(config: \(5,\)\)\. Nothing was changed'):
     ckpts.restore(checkpointing.LATEST, other)
   ckpts.close()
   assert _steps(saved / 'checkpoints' / 'latest') == [3, 4]
