@@ -99,7 +99,7 @@ def test_saving_a_step_that_is_there_keeps_it(saved):
 
 def test_training_moves_an_unreadable_step_aside_under_a_free_name(saved):
   latest = saved / 'checkpoints' / 'latest'
-  for aside in ('corrupt-4', 'corrupt-4.1'):
+  for aside in ('corrupt-4', 'corrupt-4.1', 'corrupt-4.2'):
     ckpts = checkpointing.Checkpoints(str(saved))
     if not (latest / '4').exists():
       ckpts.save(checkpointing.LATEST, 4, _state(4), _progress(4))
