@@ -363,6 +363,10 @@ def test_explain_reports_what_its_tables_hold(untrained_run):
                                    'completeness_error']
   assert [r['track_id'] for r in attributions] == list(table['track_id'])
   assert [int(r['label']) for r in attributions] == list(table['label'])
+  # Attributed with --steps' path steps, not the explainer's default.
+  np.testing.assert_allclose(
+      [[float(r[c]) for c in names] for r in attributions],
+      explainer.attribute(table)[0]['features'], atol=1e-5)
   errors_seen = []
   for row, probability in zip(attributions, explainer.predict(inputs)):
     assert 1 / (1 + np.exp(-float(row['logit']))) == pytest.approx(
@@ -448,10 +452,14 @@ def test_the_printed_table_ranks_inputs_by_the_networks_importance():
 @on_the_untrained_run
 @pytest.mark.parametrize('flags, message', [
     (dict(split='train2'), r"--split=train2: use one of \('train', "),
+    (dict(out_dir='FILE/explained'), '--out'),
     (dict(track_ids=('no-such-track',)),
      r"--track_ids: \['no-such-track'\] are not in the test split of ")])
 def test_a_bad_split_or_track_is_named(untrained_run, tmp_path, flags,
                                        message):
+  (tmp_path / 'FILE').write_text('a file, where a folder is asked for')
+  flags = {'out_dir': str(tmp_path / 'o'),
+           **{k: str(tmp_path / v) if k == 'out_dir' else v
+              for k, v in flags.items()}}
   with pytest.raises(errors.SpotipopError, match=message):
-    split_explanation.explain(str(untrained_run), out_dir=str(tmp_path / 'o'),
-                              steps=2, repeats=1, **flags)
+    split_explanation.explain(str(untrained_run), steps=2, repeats=1, **flags)

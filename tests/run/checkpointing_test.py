@@ -122,6 +122,24 @@ def test_a_reading_tool_names_an_unreadable_step_and_moves_nothing(saved):
   assert file_snapshot(saved) == before
 
 
+@pytest.mark.parametrize('error, reason', [
+    (ValueError('x' * 400 + '\nthe rest of a long trace'), 'x' * 300),
+    (OSError(), 'OSError')])
+def test_an_unreadable_steps_reason_is_one_short_line(saved, monkeypatch,
+                                                      error, reason):
+  """Whatever a failed read raises (TensorStore's run to dozens of lines, or
+  none): its first line, at most 300 characters, or the error's type."""
+  def fail(*args):
+    raise error
+  monkeypatch.setattr(checkpointing.Checkpoints, '_restore', staticmethod(fail))
+  ckpts = checkpointing.Checkpoints(str(saved), read_only=True)
+  with pytest.raises(errors.CheckpointError) as raised:
+    ckpts.restore(checkpointing.LATEST, _state(0))
+  ckpts.close()
+  assert str(raised.value).endswith(
+      f'latest/4: cannot be restored ({reason}); older steps: [3]')
+
+
 def test_a_reading_tool_finds_nothing_in_a_run_without_checkpoints(tmp_path):
   ckpts = checkpointing.Checkpoints(str(tmp_path), read_only=True)
   assert ckpts.restore(checkpointing.BEST, _state(0)) is None
