@@ -147,14 +147,16 @@ def test_a_reading_tool_finds_nothing_in_a_run_without_checkpoints(tmp_path):
   assert not (tmp_path / 'checkpoints').exists()  # Nothing created.
 
 
-def test_another_model_is_named_and_not_taken_for_corrupt(saved):
-  # Six arrays it lacks: the first four are named, then how many more.
+# Four arrays it lacks are named; of more, the first four and how many more.
+@pytest.mark.parametrize('lacks, named', [('bcde', 'b, c, d, e'),
+                                          ('bcdefg', 'b, c, d, e and 2 more')])
+def test_another_model_is_named_and_not_taken_for_corrupt(saved, lacks, named):
   other = {'w': jnp.zeros((5,)), 'step': jnp.int32(0),
-           **{name: jnp.zeros(2) for name in 'bcdefg'}}
+           **{name: jnp.zeros(2) for name in lacks}}
   ckpts = checkpointing.Checkpoints(str(saved))
   with pytest.raises(errors.ConfigMismatchError,
                      match=r'latest/4 holds another model than this config: '
-                     r'missing from it: b, c, d, e and 2 more; other shapes: '
+                     f'missing from it: {named}; other shapes: '
                      r'w \(3,\) \(config: \(5,\)\)\. Nothing was changed'):
     ckpts.restore(checkpointing.LATEST, other)
   ckpts.close()
