@@ -463,3 +463,19 @@ def test_a_bad_split_or_track_is_named(untrained_run, tmp_path, flags,
               for k, v in flags.items()}}
   with pytest.raises(errors.SpotipopError, match=message):
     split_explanation.explain(str(untrained_run), steps=2, repeats=1, **flags)
+
+
+def test_the_top_contributions_count_the_clip_as_one_input():
+  """In an audio run the spectrogram's attribution, summed over its bins,
+  competes with each feature's by size."""
+  explainer = explained_run.Explainer.__new__(explained_run.Explainer)
+  explainer.feature_names = ['energy', 'tempo', 'key']
+  features = np.array([[0.1, -0.5, 0.2], [0.3, 0.0, -0.1]])
+  spec = np.stack([np.full((3, 4), 0.05), np.full((3, 4), -0.001)])
+  explainer.attribute = lambda rows: ({'features': features, 'spec': spec},)
+  assert explainer.top_contributions(None, 2) == [
+      [('audio', pytest.approx(0.6)), ('tempo', -0.5)],
+      [('energy', 0.3), ('key', -0.1)]]
+  explainer.attribute = lambda rows: ({'features': features},)
+  assert explainer.top_contributions(None, 1) == [[('tempo', -0.5)],
+                                                  [('energy', 0.3)]]
