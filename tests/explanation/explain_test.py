@@ -452,7 +452,8 @@ def test_the_printed_table_ranks_inputs_by_the_networks_importance():
 @on_the_untrained_run
 @pytest.mark.parametrize('flags, message', [
     (dict(split='train2'), r"--split=train2: use one of \('train', "),
-    (dict(out_dir='FILE/explained'), '--out'),
+    (dict(out_dir='FILE/explained'),
+     r'cannot write .*FILE/explained \(.*\): give --out=A_FOLDER_YOU_CAN_WRITE'),
     (dict(track_ids=('no-such-track',)),
      r"--track_ids: \['no-such-track'\] are not in the test split of ")])
 def test_a_bad_split_or_track_is_named(untrained_run, tmp_path, flags,

@@ -10,9 +10,14 @@ from spotipop.training import preemption
 
 
 @pytest.mark.parametrize('number', [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_is_a_request_polled_at_the_next_step(number):
+def test_a_signal_is_a_request_polled_at_the_next_step(number, monkeypatch):
+  def no_sync(step):
+    raise AssertionError('one process has no preemption sync to ask')
+  monkeypatch.setattr(preemption.multihost_utils,
+                      'reached_preemption_sync_point', no_sync)
   before = signal.getsignal(number)
   with preemption.Watcher() as stop:
+    assert signal.getsignal(number) is not before  # Watched from here.
     assert not stop.requested(1)
     try:
       os.kill(os.getpid(), number)
