@@ -316,12 +316,13 @@ def test_explain_reports_what_its_tables_hold(untrained_run):
   mean |TreeSHAP| (the genre's is its last column), the importances' rank
   correlation, and per track a completeness error of |attributions - (logit
   - baseline logit)|."""
-  summary = split_explanation.explain(str(untrained_run), repeats=2, steps=16,
-                                      seed=4)
-  out = untrained_run / 'explain' / 'test-best'  # The default, in the run.
   explainer = explained_run.Explainer.from_run(str(untrained_run), steps=16)
   count = len(explainer.builder.as_data_source('test'))
   table = explainer.rows('test', range(count), with_audio=False)
+  track = table['track_id'][2]
+  summary = split_explanation.explain(str(untrained_run), repeats=2, steps=16,
+                                      seed=4, track_ids=(track,))
+  out = untrained_run / 'explain' / 'test-best'  # The default, in the run.
   inputs = {k: table[k] for k in inference.MODEL_INPUTS if k in table}
   names = list(explainer.config.data.feature_columns)
   assert summary['network_roc_auc'] == pytest.approx(
@@ -379,7 +380,9 @@ def test_explain_reports_what_its_tables_hold(untrained_run):
   assert summary['max_completeness_error'] == pytest.approx(max(errors_seen),
                                                             abs=1e-4)
   assert sorted(os.listdir(out)) == ['attributions.csv', 'importance.csv',
-                                     'importance.png', 'summary.json']
+                                     'importance.png', 'summary.json',
+                                     f'track-{track}.png']
+  assert (out / f'track-{track}.png').read_bytes().startswith(PNG_MAGIC)
 
 
 @on_the_untrained_run
