@@ -68,7 +68,8 @@ def trained(catalogue, tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def untrained_run(tmp_path_factory):
-  """A tabular run saved at its initial parameters (step 1 in best/): what
+  """A tabular run split by artist, saved at its initial parameters (step 1
+  in best/): what
   evaluate and explain compute from a model, checked in the quick tier
   without training one. Its 70 train tracks give the GBDT (20 tracks a
   leaf) splits. Its tests share a worker: xdist_group('untrained')."""
@@ -84,8 +85,9 @@ def untrained_run(tmp_path_factory):
       str(root / 'catalogue'), num_tracks=100, sample_rate=8000, seed=1,
       seconds=(0.6, 0.7))
   # A seed other than the default: the GBDT beside it must be fitted with it.
+  # Split by artist: reports resample whole artists.
   config = small_config(manifest, root / 'tfds', towers='tabular_only',
-                        seed=5)
+                        seed=5, split='group', group_column='artist')
   builder = datasets.build(config.data)
   workdir = root / 'run'
   workdir_lib.write_run_files(str(workdir), config, builder)

@@ -78,10 +78,10 @@ def test_a_report_scores_the_models_own_outputs(untrained_run, tmp_path):
   definition computed here: the model's probabilities from its parameters,
   the threshold that --threshold_criterion chooses on validation, the
   ROC-AUC of the test tracks, the GBDT fitted on train beside it, and the
-  bootstrap's unit (tracks: the run splits at random)."""
-  out = tmp_path / 'eval'
-  summary = run_report.evaluate(str(untrained_run), bootstrap=100,
-                                bootstrap_seed=3, out_dir=str(out))
+  bootstrap's unit (artists: the run splits by artist) and settings (the
+  run's by default)."""
+  summary = run_report.evaluate(str(untrained_run))
+  out = untrained_run / 'eval' / 'test-best'  # The default, in the run.
   config, _, model, state = workdir_lib.restore_run(str(untrained_run))
   builder = datasets.load(
       json.loads((untrained_run / 'dataset.json').read_text())['data_dir'])
@@ -100,13 +100,15 @@ def test_a_report_scores_the_models_own_outputs(untrained_run, tmp_path):
   assert summary['overall']['roc_auc'] == pytest.approx(
       roc_auc_score(test['label'], probabilities(test)), abs=1e-6)
   assert (summary['checkpoint'], summary['step']) == ('best', 1)
-  assert summary['bootstrap'] == {'resamples': 100, 'seed': 3,
-                                  'confidence': 0.95, 'unit': 'track',
-                                  'units': len(test['label'])}
-  assert summary['label'] == ('popular: popularity >= 50 (a 0-100 score)')
-
   with open(out / 'predictions.csv', newline='') as f:
     rows = list(csv.DictReader(f))
+  artists = {r['group'] for r in rows}
+  assert len(artists) > 1
+  assert summary['bootstrap'] == {'resamples': 1000, 'seed': 0,
+                                  'confidence': 0.95, 'unit': 'group',
+                                  'units': len(artists)}
+  assert summary['label'] == ('popular: popularity >= 50 (a 0-100 score)')
+
   assert [r['track_id'] for r in rows] == list(test['track_id'])
   np.testing.assert_allclose([float(r['probability']) for r in rows],
                              probabilities(test), atol=5e-5)
@@ -119,11 +121,23 @@ def test_a_report_scores_the_models_own_outputs(untrained_run, tmp_path):
   with open(out / 'report.json') as f:
     assert json.load(f) == json.loads(json.dumps(summary))
 
+  # --bootstrap and --bootstrap_seed given: those, and --out's folder.
+  again = run_report.evaluate(str(untrained_run), bootstrap=100,
+                              bootstrap_seed=3, out_dir=str(tmp_path / 'e'))
+  assert (again['bootstrap']['resamples'], again['bootstrap']['seed']) == (
+      100, 3)
+  assert (tmp_path / 'e' / 'report.json').exists()
+
 
 @pytest.mark.xdist_group('untrained')
-def test_a_bad_split_is_named_before_any_work(untrained_run, tmp_path):
-  with pytest.raises(errors.SpotipopError,
-                     match=r"--split=tset: use one of \('train', "):
-    run_report.evaluate(str(untrained_run), split='tset',
-                        out_dir=str(tmp_path / 'eval'))
-  assert not (tmp_path / 'eval').exists()
+@pytest.mark.parametrize('split, out, message', [
+    ('tset', 'eval', r"^--split=tset: use one of \('train', "),
+    ('test', 'FILE/eval', r'^cannot write .*FILE/eval \(.*\): give '
+     '--out=A_FOLDER_YOU_CAN_WRITE$')])
+def test_a_bad_split_or_output_folder_is_named_before_any_work(
+    untrained_run, tmp_path, split, out, message):
+  (tmp_path / 'FILE').write_text('a file, where a folder is asked for')
+  with pytest.raises(errors.SpotipopError, match=message):
+    run_report.evaluate(str(untrained_run), split=split,
+                        out_dir=str(tmp_path / out))
+  assert sorted(os.listdir(tmp_path)) == ['FILE']
