@@ -161,3 +161,28 @@ def test_another_model_is_named_and_not_taken_for_corrupt(saved, lacks, named):
     ckpts.restore(checkpointing.LATEST, other)
   ckpts.close()
   assert _steps(saved / 'checkpoints' / 'latest') == [3, 4]
+
+
+def test_a_train_states_mismatch_is_named_by_its_parameters(tmp_path):
+  """The optimizer's moments mirror the parameters: only the parameters'
+  names are given, '/'-joined, list entries by index; arrays the config
+  lacks are named too."""
+  def state(width, extra):
+    params = {'dense': {'kernel': jnp.zeros((width,))},
+              'blocks': [jnp.zeros(2), jnp.zeros(2)], **extra}
+    return {'params': params, 'mu': params, 'step': jnp.int32(1)}
+  ckpts = checkpointing.Checkpoints(str(tmp_path))
+  ckpts.save(checkpointing.LATEST, 1, state(3, {'bias': jnp.zeros(1)}),
+             _progress(1))
+  with pytest.raises(errors.ConfigMismatchError,
+                     match=r'latest/1 holds another model than this config: '
+                     r'not in this model: bias; other shapes: dense/kernel '
+                     r'\(3,\) \(config: \(4,\)\)\. Nothing'):
+    ckpts.restore(checkpointing.LATEST, state(4, {}))
+  with pytest.raises(errors.ConfigMismatchError,
+                     match=r'this config: missing from it: blocks/2\. '):
+    ckpts.restore(checkpointing.LATEST, {
+        **state(3, {'bias': jnp.zeros(1)}),
+        'params': {**state(3, {'bias': jnp.zeros(1)})['params'],
+                   'blocks': [jnp.zeros(2)] * 3}})
+  ckpts.close()
