@@ -76,7 +76,10 @@ def _reference_step(state, batch, key, pos_weight, regression_weight,
 STEPS = 3
 
 
-@pytest.mark.parametrize('dropout', [0.0, 0.3])
+# Without dropout in the slow tier: the quick tier's case with dropout runs
+# the same step and reference.
+@pytest.mark.parametrize('dropout', [pytest.param(0.0, marks=pytest.mark.slow),
+                                     0.3])
 def test_eight_device_steps_equal_the_written_out_data_parallel_step(
     catalogue, built, dropout):
   """Several steps at the peak learning rate (no warm-up), dropout off and
@@ -109,6 +112,7 @@ def test_eight_device_steps_equal_the_written_out_data_parallel_step(
     assert max(jax.tree.leaves(differences)) > 1e-3
 
 
+@pytest.mark.slow  # Compiles a one-device step beside the eight-device one.
 def test_without_dropout_eight_devices_equal_one_device_on_the_whole_batch(
     built):
   """Equal shards, every example unmasked, no class weight: the mean of the
@@ -183,6 +187,7 @@ def test_a_logit_of_exactly_zero_counts_as_popular(setup):
   assert float(aux['correct']) == shard['label'].sum() > 0
 
 
+@pytest.mark.slow  # 25 eight-device steps.
 def test_state_stays_unreplicated_and_loss_falls(setup):
   config, batch = setup
   state = _state(config, steps_per_epoch=25)  # Learning rate stays up.
@@ -197,6 +202,7 @@ def test_state_stays_unreplicated_and_loss_falls(setup):
   assert losses[-1] < 0.7 * losses[0], losses
 
 
+@pytest.mark.slow  # A whole run, in process.
 def test_a_run_compiles_its_train_step_once(catalogue, built, tmp_path,
                                            monkeypatch):
   # Each compilation traces the step: a fresh state placed unlike the step's
