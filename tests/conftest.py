@@ -69,10 +69,9 @@ def trained(catalogue, tmp_path_factory):
 @pytest.fixture(scope='session')
 def untrained_run(tmp_path_factory):
   """A tabular run split by artist, saved at its initial parameters (step 1
-  in best/): what
-  evaluate and explain compute from a model, checked in the quick tier
-  without training one. Its 70 train tracks give the GBDT (20 tracks a
-  leaf) splits. Its tests share a worker: xdist_group('untrained')."""
+  in best/): what evaluate and explain compute from a model, checked in the
+  quick tier without training one. Its 70 train tracks give the GBDT (20
+  tracks a leaf) splits. Its tests share a worker: xdist_group('untrained')."""
   # pylint: disable=g-import-not-at-top
   import jax
   from spotipop.data import datasets
