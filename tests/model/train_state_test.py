@@ -44,14 +44,17 @@ def test_the_rate_warms_up_linearly_then_decays_to_one_percent(epochs,
   assert float(schedule(total)) == pytest.approx(2e-5)
 
 
-def test_a_warm_up_as_long_as_training_leaves_the_decay_its_last_step():
+@pytest.mark.parametrize('steps, warmup', [(4, 3), (1, 0)])
+def test_a_warm_up_as_long_as_training_leaves_the_decay_its_last_step(
+    steps, warmup):
   # 4 steps with 20 of warm-up asked: the warm-up is cut to 3 steps, so the
-  # peak is reached and the schedule still ends at 1% of it.
+  # peak is reached and the schedule still ends at 1% of it. One step: at
+  # the peak, then 1%.
   config = _config(num_epochs=1, warmup_epochs=5.0, learning_rate=1e-2)
-  schedule = train_state.learning_rate_schedule(config, steps_per_epoch=4)
-  for step in range(6):
+  schedule = train_state.learning_rate_schedule(config, steps_per_epoch=steps)
+  for step in range(steps + 2):
     assert float(schedule(step)) == pytest.approx(
-        _documented_rate(step, 1e-2, 3, 4), rel=1e-6, abs=1e-12)
+        _documented_rate(step, 1e-2, warmup, steps), rel=1e-6, abs=1e-12)
 
 
 def _state(config, steps_per_epoch=STEPS_PER_EPOCH):
