@@ -88,8 +88,7 @@ def score(popularity, predicted, groups=None, resamples=0, seed=0):
   if not resamples:
     return rows, {}
   w = uncertainty.multiplicities(popularity.size, resamples, seed, groups)
-  samples = {name: uncertainty.metric_samples(w, labels, popularity, output)
-             for name, output in outputs.items()}
+  samples = uncertainty.predictors_samples(w, labels, popularity, outputs)
   for name, row in rows.items():
     row['intervals'] = {m: uncertainty.interval(v)
                         for m, v in samples[name].items()

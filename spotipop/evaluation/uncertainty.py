@@ -170,13 +170,16 @@ def predictors_samples(w, labels, popularity, predictors):
   """{name: {metric: [b] values}} of each predictor ({'probability',
   'score', 'threshold'}, either output may be None) on each resample, every
   block of resamples drawn once for all of them."""
-  # Runs of tied values, shared by every block of resamples.
+  # Runs of tied values, shared by every block of resamples; popularity's
+  # by every predictor with a score.
+  scored = any(p.get('score') is not None for p in predictors.values())
+  popularity_ties = _ties(popularity) if scored else None
   ties = {}
   for name, predictor in predictors.items():
     probability, score = predictor.get('probability'), predictor.get('score')
     ties[name] = {
         'probability': None if probability is None else _ties(probability),
-        'popularity': None if score is None else _ties(popularity),
+        'popularity': None if score is None else popularity_ties,
         'score': None if score is None else _ties(score)}
   out = {name: {} for name in predictors}
   blocks = (w.blocks() if isinstance(w, Multiplicities) else
