@@ -126,11 +126,22 @@ def _resampled(wave, native_rate, sample_rate):
   return wave.astype(np.float32)
 
 
+def mix_to_mono(wave):
+  """The mean of wave's channels [frames, C], equal to wave.mean(axis=1) to
+  the bit and many times faster: numpy reduces a short inner axis one frame
+  at a time, where this adds whole channels in the same order. The sum
+  starts from +0.0, as the mean's does, so silence stays +0.0."""
+  total = wave[:, 0] + np.float32(0.0)
+  for channel in range(1, wave.shape[1]):
+    total += wave[:, channel]
+  return total / np.float32(wave.shape[1])
+
+
 def _mono_and_channels(wave, native_rate, sample_rate, channels):
   """(mono, channels [C, samples] or None) at sample_rate of wave [frames,
   C]: a stereo file's channels resampled apart; any other file's one
   channel is the mono wave (more than two channels are mixed to it)."""
-  mono = _resampled(wave.mean(axis=1), native_rate, sample_rate)
+  mono = _resampled(mix_to_mono(wave), native_rate, sample_rate)
   if not channels:
     return mono, None
   if wave.shape[1] != 2:
@@ -141,7 +152,7 @@ def _mono_and_channels(wave, native_rate, sample_rate, channels):
 def load(path, sample_rate):
   """Decodes to mono float32 at sample_rate, resampling with a polyphase filter."""
   wave, native_rate = _read(path)
-  return _resampled(wave.mean(axis=1), native_rate, sample_rate)
+  return _resampled(mix_to_mono(wave), native_rate, sample_rate)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -42,6 +42,19 @@ def test_resamples_and_downmixes_stereo(tmp_path):
   assert abs(_peak_hz(wave, 16_000) - 1000.0) < 3.0
 
 
+@pytest.mark.parametrize('channels', [1, 2, 3, 6])
+def test_the_down_mix_is_numpys_mean_to_the_bit(channels):
+  wave = np.random.default_rng(channels).standard_normal(
+      (1000, channels)).astype(np.float32)
+  wave[::7] = -0.0  # Silence: the mean of negative zeros is +0.0.
+  wave[3, 0] = 1e30
+  wave[5] = 1e-40  # Subnormals.
+  expected = wave.mean(axis=1)
+  mixed = decode.mix_to_mono(wave)
+  assert mixed.dtype == np.float32
+  np.testing.assert_array_equal(mixed.view(np.int32), expected.view(np.int32))
+
+
 def test_channels_are_kept_apart_beside_the_mono_load_gives(tmp_path):
   left = _tone(440, 1.0, 22050)
   right = 0.5 * _tone(1000, 1.0, 22050)
