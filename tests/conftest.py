@@ -66,12 +66,11 @@ def trained(catalogue, tmp_path_factory):
   return workdir, result
 
 
-@pytest.fixture(scope='session')
-def untrained_run(tmp_path_factory):
-  """A tabular run split by artist, saved at its initial parameters (step 1
-  in best/): what evaluate and explain compute from a model, checked in the
-  quick tier without training one. Its 70 train tracks give the GBDT (20
-  tracks a leaf) splits. Its tests share a worker: xdist_group('untrained')."""
+def _untrained(tmp_path_factory, towers):
+  """A run split by artist, saved at its initial parameters (step 1 in
+  best/): what evaluate and explain compute from a model, checked without
+  training one. Its 70 train tracks give the GBDT (20 tracks a leaf)
+  splits."""
   # pylint: disable=g-import-not-at-top
   import jax
   from spotipop.data import datasets
@@ -79,13 +78,13 @@ def untrained_run(tmp_path_factory):
   from spotipop.model import train_state
   from spotipop.run import checkpointing
   from spotipop.run import workdir as workdir_lib
-  root = tmp_path_factory.mktemp('untrained')
+  root = tmp_path_factory.mktemp(f'untrained-{towers}')
   manifest = demo_catalogue.write_catalogue(
       str(root / 'catalogue'), num_tracks=100, sample_rate=8000, seed=1,
       seconds=(0.6, 0.7))
   # A seed other than the default: the GBDT beside it must be fitted with it.
   # Split by artist: reports resample whole artists.
-  config = small_config(manifest, root / 'tfds', towers='tabular_only',
+  config = small_config(manifest, root / 'tfds', towers=towers,
                         seed=5, split='group', group_column='artist')
   builder = datasets.build(config.data)
   workdir = root / 'run'
@@ -97,6 +96,20 @@ def untrained_run(tmp_path_factory):
              metrics={checkpointing.SELECTION: 0.5})
   ckpts.close()
   return workdir
+
+
+@pytest.fixture(scope='session')
+def untrained_run(tmp_path_factory):
+  """_untrained's tabular run, for the quick tier. Its tests share a worker:
+  xdist_group('untrained')."""
+  return _untrained(tmp_path_factory, 'tabular_only')
+
+
+@pytest.fixture(scope='session')
+def untrained_audio_run(tmp_path_factory):
+  """_untrained's two-tower run: the spectrogram's side of explain (slow
+  tier; the mutation run includes it). xdist_group('untrained')."""
+  return _untrained(tmp_path_factory, 'two_tower')
 
 
 @pytest.fixture(scope='session')

@@ -305,31 +305,54 @@ def test_a_long_attribution_hears_ctrl_c_while_it_computes():
   assert heard < 0.2 + 0.5 < seconds, (heard, seconds)
 
 
-# Tests of the untrained run share a worker (conftest.untrained_run).
+# Tests of the untrained runs share a worker (conftest.untrained_run).
 on_the_untrained_run = pytest.mark.xdist_group('untrained')
+# Each untrained run: the tabular one in the quick tier, the two-tower one
+# (the spectrogram's attributions, baseline, band sums and shuffle) in the
+# slow tier, which the mutation run also runs.
+UNTRAINED_RUNS = pytest.mark.parametrize('run_fixture', [
+    'untrained_run',
+    pytest.param('untrained_audio_run',
+                 marks=[pytest.mark.slow, pytest.mark.mutation])])
 
 
 @on_the_untrained_run
-def test_explain_reports_what_its_tables_hold(untrained_run):
+@UNTRAINED_RUNS
+def test_explain_reports_what_its_tables_hold(run_fixture, request,
+                                              monkeypatch):
   """Each figure against its definition, computed here: the network's
-  ROC-AUC on the split, each input's mean and sample sd of drops, the GBDT's
-  mean |TreeSHAP| (the genre's is its last column), the importances' rank
-  correlation, and per track a completeness error of |attributions - (logit
-  - baseline logit)|."""
-  explainer = explained_run.Explainer.from_run(str(untrained_run), steps=16)
+  ROC-AUC on the split, each input's mean and sample sd of drops (the clip
+  shuffled whole in the audio run), the GBDT's mean |TreeSHAP| (the genre's
+  is its last column), the importances' rank correlation, per track the
+  spectrogram's summed attribution and a completeness error of
+  |attributions - (logit - baseline logit)|, and the mean |attribution| per
+  band and per frame that bands.png draws."""
+  run = request.getfixturevalue(run_fixture)
+  drawn = {}
+  for name in ('bands', 'track'):
+    real = getattr(split_explanation.attribution_plots, name)
+
+    def capture(*args, real=real, name=name):
+      drawn[name] = args
+      real(*args)
+    monkeypatch.setattr(split_explanation.attribution_plots, name, capture)
+  explainer = explained_run.Explainer.from_run(str(run), steps=16)
+  audio = explainer.config.uses_audio
   count = len(explainer.builder.as_data_source('test'))
-  table = explainer.rows('test', range(count), with_audio=False)
+  table = explainer.rows('test', range(count), with_audio=audio)
   track = table['track_id'][2]
-  summary = split_explanation.explain(str(untrained_run), repeats=2, steps=16,
+  summary = split_explanation.explain(str(run), repeats=2, steps=16,
                                       seed=4, track_ids=(track,))
-  out = untrained_run / 'explain' / 'test-best'  # The default, in the run.
+  out = run / 'explain' / 'test-best'  # The default, in the run.
   inputs = {k: table[k] for k in inference.MODEL_INPUTS if k in table}
+  assert ('audio' in inputs) == audio
   names = list(explainer.config.data.feature_columns)
   assert summary['network_roc_auc'] == pytest.approx(
       roc_auc_score(table['label'], explainer.predict(inputs)))
 
   groups = {**{n: ('features', j) for j, n in enumerate(names)},
-            'genre': ('genre_id', None)}
+            'genre': ('genre_id', None),
+            **({'audio': ('audio', None)} if audio else {})}
   _, drops = attribution.permutation_importance(
       explainer.predict, inputs, table['label'], groups, 2, 4)
   gbdt = baselines.fit_gbdt(datasets.read_tabular(explainer.builder, 'train'),
@@ -338,17 +361,23 @@ def test_explain_reports_what_its_tables_hold(untrained_run):
                             'label', explainer.config.train.seed)
   shap = np.abs(baselines.gbdt_contributions(gbdt, table)).mean(0)
   importance = _csv(out / 'importance.csv')
-  assert [r['input'] for r in importance] == [*names, 'genre']
-  for row, expected_shap in zip(importance, [*shap[:len(names)], shap[-1]]):
+  assert [r['input'] for r in importance] == list(groups)
+  expected_shaps = [*shap[:len(names)], shap[-1]] + ([None] if audio else [])
+  for row, expected_shap in zip(importance, expected_shaps, strict=True):
     assert float(row['network_auc_drop']) == pytest.approx(
         np.mean(drops[row['input']]), abs=1e-9)
     assert float(row['network_auc_drop_sd']) == pytest.approx(
         np.std(drops[row['input']], ddof=1), abs=1e-9)
-    assert float(row['gbdt_mean_abs_shap']) == pytest.approx(expected_shap)
+    if expected_shap is None:
+      assert row['gbdt_mean_abs_shap'] == ''
+    else:
+      assert float(row['gbdt_mean_abs_shap']) == pytest.approx(expected_shap)
   assert summary['rank_correlation_network_vs_gbdt'] == pytest.approx(
-      stats.spearmanr([float(r['network_auc_drop']) for r in importance],
-                      [float(r['gbdt_mean_abs_shap']) for r in importance]
-                      ).statistic)
+      stats.spearmanr([float(r['network_auc_drop']) for r in importance
+                       if r['gbdt_mean_abs_shap']],
+                      [float(r['gbdt_mean_abs_shap']) for r in importance
+                       if r['gbdt_mean_abs_shap']]).statistic)
+  train_tracks = len(explainer.builder.as_data_source('train'))
   assert {k: v for k, v in summary.items() if k != 'importance'} == {
       'split': 'test', 'checkpoint': 'best', 'tracks': count,
       'network_roc_auc': summary['network_roc_auc'], 'repeats': 2,
@@ -356,7 +385,9 @@ def test_explain_reports_what_its_tables_hold(untrained_run):
       'rank_correlation_network_vs_gbdt':
           summary['rank_correlation_network_vs_gbdt'],
       'max_completeness_error': summary['max_completeness_error'],
-      'baseline': {'features': 'train-split median', 'spectrogram': None}}
+      'baseline': {'features': 'train-split median',
+                   'spectrogram': (f'mean of {min(256, train_tracks)} train '
+                                   'clips') if audio else None}}
 
   attributions = _csv(out / 'attributions.csv')
   assert list(attributions[0]) == ['track_id', 'label', 'logit',
@@ -365,24 +396,53 @@ def test_explain_reports_what_its_tables_hold(untrained_run):
   assert [r['track_id'] for r in attributions] == list(table['track_id'])
   assert [int(r['label']) for r in attributions] == list(table['label'])
   # Attributed with --steps' path steps, not the explainer's default.
+  attributed, _, _, attributed_inputs = explainer.attribute(table)
   np.testing.assert_allclose(
       [[float(r[c]) for c in names] for r in attributions],
-      explainer.attribute(table)[0]['features'], atol=1e-5)
+      attributed['features'], atol=1e-5)
+  spec_totals = (attributed['spec'].sum((1, 2)) if audio
+                 else np.zeros(count))
+  assert not audio or np.ptp(spec_totals) > 1e-3  # Tracks differ.
   errors_seen = []
-  for row, probability in zip(attributions, explainer.predict(inputs)):
+  for row, probability, spec_total in zip(
+      attributions, explainer.predict(inputs), spec_totals):
     assert 1 / (1 + np.exp(-float(row['logit']))) == pytest.approx(
         probability, abs=1e-4)
-    assert float(row['spectrogram']) == 0.0
-    total = sum(float(row[c]) for c in names)
+    assert float(row['spectrogram']) == pytest.approx(spec_total, abs=2e-5)
+    total = sum(float(row[c]) for c in [*names, 'spectrogram'])
     error = abs(total - (float(row['logit']) - float(row['baseline_logit'])))
     assert float(row['completeness_error']) == pytest.approx(error, abs=1e-4)
     errors_seen.append(error)
   assert summary['max_completeness_error'] == pytest.approx(max(errors_seen),
                                                             abs=1e-4)
-  assert sorted(os.listdir(out)) == ['attributions.csv', 'importance.csv',
-                                     'importance.png', 'summary.json',
-                                     f'track-{track}.png']
+  assert sorted(os.listdir(out)) == sorted(
+      ['attributions.csv', 'importance.csv', 'importance.png', 'summary.json',
+       f'track-{track}.png'] + (['bands.png'] if audio else []))
   assert (out / f'track-{track}.png').read_bytes().startswith(PNG_MAGIC)
+
+  config = explainer.config
+  i = list(table['track_id']).index(track)
+  assert drawn['track'][0] == track
+  np.testing.assert_array_equal(drawn['track'][1], table['raw_features'][i])
+  np.testing.assert_allclose(drawn['track'][3], attributed['features'][i],
+                             atol=1e-5)
+  assert drawn['track'][6] == config.model.hop_length / config.data.sample_rate
+  if not audio:
+    assert drawn['track'][4] is None and drawn['track'][5] is None
+    assert 'bands' not in drawn
+    return
+  np.testing.assert_allclose(drawn['track'][4], attributed_inputs['spec'][i],
+                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(drawn['track'][5], attributed['spec'][i],
+                             atol=1e-6)
+  magnitude = np.abs(attributed['spec'])  # [tracks, frames, bands]
+  hz, per_band, frame_seconds, per_frame, path = drawn['bands']
+  assert len(hz) == magnitude.shape[2] == config.model.n_mels
+  np.testing.assert_allclose(per_band, magnitude.sum(1).mean(0), rtol=1e-4)
+  np.testing.assert_allclose(per_frame, magnitude.sum(2).mean(0), rtol=1e-4)
+  assert frame_seconds == drawn['track'][6]
+  assert path == str(out / 'bands.png')
+  assert (out / 'bands.png').read_bytes().startswith(PNG_MAGIC)
 
 
 @on_the_untrained_run
@@ -406,20 +466,37 @@ def test_one_shuffle_has_no_spread_and_each_input_its_own_shap(
 
 
 @on_the_untrained_run
-def test_the_baseline_is_the_train_splits_median_track(untrained_run):
-  explainer = explained_run.Explainer.from_run(str(untrained_run))
+@UNTRAINED_RUNS
+def test_the_baseline_is_the_train_splits_median_track(run_fixture, request):
+  """The features' median and, in the audio run, the mean log-spectrogram
+  of every train clip (fewer than BASELINE_CLIPS here), computed whole."""
+  explainer = explained_run.Explainer.from_run(
+      str(request.getfixturevalue(run_fixture)))
   train = datasets.read_tabular(explainer.builder, 'train')['features']
   np.testing.assert_array_equal(explainer.baseline['features'],
                                 np.median(train, axis=0).astype(np.float32))
-  assert set(explainer.baseline) == {'features'}
+  if not explainer.config.uses_audio:
+    assert set(explainer.baseline) == {'features'}
+    return
+  assert set(explainer.baseline) == {'features', 'spec'}
+  count = len(train)
+  assert count < explained_run.BASELINE_CLIPS
+  clips = explainer.rows('train', range(count), with_audio=True)['audio']
+  spec = explainer.model.apply({}, clips, method='log_spectrogram')
+  assert explainer.baseline['spec'].dtype == np.float32
+  np.testing.assert_allclose(explainer.baseline['spec'],
+                             np.asarray(spec).mean(0), rtol=1e-5, atol=1e-5)
 
 
 @on_the_untrained_run
-def test_a_split_is_attributed_in_chunks_as_in_one_call(untrained_run):
+@UNTRAINED_RUNS
+def test_a_split_is_attributed_in_chunks_as_in_one_call(run_fixture, request):
   """Chunks of 5 with a padded last one give each track what a single
   call over the whole split gives it."""
-  whole = explained_run.Explainer.from_run(str(untrained_run), steps=2)
-  rows = whole.rows('test', range(12), with_audio=False)  # Of 15.
+  whole = explained_run.Explainer.from_run(
+      str(request.getfixturevalue(run_fixture)), steps=2)
+  rows = whole.rows('test', range(12),  # Of 15.
+                    with_audio=whole.config.uses_audio)
   chunked = copy.copy(whole)
   chunked.chunk = 5
   # Compiled apart from `whole`'s: the padded last chunk reuses its shape.
@@ -429,11 +506,15 @@ def test_a_split_is_attributed_in_chunks_as_in_one_call(untrained_run):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
   assert chunked._attribute._cache_size() == 1  # pylint: disable=protected-access
   top = whole.top_contributions(rows, 2)
-  features = whole.attribute(rows)[0]['features']
-  for row, contributions in zip(features, top):
+  attributed = whole.attribute(rows)[0]
+  names, values = whole.feature_names, attributed['features']
+  if whole.config.uses_audio:  # The clip counts as one input.
+    names = [*names, 'audio']
+    values = np.column_stack([values, attributed['spec'].sum((1, 2))])
+  assert len(top) == 12
+  for row, contributions in zip(values, top):
     order = np.argsort(-np.abs(row))[:2]
-    assert contributions == [(whole.feature_names[j], pytest.approx(row[j]))
-                             for j in order]
+    assert contributions == [(names[j], pytest.approx(row[j])) for j in order]
 
 
 def test_the_printed_table_ranks_inputs_by_the_networks_importance():
