@@ -2,7 +2,10 @@
 
 import os
 import shutil
+import threading
+import time
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -186,3 +189,92 @@ def test_a_train_states_mismatch_is_named_by_its_parameters(tmp_path):
         'params': {**state(3, {'bias': jnp.zeros(1)})['params'],
                    'blocks': [jnp.zeros(2)] * 3}})
   ckpts.close()
+
+
+def test_a_restore_takes_each_arrays_dtype_from_the_state_it_is_like(saved):
+  """The step stays an integer and the weights float32, as the train state
+  the run builds has them."""
+  ckpts = checkpointing.Checkpoints(str(saved))
+  state, _ = ckpts.restore(checkpointing.LATEST, _state(0))
+  ckpts.close()
+  assert state['step'].dtype == jnp.int32 and int(state['step']) == 4
+  assert state['w'].dtype == jnp.float32
+
+
+@flax.struct.dataclass
+class _TrainState:
+  """A train state's kinds of keys: attributes, dict keys, tuple entries."""
+  step: jax.Array
+  params: dict
+  opt_state: tuple
+
+
+def _train_state(width):
+  params = {'dense': {'kernel': jnp.zeros((width,))}}
+  return _TrainState(step=jnp.int32(1), params=params,
+                     opt_state=(params, jnp.zeros((width, 2))))
+
+
+def test_a_train_state_is_named_by_attribute_key_and_index(tmp_path):
+  """A flax train state restores under names that match its checkpoint's;
+  a mismatch is named by the parameter path without the attribute, and the
+  rest of the state by attribute and index."""
+  ckpts = checkpointing.Checkpoints(str(tmp_path))
+  ckpts.save(checkpointing.LATEST, 1, _train_state(3), _progress(1))
+  state, _ = ckpts.restore(checkpointing.LATEST, _train_state(3))
+  assert state.params['dense']['kernel'].shape == (3,)
+  assert state.opt_state[1].shape == (3, 2)
+  with pytest.raises(errors.ConfigMismatchError,
+                     match=r'this config: other shapes: dense/kernel \(3,\) '
+                     r'\(config: \(4,\)\)\. Nothing'):
+    ckpts.restore(checkpointing.LATEST, _train_state(4))
+  other = _train_state(3).replace(opt_state=(_train_state(3).params,
+                                             jnp.zeros((3, 5))))
+  with pytest.raises(errors.ConfigMismatchError,
+                     match=r'this config: other shapes: opt_state/1 \(3, 2\) '
+                     r'\(config: \(3, 5\)\)\. Nothing'):
+    ckpts.restore(checkpointing.LATEST, other)
+  ckpts.close()
+
+
+def test_output_held_back_is_let_through_on_success_and_dropped_on_failure(
+    capfd):
+  """What TensorStore prints while a restore succeeds reaches the console;
+  on failure, only the caller's one-line error does, even what its threads
+  print after the error is raised."""
+  with checkpointing._stderr_kept_only_on_success():  # pylint: disable=protected-access
+    os.write(2, b'kept\n')
+  late = threading.Timer(0.05, os.write, (2, b'late\n'))
+  with pytest.raises(ValueError):
+    with checkpointing._stderr_kept_only_on_success(quiet_seconds=0.2):  # pylint: disable=protected-access
+      os.write(2, b'dropped\n')
+      late.start()
+      raise ValueError
+  late.join()
+  assert capfd.readouterr().err == 'kept\n'
+
+
+def test_a_held_stream_is_waited_on_until_quiet_and_no_longer_than_most(
+    tmp_path):
+  """Writes every 20 ms: the wait ends once they stop (after 0.3 s, within
+  two quiet periods of 0.1 s), or at most_seconds while they go on."""
+  def wait(write_for, most):
+    path = tmp_path / f'held-{write_for}-{most}'
+    done = threading.Event()
+    with open(path, 'wb', buffering=0) as held:
+      stop = time.monotonic() + write_for
+      def writer():
+        while time.monotonic() < stop and not done.is_set():
+          held.write(b'.')
+          time.sleep(0.02)
+      thread = threading.Thread(target=writer)
+      thread.start()
+      started = time.monotonic()
+      checkpointing._wait_until_quiet(held.fileno(), 0.1, most)  # pylint: disable=protected-access
+      waited = time.monotonic() - started
+      done.set()
+      thread.join()
+    return waited
+  assert 0.3 <= wait(0.3, 5.0) < 0.3 + 2 * 0.1 + 0.5
+  assert 1.0 <= wait(10.0, 1.0) < 1.0 + 0.1 + 0.6  # Twice most: 2 s.
+  assert 0.1 <= wait(0.0, 5.0) < 0.1 + 0.1 + 0.5  # Quiet from the start.
