@@ -68,8 +68,8 @@ def trained(catalogue, tmp_path_factory):
 
 def _untrained(tmp_path_factory, towers):
   """A run split by artist, saved at its initial parameters (step 1 in
-  best/): what evaluate and explain compute from a model, checked without
-  training one. Its 70 train tracks give the GBDT (20 tracks a leaf)
+  best/; other initial parameters as step 2 in latest/): what evaluate and
+  explain compute from a model, checked without training one. Its 70 train tracks give the GBDT (20 tracks a leaf)
   splits."""
   # pylint: disable=g-import-not-at-top
   import jax
@@ -94,6 +94,9 @@ def _untrained(tmp_path_factory, towers):
   state = train_state.create(config, model, jax.random.key(3), 1)
   ckpts.save(checkpointing.BEST, 1, state.replace(step=state.step + 1), {},
              metrics={checkpointing.SELECTION: 0.5})
+  # Another model in latest/, for the tools' --checkpoint=latest.
+  other = train_state.create(config, model, jax.random.key(4), 1)
+  ckpts.save(checkpointing.LATEST, 2, other.replace(step=other.step + 2), {})
   ckpts.close()
   return workdir
 

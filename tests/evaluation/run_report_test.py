@@ -121,11 +121,18 @@ def test_a_report_scores_the_models_own_outputs(untrained_run, tmp_path):
   with open(out / 'report.json') as f:
     assert json.load(f) == json.loads(json.dumps(summary))
 
-  # --bootstrap and --bootstrap_seed given: those, and --out's folder.
-  again = run_report.evaluate(str(untrained_run), bootstrap=100,
-                              bootstrap_seed=3, out_dir=str(tmp_path / 'e'))
+  # --checkpoint, --bootstrap and --bootstrap_seed given: those, and --out's
+  # folder. latest/ holds a model of other parameters.
+  again = run_report.evaluate(str(untrained_run), checkpoint='latest',
+                              bootstrap=100, bootstrap_seed=3,
+                              out_dir=str(tmp_path / 'e'))
   assert (again['bootstrap']['resamples'], again['bootstrap']['seed']) == (
       100, 3)
+  assert (again['checkpoint'], again['step']) == ('latest', 2)
+  _, _, model, state = workdir_lib.restore_run(str(untrained_run), 'latest')
+  latest_auc = roc_auc_score(test['label'], probabilities(test))
+  assert latest_auc != pytest.approx(summary['overall']['roc_auc'], abs=1e-3)
+  assert again['overall']['roc_auc'] == pytest.approx(latest_auc, abs=1e-6)
   assert (tmp_path / 'e' / 'report.json').exists()
 
 

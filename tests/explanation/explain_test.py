@@ -459,7 +459,20 @@ def test_one_shuffle_has_no_spread_and_each_input_its_own_shap(
   monkeypatch.setattr(split_explanation.baselines, 'gbdt_contributions',
                       contributions)
   summary = split_explanation.explain(str(untrained_run), repeats=1, steps=1,
+                                      checkpoint='latest',
                                       out_dir=str(tmp_path / 'once'))
+  # latest/ holds a model of other parameters than best/.
+  assert summary['checkpoint'] == 'latest'
+  aucs = {}
+  for checkpoint in ('best', 'latest'):
+    explainer = explained_run.Explainer.from_run(str(untrained_run),
+                                                 checkpoint)
+    table = explainer.rows('test', range(len(explainer.builder.as_data_source(
+        'test'))), with_audio=False)
+    aucs[checkpoint] = roc_auc_score(table['label'], explainer.predict(
+        {k: table[k] for k in inference.MODEL_INPUTS if k in table}))
+  assert aucs['best'] != pytest.approx(aucs['latest'], abs=1e-3)
+  assert summary['network_roc_auc'] == pytest.approx(aucs['latest'])
   assert {r['network_auc_drop_sd'] for r in summary['importance']} == {0.0}
   assert [r['gbdt_mean_abs_shap'] for r in summary['importance']] == list(
       np.arange(1.0, len(summary['importance']) + 1))
