@@ -3,7 +3,9 @@
 import copy
 import csv
 import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -319,7 +321,7 @@ UNTRAINED_RUNS = pytest.mark.parametrize('run_fixture', [
 @on_the_untrained_run
 @UNTRAINED_RUNS
 def test_explain_reports_what_its_tables_hold(run_fixture, request,
-                                              monkeypatch):
+                                              monkeypatch, caplog):
   """Each figure against its definition, computed here: the network's
   ROC-AUC on the split, each input's mean and sample sd of drops (the clip
   shuffled whole in the audio run), the GBDT's mean |TreeSHAP| (the genre's
@@ -329,7 +331,7 @@ def test_explain_reports_what_its_tables_hold(run_fixture, request,
   band and per frame that bands.png draws."""
   run = request.getfixturevalue(run_fixture)
   drawn = {}
-  for name in ('bands', 'track'):
+  for name in ('bands', 'track', 'importance'):
     real = getattr(split_explanation.attribution_plots, name)
 
     def capture(*args, real=real, name=name):
@@ -341,8 +343,22 @@ def test_explain_reports_what_its_tables_hold(run_fixture, request,
   count = len(explainer.builder.as_data_source('test'))
   table = explainer.rows('test', range(count), with_audio=audio)
   track = table['track_id'][2]
-  summary = split_explanation.explain(str(run), repeats=2, steps=16,
-                                      seed=4, track_ids=(track,))
+  if audio:  # In chunks of 4: the band and frame sums add up over chunks.
+    whole_split = explained_run.Explainer.from_run
+
+    def in_chunks(*args, **kwargs):
+      chunked = whole_split(*args, **kwargs)
+      chunked.chunk = 4
+      return chunked
+    monkeypatch.setattr(explained_run.Explainer, 'from_run', in_chunks)
+  with caplog.at_level(logging.INFO):
+    summary = split_explanation.explain(str(run), repeats=2, steps=16,
+                                        seed=4, track_ids=(track,))
+  progress = [m for m in caplog.messages if m.startswith('attributed ')]
+  assert progress[-1].startswith(f'attributed {count}/{count} tracks in ')
+  for line in progress:  # Seconds so far and left: a test's few.
+    spent, left = map(float, re.findall(r' ([\d.]+) s', line))
+    assert 0 <= spent < 120 and 0 <= left < 120
   out = run / 'explain' / 'test-best'  # The default, in the run.
   inputs = {k: table[k] for k in inference.MODEL_INPUTS if k in table}
   assert ('audio' in inputs) == audio
@@ -377,6 +393,10 @@ def test_explain_reports_what_its_tables_hold(run_fixture, request,
                        if r['gbdt_mean_abs_shap']],
                       [float(r['gbdt_mean_abs_shap']) for r in importance
                        if r['gbdt_mean_abs_shap']]).statistic)
+  # importance.png: the summary's rows, ROC-AUC, shuffles and correlation.
+  assert drawn['importance'] == (
+      summary['importance'], summary['network_roc_auc'], 2,
+      summary['rank_correlation_network_vs_gbdt'], str(out / 'importance.png'))
   train_tracks = len(explainer.builder.as_data_source('train'))
   assert {k: v for k, v in summary.items() if k != 'importance'} == {
       'split': 'test', 'checkpoint': 'best', 'tracks': count,
