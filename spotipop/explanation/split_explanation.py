@@ -132,6 +132,13 @@ def explain(workdir, split='test', checkpoint=checkpointing.BEST,
   if unknown := [t for t in track_ids if t not in set(table['track_id'])]:
     raise errors.SpotipopError(
         f'--track_ids: {unknown} are not in the {split} split of {workdir}')
+  if len(classes := set(np.asarray(table['label']).tolist())) < 2:
+    # Importance is a drop in ROC-AUC, which one class leaves undefined.
+    held = (f'its {count} tracks are all {catalog.LABEL_NAMES[classes.pop()]}'
+            if classes else 'it holds no tracks')
+    raise errors.SpotipopError(
+        f'--split={split}: {held}; importance is a drop in ROC-AUC, which '
+        'needs both classes: explain another split')
 
   logging.info('Explaining %d %s tracks: %d shuffles of each input, then '
                '%d x %d = %s gradient passes', count, split, repeats, count,

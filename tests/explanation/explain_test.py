@@ -33,6 +33,7 @@ from spotipop.explanation import explained_run
 from spotipop.explanation import split_explanation
 from spotipop.model import inference
 from spotipop.model import train_state
+from spotipop.run import workdir as workdir_lib
 
 
 def scenario(test):
@@ -285,6 +286,7 @@ def test_settings_out_of_proportion_are_refused_with_their_cost_before_work(
 
 
 @pytest.mark.slow
+@pytest.mark.mutation  # The only test of _listening's wait.
 def test_a_long_attribution_hears_ctrl_c_while_it_computes():
   """A jitted call of seconds: Ctrl-C is raised within a poll, not at its
   end (explain --steps=100000 once ignored two Ctrl-C for 10 minutes)."""
@@ -338,7 +340,10 @@ def test_explain_reports_what_its_tables_hold(run_fixture, request,
       drawn[name] = args
       real(*args)
     monkeypatch.setattr(split_explanation.attribution_plots, name, capture)
-  explainer = explained_run.Explainer.from_run(str(run), steps=16)
+  # Built here, not by from_run: explain's own must pass --steps on.
+  config, dataset, model, state = workdir_lib.restore_run(str(run))
+  explainer = explained_run.Explainer(config, dataset, model, state.params,
+                                      steps=16)
   audio = explainer.config.uses_audio
   count = len(explainer.builder.as_data_source('test'))
   table = explainer.rows('test', range(count), with_audio=audio)
@@ -435,12 +440,13 @@ def test_explain_reports_what_its_tables_hold(run_fixture, request,
     errors_seen.append(error)
   assert summary['max_completeness_error'] == pytest.approx(max(errors_seen),
                                                             abs=1e-4)
+  assert json.loads((out / 'summary.json').read_text()) == json.loads(
+      json.dumps(summary))
   assert sorted(os.listdir(out)) == sorted(
       ['attributions.csv', 'importance.csv', 'importance.png', 'summary.json',
        f'track-{track}.png'] + (['bands.png'] if audio else []))
   assert (out / f'track-{track}.png').read_bytes().startswith(PNG_MAGIC)
 
-  config = explainer.config
   i = list(table['track_id']).index(track)
   assert drawn['track'][0] == track
   np.testing.assert_array_equal(drawn['track'][1], table['raw_features'][i])
@@ -503,8 +509,12 @@ def test_one_shuffle_has_no_spread_and_each_input_its_own_shap(
 def test_the_baseline_is_the_train_splits_median_track(run_fixture, request):
   """The features' median and, in the audio run, the mean log-spectrogram
   of every train clip (fewer than BASELINE_CLIPS here), computed whole."""
-  explainer = explained_run.Explainer.from_run(
-      str(request.getfixturevalue(run_fixture)))
+  run = request.getfixturevalue(run_fixture)
+  explainer = explained_run.Explainer.from_run(str(run))
+  # docs/explanations.md: the default 64 path steps, by either way in.
+  config, dataset, model, state = workdir_lib.restore_run(str(run))
+  assert explainer.steps == explained_run.Explainer(
+      config, dataset, model, state.params).steps == 64
   train = datasets.read_tabular(explainer.builder, 'train')['features']
   np.testing.assert_array_equal(explainer.baseline['features'],
                                 np.median(train, axis=0).astype(np.float32))
@@ -600,3 +610,26 @@ def test_the_top_contributions_count_the_clip_as_one_input():
   explainer.attribute = lambda rows: ({'features': features},)
   assert explainer.top_contributions(None, 1) == [[('tempo', -0.5)],
                                                   [('energy', 0.3)]]
+
+
+@on_the_untrained_run
+@pytest.mark.parametrize('label, held', [(1, 'its 15 tracks are all popular'),
+                                         (0, 'its 15 tracks are all '
+                                             'not_popular')])
+def test_a_split_of_one_class_is_refused_before_any_work(
+    untrained_run, tmp_path, monkeypatch, label, held):
+  """Importance is a drop in ROC-AUC, undefined for one class: refused with
+  the split named, before anything is written (summary.json holds no NaN)."""
+  read = explained_run.Explainer.rows
+
+  def one_class(self, *args, **kwargs):
+    rows = read(self, *args, **kwargs)
+    return {**rows, 'label': np.full_like(rows['label'], label)}
+  monkeypatch.setattr(explained_run.Explainer, 'rows', one_class)
+  with pytest.raises(errors.SpotipopError,
+                     match=f'^--split=test: {held}; importance is a drop in '
+                     'ROC-AUC, which needs both classes: explain another '
+                     'split$'):
+    split_explanation.explain(str(untrained_run), repeats=1, steps=1,
+                              out_dir=str(tmp_path / 'o'))
+  assert not os.listdir(tmp_path / 'o')
