@@ -31,6 +31,7 @@ if [ $# -eq 0 ]; then
     'spotipop.evaluation.run_comparison.*' \
     'spotipop.explanation.attribution.*' \
     'spotipop.explanation.split_explanation.*' \
-    'spotipop.explanation.explained_run.*'
+    'spotipop.explanation.explained_run.*' \
+    'spotipop.audio.descriptors.*'
 fi
 mutmut run "$@"

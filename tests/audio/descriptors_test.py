@@ -141,6 +141,7 @@ TEMPI = (60, 72, 80, 90, 100, 110, 120, 128, 140, 150, 160, 174, 185, 200)
 
 
 @pytest.mark.slow  # A sweep of 14 patterns: known answers, not the inner loop.
+@pytest.mark.mutation  # The only tempo test: the mutation run needs it.
 def test_tempo_of_drum_patterns_is_within_2_percent_with_octave_errors_apart():
   waves = [signals.drum_pattern(bpm, 12, SR, seed=i)
            for i, bpm in enumerate(TEMPI)]
@@ -165,6 +166,7 @@ def test_onset_rate_counts_the_hits_of_a_click_train():
 
 
 @pytest.mark.slow  # A sweep of 24 keys; the chord test keeps one in quick.
+@pytest.mark.mutation  # Cadences: the key's known answers.
 def test_key_and_mode_of_cadences_in_all_24_keys():
   keys = [(key, major) for major in (1, 0) for key in range(12)]
   found = _describe([signals.cadence(key, major, SR) for key, major in keys])
