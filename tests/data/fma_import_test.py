@@ -188,3 +188,92 @@ def test_without_an_audio_folder_the_metadata_alone_is_the_manifest(tmp_path):
     first = next(csv.DictReader(f))
   assert (first['track_id'], first['duration'], first['bit_rate']) == (
       '2', '168', '256000')
+
+
+def _table(path, levels, rows):
+  """An FMA-shaped table: `levels` header rows above the track_id row."""
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerows(levels)
+    writer.writerow(['track_id'] + [''] * (len(levels[0]) - 1))
+    writer.writerows(rows)
+
+
+@pytest.mark.parametrize('count', [1, fma_import.MAX_LEVELS])
+def test_one_to_max_levels_header_rows_are_read(tmp_path, count):
+  levels = [['', f'level{k}'] for k in range(count)]
+  _table(tmp_path / 't.csv', levels, [['7', 'x']])
+  name = '.'.join(f'level{k}' for k in range(count))
+  assert fma_import.read_table(str(tmp_path / 't.csv')) == {'7': {name: 'x'}}
+
+
+@pytest.mark.parametrize('rows', [fma_import.MAX_LEVELS + 1,
+                                  fma_import.MAX_LEVELS + 3])
+def test_a_table_with_no_index_row_within_its_first_rows_is_named(tmp_path,
+                                                                  rows):
+  """More header rows than MAX_LEVELS, whatever follows: not an FMA table."""
+  levels = [['', f'level{k}'] for k in range(rows)]
+  _table(tmp_path / 't.csv', levels, [['7', 'x']])
+  with pytest.raises(errors.ManifestError,
+                     match=r't\.csv: not an FMA table: no row naming the '
+                     f'index track_id within its first {fma_import.MAX_LEVELS + 1} '
+                     'rows'):
+    fma_import.read_table(str(tmp_path / 't.csv'))
+
+
+def _sample_with(tmp_path, change):
+  """The sample's tracks.csv rewritten with change(header rows, rows)."""
+  with open(os.path.join(SAMPLE, 'tracks.csv'), newline='') as f:
+    rows = list(csv.reader(f))
+  folder = tmp_path / 'metadata'
+  folder.mkdir()
+  with open(folder / 'tracks.csv', 'w', newline='') as f:
+    csv.writer(f).writerows(change(rows[:3], rows[3:]))
+  return str(folder)
+
+
+def test_a_tracks_table_lacking_a_column_is_named(tmp_path):
+  def drop_listens(header, rows):
+    at = [f'{a}.{b}' for a, b in zip(*header[:2])].index('track.listens')
+    return [[c for j, c in enumerate(r) if j != at] for r in header + rows]
+  with pytest.raises(errors.ManifestError,
+                     match=r"metadata/tracks\.csv: missing column\(s\) "
+                     r"\['track\.listens'\]"):
+    fma_import.write_manifest(_sample_with(tmp_path, drop_listens), None,
+                              str(tmp_path / 'out'), 'full')
+
+
+def test_a_tracks_table_of_no_rows_gives_an_empty_manifest(tmp_path):
+  imported = fma_import.write_manifest(
+      _sample_with(tmp_path, lambda header, rows: header), None,
+      str(tmp_path / 'out'), 'full')
+  assert imported.tracks == 0
+  with open(tmp_path / 'out' / 'manifest.csv') as f:
+    assert list(csv.DictReader(f)) == []
+
+
+def test_full_is_every_track_whatever_its_subset_cell_says(tmp_path):
+  def blank_subsets(header, rows):
+    at = [f'{a}.{b}' for a, b in zip(*header[:2])].index('set.subset')
+    return header + [[*r[:at], '', *r[at + 1:]] for r in rows]
+  metadata = _sample_with(tmp_path, blank_subsets)
+  assert fma_import.write_manifest(metadata, None, str(tmp_path / 'full'),
+                                   'full').tracks == 300
+  assert fma_import.write_manifest(metadata, None, str(tmp_path / 'large'),
+                                   'large').tracks == 0
+
+
+def test_the_files_are_written_where_the_docs_say_one_missing_file_a_line(
+    audio, tmp_path):
+  """OUT/manifest.csv and OUT/missing_audio.txt; here the audio folder
+  lacks every large track's file."""
+  folder, missing, rows = audio
+  out = tmp_path / 'out'
+  imported = fma_import.write_manifest(SAMPLE, str(folder), str(out), 'large')
+  assert imported.manifest == str(out / 'manifest.csv')
+  assert sorted(os.listdir(out)) == ['manifest.csv', 'missing_audio.txt']
+  absent = [t for t, r in rows.items() if r['set.subset'] == 'large'
+            or t == missing]
+  assert len(absent) > 2 and imported.missing_audio == absent
+  assert (out / 'missing_audio.txt').read_text() == ''.join(
+      f'{t}\t{fma_import.audio_path(t)}\n' for t in absent)
