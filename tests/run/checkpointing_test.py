@@ -262,6 +262,7 @@ def test_a_held_stream_is_waited_on_until_quiet_and_no_longer_than_most(
     path = tmp_path / f'held-{write_for}-{most}'
     done = threading.Event()
     with open(path, 'wb', buffering=0) as held:
+      held.write(b'.')  # One byte held already: a size of 1 is no news.
       stop = time.monotonic() + write_for
       def writer():
         while time.monotonic() < stop and not done.is_set():
