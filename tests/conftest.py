@@ -111,7 +111,7 @@ def untrained_run(tmp_path_factory):
 @pytest.fixture(scope='session')
 def untrained_audio_run(tmp_path_factory):
   """_untrained's two-tower run: the spectrogram's side of explain (slow
-  tier; the mutation run includes it). xdist_group('untrained')."""
+  tier; the mutation run includes it). xdist_group('untrained_audio')."""
   return _untrained(tmp_path_factory, 'two_tower')
 
 
