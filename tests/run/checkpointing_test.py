@@ -256,8 +256,8 @@ def test_output_held_back_is_let_through_on_success_and_dropped_on_failure(
 
 def test_a_held_stream_is_waited_on_until_quiet_and_no_longer_than_most(
     tmp_path):
-  """Writes every 20 ms: the wait ends once they stop (after 0.3 s, within
-  two quiet periods of 0.1 s), or at most_seconds while they go on."""
+  """Writes every 10 ms: the wait ends once they stop (after 0.2 s, within
+  two quiet periods of 0.05 s), or at most_seconds while they go on."""
   def wait(write_for, most):
     path = tmp_path / f'held-{write_for}-{most}'
     done = threading.Event()
@@ -267,15 +267,15 @@ def test_a_held_stream_is_waited_on_until_quiet_and_no_longer_than_most(
       def writer():
         while time.monotonic() < stop and not done.is_set():
           held.write(b'.')
-          time.sleep(0.02)
+          time.sleep(0.01)
       thread = threading.Thread(target=writer)
       thread.start()
       started = time.monotonic()
-      checkpointing._wait_until_quiet(held.fileno(), 0.1, most)  # pylint: disable=protected-access
+      checkpointing._wait_until_quiet(held.fileno(), 0.05, most)  # pylint: disable=protected-access
       waited = time.monotonic() - started
       done.set()
       thread.join()
     return waited
-  assert 0.3 <= wait(0.3, 5.0) < 0.3 + 2 * 0.1 + 0.5
-  assert 1.0 <= wait(10.0, 1.0) < 1.0 + 0.1 + 0.6  # Twice most: 2 s.
-  assert 0.1 <= wait(0.0, 5.0) < 0.1 + 0.1 + 0.5  # Quiet from the start.
+  assert 0.2 <= wait(0.2, 5.0) < 0.2 + 2 * 0.05 + 0.4
+  assert 0.6 <= wait(10.0, 0.6) < 0.6 + 0.05 + 0.45  # Twice most: 1.2 s.
+  assert 0.05 <= wait(0.0, 5.0) < 0.05 + 0.05 + 0.4  # Quiet from the start.
