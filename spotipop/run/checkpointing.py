@@ -26,6 +26,19 @@ LATEST, BEST = 'latest', 'best'
 SELECTION = 'val_selection'
 
 
+def arrays_to_save(state, process_count):
+  """The state replicated on this host's devices, as Orbax should be handed
+  it when process_count processes save together."""
+  if process_count > 1:
+    # pmap outputs are host-local; orbax writes global arrays across hosts.
+    return jax.tree.map(
+        ocp.utils.fully_replicated_host_local_array_to_global_array, state)
+  # One host: its copy on one device. Given the array replicated on every
+  # device, Orbax compiles a slice per device and array to pick the replica
+  # it writes, seconds of a small run's first save.
+  return jax.device_put(state, jax.local_devices()[0])
+
+
 class Checkpoints:
   """The latest/ and best/ managers of a run.
 
@@ -71,15 +84,7 @@ class Checkpoints:
     if step in self._managers[which].all_steps():
       logging.info('%s already holds step %d', self._folder(which, step), step)
       return
-    if jax.process_count() > 1:
-      # pmap outputs are host-local; orbax writes global arrays across hosts.
-      state = jax.tree.map(
-          ocp.utils.fully_replicated_host_local_array_to_global_array, state)
-    else:
-      # One host: its copy on one device. Given the array replicated on every
-      # device, Orbax compiles a slice per device and array to pick the
-      # replica it writes, seconds of a small run's first save.
-      state = jax.device_put(state, jax.local_devices()[0])
+    state = arrays_to_save(state, jax.process_count())
     try:
       with _stderr_kept_only_on_success():
         self._managers[which].save(

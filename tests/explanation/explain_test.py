@@ -466,7 +466,12 @@ def test_explain_reports_what_its_tables_hold(run_fixture, request,
                              atol=1e-6)
   magnitude = np.abs(attributed['spec'])  # [tracks, frames, bands]
   hz, per_band, frame_seconds, per_frame, path = drawn['bands']
-  assert len(hz) == magnitude.shape[2] == config.model.n_mels
+  # The run's spectrogram is linear: its bins are the STFT's, k sr / n_fft.
+  assert config.model.n_mels == 0
+  np.testing.assert_allclose(
+      hz, np.arange(magnitude.shape[2]) * config.data.sample_rate /
+      config.model.n_fft)
+  assert magnitude.shape[2] == config.model.n_fft // 2 + 1
   np.testing.assert_allclose(per_band, magnitude.sum(1).mean(0), rtol=1e-4)
   np.testing.assert_allclose(per_frame, magnitude.sum(2).mean(0), rtol=1e-4)
   assert frame_seconds == drawn['track'][6]

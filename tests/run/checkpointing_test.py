@@ -90,6 +90,26 @@ def test_restored_arrays_live_on_one_local_device(saved):
       jax.local_devices()[0])
 
 
+@pytest.mark.parametrize('processes', [1, 2, 4])
+def test_a_save_hands_orbax_one_copy_on_one_host_and_global_arrays_on_more(
+    processes):
+  """One process: the state's copy on its first device. Several: each array
+  as one global array over every device of the job (here this process's 8),
+  as Orbax writes across hosts."""
+  mesh = jax.sharding.Mesh(jax.local_devices(), ('batch',))
+  everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  state = jax.device_put(_state(3), everywhere)
+  handed = checkpointing.arrays_to_save(state, processes)
+  assert sorted(handed) == ['step', 'w']
+  devices = ({jax.local_devices()[0]} if processes == 1
+             else set(jax.devices()))
+  assert len(jax.devices()) == 8
+  for name, array in handed.items():
+    assert array.sharding.device_set == devices, name
+    assert array.is_fully_replicated
+    np.testing.assert_array_equal(array, _state(3)[name])
+
+
 def test_saving_a_step_that_is_there_keeps_it(saved):
   """A resumed run redoing a step whose best was saved before a crash."""
   ckpts = checkpointing.Checkpoints(str(saved))
