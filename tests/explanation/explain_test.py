@@ -531,8 +531,11 @@ def test_the_baseline_is_the_train_splits_median_track(run_fixture, request):
   clips = explainer.rows('train', range(count), with_audio=True)['audio']
   spec = explainer.model.apply({}, clips, method='log_spectrogram')
   assert explainer.baseline['spec'].dtype == np.float32
+  # The run's linear bins above the codecs' cut-off hold magnitudes near the
+  # log's 1e-5 floor, whose float32 rounding differs between a batch of
+  # clips and the explainer's chunks by up to 1e-3 in their mean log.
   np.testing.assert_allclose(explainer.baseline['spec'],
-                             np.asarray(spec).mean(0), rtol=1e-5, atol=1e-5)
+                             np.asarray(spec).mean(0), rtol=1e-5, atol=1e-3)
 
 
 @on_the_untrained_run
