@@ -83,7 +83,7 @@ class Predictor:
     batch_size = min(chunk, total)
     probabilities, scores, failed, reasons = [], [], {}, []
     # Stand in for a track that cannot be decoded; its scores become NaN.
-    silence = np.zeros(catalog.num_samples(data), np.float32)
+    silence = np.zeros(catalog.num_samples(data), np.int16)
     no_values = (0.0,) * (len(features_lib.model_columns(data)) -
                           len(data.feature_columns))
     for start in range(0, total, chunk):
@@ -99,8 +99,12 @@ class Predictor:
       inputs = dict(zip(('features', 'genre_id'), pipeline.model_inputs(
           rows, genres[start:start + chunk], self._dataset)))
       if self.config.uses_audio:
-        inputs['audio'] = np.stack([silence if clip is None else clip
-                                    for (clip, _), _ in chunk_decoded])
+        # As 16-bit PCM, as the build stores clips: a file scores as its
+        # track does in evaluation (rounding to 16 bits moves the quietest
+        # bins of a decoded MP3 or OGG, and with them its score).
+        inputs['audio'] = np.stack([
+            silence if clip is None else decode.to_pcm16(clip)
+            for (clip, _), _ in chunk_decoded])
       probability, score = inference.predict_rows(
           self._predict, self._params, inputs, batch_size)
       if self._explainer:
