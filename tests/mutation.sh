@@ -32,6 +32,7 @@ if [ $# -eq 0 ]; then
     'spotipop.explanation.attribution.*' \
     'spotipop.explanation.split_explanation.*' \
     'spotipop.explanation.explained_run.*' \
-    'spotipop.audio.descriptors.*'
+    'spotipop.audio.descriptors.*' 'spotipop.prediction.new_tracks.*' \
+    'spotipop.training.seed_study.*' 'spotipop.training.summaries.*'
 fi
 mutmut run "$@"

@@ -309,6 +309,14 @@ def test_silence_clicks_dc_clipping_and_stereo_give_finite_documented_values():
   # Stereo: two channels of noise read 3 LU above one.
   assert found['loudness_lufs'][4] == pytest.approx(
       _loudness((0.1 * noise)[None], SR)[0] + 3.01, abs=0.05)
+  # Each clip's figures are its own: 40 dB off the loudest clips of its batch
+  # (whose dB scale the top-dB floor, per clip, must not share) change none.
+  quieter = [w if i not in (2, 3) else 0.01 * w for i, w in enumerate(waves)]
+  stereo[2:4] *= 0.01
+  again = _describe(quieter, stereo=stereo)
+  for name in descriptor_names.COMPUTED:
+    np.testing.assert_allclose(again[name][[0, 1, 4]], found[name][[0, 1, 4]],
+                               rtol=1e-6, atol=1e-6, err_msg=name)
 
 
 @pytest.mark.slow  # Compiles the descriptors for two more clip lengths.
@@ -333,8 +341,16 @@ def test_a_clip_shorter_than_its_window_is_described_by_its_audio_alone():
 
 
 def test_spectral_contrast_keeps_six_bands_where_nyquist_allows():
+  # 1000 Hz: the lowest rate spotipop accepts (config.SAMPLE_RATE_RANGE).
   assert [descriptors.contrast_band_count(rate)
-          for rate in (8000, 12800, 16000, 22050, 48000)] == [5, 5, 6, 6, 6]
+          for rate in (1000, 8000, 12800, 16000, 22050, 48000)] == [
+              2, 5, 5, 6, 6, 6]
+
+
+def test_bin_k_of_the_stft_is_at_k_times_the_rate_over_its_size():
+  for rate in (8000, 22050, 44100):
+    np.testing.assert_allclose(descriptors.fft_frequencies(rate),
+                               np.arange(1025) * rate / 2048, rtol=1e-12)
 
 
 def test_the_loudness_filter_size_is_the_smallest_even_5_smooth_length():
