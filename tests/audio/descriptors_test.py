@@ -301,6 +301,9 @@ def test_silence_clicks_dc_clipping_and_stereo_give_finite_documented_values():
   assert silence['sample_peak_dbfs'] == -120.0
   assert silence['crest_factor_db'] == 0.0
   assert silence['spectral_flatness_mean'] == pytest.approx(1.0)
+  for name in ('spectral_centroid_hz', 'spectral_bandwidth_hz',
+               'spectral_rolloff_hz'):
+    assert silence[f'{name}_mean'] == silence[f'{name}_std'] == 0.0, name
   assert (silence['key_pitch_class'], silence['mode_major'],
           silence['key_strength']) == (0, 1, 0.0)
   assert silence['tempo_strength'] == 0.0
@@ -314,12 +317,20 @@ def test_silence_clicks_dc_clipping_and_stereo_give_finite_documented_values():
       _loudness((0.1 * noise)[None], SR)[0] + 3.01, abs=0.05)
   # Each clip's figures are its own: 40 dB off the loudest clips of its batch
   # (whose dB scale the top-dB floor, per clip, must not share) change none.
-  quieter = [w if i not in (2, 3) else 0.01 * w for i, w in enumerate(waves)]
-  stereo[2:4] *= 0.01
-  again = _describe(quieter, stereo=stereo)
+  # And a spectrum's shape is not its level: the noise 100 dB down (its
+  # frames' magnitudes summing to about 0.03) has the same centroid,
+  # bandwidth and roll-off.
+  scale = np.array([1, 1, 0.01, 0.01, 1e-5])
+  again = _describe([w * k for w, k in zip(waves, scale)],
+                    stereo=stereo * scale[:, None, None])
   for name in descriptor_names.COMPUTED:
-    np.testing.assert_allclose(again[name][[0, 1, 4]], found[name][[0, 1, 4]],
-                               rtol=1e-6, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(again[name][:2], found[name][:2], rtol=1e-6,
+                               atol=1e-6, err_msg=name)
+  for name in ('spectral_centroid_hz', 'spectral_bandwidth_hz',
+               'spectral_rolloff_hz'):
+    for statistic in ('mean', 'std'):
+      key = f'{name}_{statistic}'
+      assert again[key][4] == pytest.approx(found[key][4], rel=1e-3), key
 
 
 @pytest.mark.slow  # Compiles the descriptors for two more clip lengths.
