@@ -33,6 +33,8 @@ if [ $# -eq 0 ]; then
     'spotipop.explanation.split_explanation.*' \
     'spotipop.explanation.explained_run.*' \
     'spotipop.audio.descriptors.*' 'spotipop.prediction.new_tracks.*' \
-    'spotipop.training.seed_study.*' 'spotipop.training.summaries.*'
+    'spotipop.training.seed_study.*' 'spotipop.training.summaries.*' \
+    'spotipop.audio.file_descriptors.*' 'spotipop.model.inference.*' \
+    'spotipop.config.*'
 fi
 mutmut run "$@"
