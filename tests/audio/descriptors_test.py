@@ -355,6 +355,24 @@ def test_a_clip_shorter_than_its_window_is_described_by_its_audio_alone():
     assert padded[j] == pytest.approx(exact[j], rel=0.02, abs=0.05), name
 
 
+def test_a_sign_change_is_counted_by_the_frames_that_hold_both_its_samples():
+  """librosa's framing: frame t holds the 2048 samples from 512 t - 1024, the
+  signal edge-padded, and counts the sign changes between them. A step from
+  -0.5 to 0.5 between samples 1023 and 1024 lies in frames 1 to 3 only, and
+  the padding repeats -0.5 (no change at the start). Samples within 1e-10 of
+  0 are 0, which counts as positive: alternating +-5e-11 never changes."""
+  n = 8192
+  step = np.where(np.arange(n) < 1024, -0.5, 0.5)
+  tiny = np.where(np.arange(n) % 2, 5e-11, -5e-11)
+  frames = descriptors.frame_count(n)
+  rate = np.asarray(descriptors._zero_crossing_rate(  # pylint: disable=protected-access
+      np.stack([step, tiny]).astype(np.float32), frames))
+  expected = np.zeros(frames)
+  expected[1:4] = 1 / 2048
+  np.testing.assert_array_equal(rate[0], expected)
+  np.testing.assert_array_equal(rate[1], np.zeros(frames))
+
+
 def test_spectral_contrast_keeps_six_bands_where_nyquist_allows():
   # 1000 Hz: the lowest rate spotipop accepts (config.SAMPLE_RATE_RANGE).
   assert [descriptors.contrast_band_count(rate)
