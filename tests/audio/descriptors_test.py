@@ -358,19 +358,40 @@ def test_a_clip_shorter_than_its_window_is_described_by_its_audio_alone():
 def test_a_sign_change_is_counted_by_the_frames_that_hold_both_its_samples():
   """librosa's framing: frame t holds the 2048 samples from 512 t - 1024, the
   signal edge-padded, and counts the sign changes between them. A step from
-  -0.5 to 0.5 between samples 1023 and 1024 lies in frames 1 to 3 only, and
-  the padding repeats -0.5 (no change at the start). Samples within 1e-10 of
-  0 are 0, which counts as positive: alternating +-5e-11 never changes."""
+  -0.5 to 0.5 between samples 1022 and 1023 (the last two of frame 0) lies
+  in frames 0 to 3 only, and the padding repeats -0.5 (no change at the
+  start). Samples within 1e-10 of 0 are 0, which counts as positive:
+  alternating +-5e-11 never changes."""
   n = 8192
-  step = np.where(np.arange(n) < 1024, -0.5, 0.5)
+  step = np.where(np.arange(n) < 1023, -0.5, 0.5)
   tiny = np.where(np.arange(n) % 2, 5e-11, -5e-11)
   frames = descriptors.frame_count(n)
   rate = np.asarray(descriptors._zero_crossing_rate(  # pylint: disable=protected-access
       np.stack([step, tiny]).astype(np.float32), frames))
   expected = np.zeros(frames)
-  expected[1:4] = 1 / 2048
+  expected[:4] = 1 / 2048
   np.testing.assert_array_equal(rate[0], expected)
   np.testing.assert_array_equal(rate[1], np.zeros(frames))
+
+
+def test_harmonic_and_percussive_energy_of_a_line_a_column_and_a_spike():
+  """A mel power spectrogram of 200 frames (the last 10 padding) and 128
+  bands: a line of 1 in band 10 (every frame but 50) is harmonic, a column
+  of 2 in frame 50 (every band but 10) percussive; a lone spike of 1000,
+  which neither median filter keeps, counts in neither (librosa's soft
+  masks, split_zeros=False), nor does a column of 2 in padding frame 195.
+  Harmonic: 189 valid line bins; percussive: 127 column bins of 2."""
+  power = np.zeros((1, 200, 128), np.float32)
+  power[0, :, 10] = 1.0
+  power[0, 50, :] = 2.0
+  power[0, 50, 10] = 0.0
+  power[0, 100, 100] = 1000.0
+  power[0, 195, :] = 2.0
+  power[0, 195, 10] = 0.0
+  mask = np.arange(200)[None] < 190
+  ratio = descriptors._harmonic_percussive_ratio(  # pylint: disable=protected-access
+      power, mask)
+  assert float(ratio[0]) == pytest.approx(10 * np.log10(189 / 254), abs=1e-5)
 
 
 def test_spectral_contrast_keeps_six_bands_where_nyquist_allows():
