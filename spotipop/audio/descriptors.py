@@ -345,6 +345,13 @@ def _chroma(magnitude, mask, sample_rate):
   reaches the neighbouring semitones below 500 Hz, does not vote. Peaks
   outside CHROMA_RANGE are left out.
   """
+  # Only bins whose refined frequency can lie in CHROMA_RANGE (the parabola
+  # moves a peak by at most half a bin), and a neighbour either side: at
+  # 22,050 Hz, 464 of the 1,025.
+  bin_hz = sample_rate / N_FFT
+  first = max(int(np.floor(CHROMA_RANGE[0] / bin_hz - 0.5)) - 1, 0)
+  magnitude = magnitude[..., first:int(np.ceil(
+      CHROMA_RANGE[1] / bin_hz + 0.5)) + 2]
   log_magnitude = jnp.log(jnp.maximum(magnitude, 1e-10))
   left, middle, right = (log_magnitude[..., :-2], log_magnitude[..., 1:-1],
                          log_magnitude[..., 2:])
@@ -352,7 +359,7 @@ def _chroma(magnitude, mask, sample_rate):
   curvature = left - 2 * middle + right
   shift = jnp.where(curvature < 0, 0.5 * (left - right) / jnp.where(
       curvature < 0, curvature, -1.0), 0.0)
-  hz = (np.arange(1, magnitude.shape[-1] - 1) + shift) * (sample_rate / N_FFT)
+  hz = (first + np.arange(1, magnitude.shape[-1] - 1) + shift) * bin_hz
   inside = peak & (hz >= CHROMA_RANGE[0]) & (hz <= CHROMA_RANGE[1])
   note = jnp.round(12 * jnp.log2(jnp.maximum(hz, 1.0) / 440.0) + 69)
   pitch_class = jnp.mod(note, 12).astype(jnp.int32)
