@@ -208,6 +208,42 @@ def test_tempo_and_its_strength_are_the_documented_autocorrelation_score():
   assert pulse_strength > 0.4 > 0.1 > noise_strength
 
 
+def _onset_rate_as_documented(envelope, valid, seconds):
+  """docs/descriptors.md's onset rate of one envelope, written out: frames
+  (43.07 a second) whose envelope, scaled to its maximum over the clip, is
+  the largest within 30 ms (1 frame) either side and exceeds by 0.07 the
+  mean within 100 ms (4 frames) either side, the window's frames beyond the
+  envelope's ends counted as 0; per second of the clip."""
+  env = np.where(valid, envelope, 0.0)
+  env = env / env.max()
+  onsets = 0
+  for t in np.flatnonzero(valid):
+    near = env[max(t - 1, 0):t + 2]
+    around = env[max(t - 4, 0):t + 5]
+    onsets += env[t] >= near.max() and env[t] >= around.sum() / 9 + 0.07
+  return onsets / seconds
+
+
+def test_onset_rate_is_the_documented_peak_count():
+  """A spiky envelope, alone and followed by padding frames of garbage that
+  the mask leaves out: spotipop's onset rate equals the definition computed
+  here, and neither is 0."""
+  rng = np.random.default_rng(5)
+  frames = 400
+  # Its maximum under 1, so that a padding frame read as 1 would rescale it.
+  envelope = rng.random(frames) ** 4 * 0.5
+  padded = np.concatenate([envelope, np.full(50, 9.0)])
+  seconds = frames * 512 / SR
+  expected = _onset_rate_as_documented(envelope, np.ones(frames, bool),
+                                       seconds)
+  assert expected > 1.0
+  for values in (envelope, padded):
+    valid = np.arange(values.size) < frames
+    rate = descriptors._onset_rate(  # pylint: disable=protected-access
+        np.float32(values)[None], valid[None], np.float32([seconds]), SR / 512)
+    assert float(rate[0]) == pytest.approx(expected, rel=1e-6)
+
+
 def test_onset_rate_counts_the_hits_of_a_click_train():
   """Four clicks a second and one click a second."""
   waves = []
