@@ -135,23 +135,62 @@ def test_the_gates_leave_out_silence_and_quiet_blocks():
   assert with_quiet == pytest.approx(alone, abs=0.1)
 
 
+def _gated_as_documented(energy, valid, relative_gate_lu):
+  """BS.1770-4's gating of one clip's block energies, written out: the mean
+  energy of the valid blocks above -70 LUFS that are also above the mean of
+  those, less relative_gate_lu; in LUFS (-0.691 + 10 log10), -70 when none
+  pass."""
+  lufs = -0.691 + 10 * np.log10(np.maximum(energy, 1e-30))
+  absolute = valid & (lufs > -70)
+  if not absolute.any():
+    return -70.0
+  gate = -0.691 + 10 * np.log10(energy[absolute].mean()) - relative_gate_lu
+  gated = absolute & (lufs > gate)
+  return max(-0.691 + 10 * np.log10(energy[gated].mean()), -70.0)
+
+
+@pytest.mark.parametrize('relative_gate_lu', [10.0, 20.0])
+def test_gating_is_bs1770s_over_the_valid_blocks(relative_gate_lu):
+  """300 valid blocks and 100 invalid ones louder than any: blocks spread
+  over -90 to 0 LUFS (a few within any 1 LU of the relative gate); blocks of
+  -76 to -56 LUFS, whose relative gate lies below the absolute one; blocks
+  all under -70 LUFS. The gated loudness equals BS.1770's gating computed
+  here, and -70 where no block passes."""
+  rng = np.random.default_rng(11)
+  lufs = np.stack([rng.uniform(-90, 0, 400), rng.uniform(-76, -56, 400),
+                   rng.uniform(-90, -70.5, 400)])
+  lufs[:, 300:] = 3.0
+  energy = 10.0 ** ((lufs + 0.691) / 10)
+  valid = np.arange(400)[None].repeat(3, 0) < 300
+  loudness, _, _ = descriptors._gated_loudness(  # pylint: disable=protected-access
+      np.float32(energy), valid, relative_gate_lu=relative_gate_lu)
+  expected = [_gated_as_documented(e, v, relative_gate_lu)
+              for e, v in zip(energy, valid)]
+  assert expected[2] == -70.0 and min(expected[:2]) > -70.0
+  np.testing.assert_allclose(loudness, expected, atol=1e-4)
+
+
+def test_loudness_range_percentiles_are_numpys():
+  """The 10th and 95th percentiles of the gated short-term loudness, and
+  others, equal numpy's (linear interpolation) over the masked values; 0
+  where none are."""
+  rng = np.random.default_rng(12)
+  values = rng.normal(-20, 5, (4, 30)).astype(np.float32)
+  mask = np.zeros((4, 30), bool)
+  mask[0] = True
+  mask[1, ::3] = True
+  mask[2, 7] = True
+  for q in (0.0, 10.0, 50.0, 95.0, 100.0):
+    found = np.asarray(descriptors._percentile(  # pylint: disable=protected-access
+        values, mask, q))
+    expected = [np.percentile(v[m], q) if m.any() else 0.0
+                for v, m in zip(values, mask)]
+    np.testing.assert_allclose(found, expected, rtol=1e-6, err_msg=str(q))
+
+
 # --- Tempo and key, known answers. -------------------------------------------
 
 TEMPI = (60, 72, 80, 90, 100, 110, 120, 128, 140, 150, 160, 174, 185, 200)
-
-
-@pytest.mark.slow  # A sweep of 14 patterns: known answers, not the inner loop.
-@pytest.mark.mutation  # The only tempo test: the mutation run needs it.
-def test_tempo_of_drum_patterns_is_within_2_percent_with_octave_errors_apart():
-  waves = [signals.drum_pattern(bpm, 12, SR, seed=i)
-           for i, bpm in enumerate(TEMPI)]
-  found = _describe(waves)['tempo_bpm']
-  ratio = found / np.array(TEMPI)
-  right = np.abs(ratio - 1) <= 0.02
-  octave = np.any([np.abs(ratio - r) <= 0.02 * r for r in (0.5, 2.0)], axis=0)
-  assert right.mean() >= 0.9, dict(zip(TEMPI, found))
-  assert not np.any(octave & right)
-  assert right.sum() + octave.sum() == len(TEMPI), dict(zip(TEMPI, found))
 
 
 def _tempo_as_documented(envelope):
@@ -255,6 +294,37 @@ def test_onset_rate_counts_the_hits_of_a_click_train():
   np.testing.assert_allclose(rates, [4.0, 1.0], atol=0.15)
 
 
+@pytest.mark.slow  # A sweep of 14 patterns: known answers, not the inner loop.
+@pytest.mark.mutation  # Known answers: the mutation run checks them too.
+def test_tempo_of_drum_patterns_is_within_2_percent_with_octave_errors_apart():
+  waves = [signals.drum_pattern(bpm, 12, SR, seed=i)
+           for i, bpm in enumerate(TEMPI)]
+  found = _describe(waves)['tempo_bpm']
+  ratio = found / np.array(TEMPI)
+  right = np.abs(ratio - 1) <= 0.02
+  octave = np.any([np.abs(ratio - r) <= 0.02 * r for r in (0.5, 2.0)], axis=0)
+  assert right.mean() >= 0.9, dict(zip(TEMPI, found))
+  assert not np.any(octave & right)
+  assert right.sum() + octave.sum() == len(TEMPI), dict(zip(TEMPI, found))
+
+
+def test_a_chord_of_every_pitch_class_weighted_as_a_key_profile_is_that_key():
+  """Pure tones of the 12 pitch classes (C5 to B5, a semitone apart: 3 FFT
+  bins), each as loud as Krumhansl & Kessler's rating of it in a key, read as
+  that key with strength near 1."""
+  keys = [(0, 1), (6, 1), (9, 0), (3, 0)]
+  waves = []
+  for key, major in keys:
+    ratings = np.roll(KRUMHANSL_MAJOR if major else KRUMHANSL_MINOR, key)
+    waves.append(sum(rating * signals.harmonic_tone(
+        signals.midi_hz(72 + pc), 3, SR, harmonics=1)
+                     for pc, rating in enumerate(ratings)) / 60)
+  found = _describe(waves)
+  assert [(found['key_pitch_class'][i], found['mode_major'][i])
+          for i in range(len(keys))] == keys
+  assert np.all(found['key_strength'] > 0.98), found['key_strength']
+
+
 @pytest.mark.slow  # A sweep of 24 keys; the chord test keeps one in quick.
 @pytest.mark.mutation  # Cadences: the key's known answers.
 def test_key_and_mode_of_cadences_in_all_24_keys():
@@ -273,23 +343,6 @@ KRUMHANSL_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66,
                    2.29, 2.88)
 KRUMHANSL_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69,
                    3.34, 3.17)
-
-
-def test_a_chord_of_every_pitch_class_weighted_as_a_key_profile_is_that_key():
-  """Pure tones of the 12 pitch classes (C5 to B5, a semitone apart: 3 FFT
-  bins), each as loud as Krumhansl & Kessler's rating of it in a key, read as
-  that key with strength near 1."""
-  keys = [(0, 1), (6, 1), (9, 0), (3, 0)]
-  waves = []
-  for key, major in keys:
-    ratings = np.roll(KRUMHANSL_MAJOR if major else KRUMHANSL_MINOR, key)
-    waves.append(sum(rating * signals.harmonic_tone(
-        signals.midi_hz(72 + pc), 3, SR, harmonics=1)
-                     for pc, rating in enumerate(ratings)) / 60)
-  found = _describe(waves)
-  assert [(found['key_pitch_class'][i], found['mode_major'][i])
-          for i in range(len(keys))] == keys
-  assert np.all(found['key_strength'] > 0.98), found['key_strength']
 
 
 # --- The spectral and MFCC descriptors against librosa. ----------------------
@@ -423,28 +476,6 @@ def test_silence_clicks_dc_clipping_and_stereo_give_finite_documented_values():
       assert again[key][4] == pytest.approx(found[key][4], rel=1e-3), key
 
 
-@pytest.mark.slow  # Compiles the descriptors for two more clip lengths.
-@pytest.mark.mutation  # The only clip with padding: the mutation run needs it.
-def test_a_clip_shorter_than_its_window_is_described_by_its_audio_alone():
-  """The shortest accepted clip, zero-padded to the window, reads as
-  itself: padding changes no statistic."""
-  # A 3 s clip in a 4 s window: lengths other tests compile for already.
-  short = signals.cadence(0, 1, SR, chord_seconds=0.75).astype(np.float32)
-  pad = SR
-  mono = np.pad(short, (0, pad))
-  channels = np.stack([mono, np.zeros_like(mono)])
-  padded = np.asarray(descriptors.describe(
-      mono[None], channels[None], np.array([short.size]), sample_rate=SR))[0]
-  exact = np.asarray(descriptors.describe(
-      short[None], np.stack([short, np.zeros_like(short)])[None],
-      np.array([short.size]), sample_rate=SR))[0]
-  assert np.all(np.isfinite(padded))
-  for name in ('loudness_lufs', 'spectral_centroid_hz_mean', 'mfcc1_mean',
-               'key_pitch_class', 'sample_peak_dbfs'):
-    j = descriptor_names.COMPUTED.index(name)
-    assert padded[j] == pytest.approx(exact[j], rel=0.02, abs=0.05), name
-
-
 def test_a_sign_change_is_counted_by_the_frames_that_hold_both_its_samples():
   """librosa's framing: frame t holds the 2048 samples from 512 t - 1024, the
   signal edge-padded, and counts the sign changes between them. A step from
@@ -508,3 +539,25 @@ def test_the_loudness_filter_size_is_the_smallest_even_5_smooth_length():
     assert size >= length and size % 2 == 0 and smooth(size), length
     assert not any(s % 2 == 0 and smooth(s) for s in range(length, size))
   assert descriptors.fft_size(30 * 22050 + 11025) == 675_000
+
+
+@pytest.mark.slow  # Compiles the descriptors for two more clip lengths.
+@pytest.mark.mutation  # The only clip with padding: the mutation run needs it.
+def test_a_clip_shorter_than_its_window_is_described_by_its_audio_alone():
+  """The shortest accepted clip, zero-padded to the window, reads as
+  itself: padding changes no statistic."""
+  # A 3 s clip in a 4 s window: lengths other tests compile for already.
+  short = signals.cadence(0, 1, SR, chord_seconds=0.75).astype(np.float32)
+  pad = SR
+  mono = np.pad(short, (0, pad))
+  channels = np.stack([mono, np.zeros_like(mono)])
+  padded = np.asarray(descriptors.describe(
+      mono[None], channels[None], np.array([short.size]), sample_rate=SR))[0]
+  exact = np.asarray(descriptors.describe(
+      short[None], np.stack([short, np.zeros_like(short)])[None],
+      np.array([short.size]), sample_rate=SR))[0]
+  assert np.all(np.isfinite(padded))
+  for name in ('loudness_lufs', 'spectral_centroid_hz_mean', 'mfcc1_mean',
+               'key_pitch_class', 'sample_peak_dbfs'):
+    j = descriptor_names.COMPUTED.index(name)
+    assert padded[j] == pytest.approx(exact[j], rel=0.02, abs=0.05), name
