@@ -325,6 +325,73 @@ def test_a_chord_of_every_pitch_class_weighted_as_a_key_profile_is_that_key():
   assert np.all(found['key_strength'] > 0.98), found['key_strength']
 
 
+def _key_as_documented(magnitude, valid, sample_rate):
+  """docs/descriptors.md's chroma, key, mode and key strength of one clip's
+  STFT magnitudes [frames, 1025], written out: in each valid frame, every
+  bin above its left neighbour and not below its right (log magnitudes,
+  floored at 1e-10) is a peak, its frequency moved by the vertex of the
+  parabola through the three (when it curves down); peaks from 55 Hz to
+  5 kHz add their magnitude to the pitch class of their nearest semitone
+  (A4 = 440 Hz). The key: of the Krumhansl-Kessler profiles in all 12
+  rotations, major then minor, the first with the largest Pearson
+  correlation with the chroma."""
+  chroma = np.zeros(12)
+  log = np.log(np.maximum(magnitude, 1e-10))
+  for frame in np.flatnonzero(valid):
+    for k in range(1, magnitude.shape[1] - 1):
+      left, middle, right = log[frame, k - 1:k + 2]
+      if not (middle > left and middle >= right):
+        continue
+      curvature = left - 2 * middle + right
+      shift = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+      hz = (k + shift) * sample_rate / 2048
+      if 55 <= hz <= 5000:
+        chroma[int(np.round(12 * np.log2(hz / 440) + 69)) % 12] += (
+            magnitude[frame, k])
+  profiles = [np.roll(p, k) for p in (KRUMHANSL_MAJOR, KRUMHANSL_MINOR)
+              for k in range(12)]
+  correlation = [np.corrcoef(chroma, p)[0, 1] for p in profiles]
+  best = int(np.argmax(correlation))
+  return chroma, (best % 12, int(best < 12), correlation[best])
+
+
+@pytest.mark.parametrize('sample_rate', [8000, 22050])
+def test_chroma_and_key_are_the_documented_peak_votes(sample_rate):
+  """Random magnitudes (peaks everywhere, and plateaus of two equal bins,
+  where the left one is the peak); another draw with the bins near D
+  raised; one bin per pitch class at its C minor rating over a floor of
+  small ones; the last two frames loud random padding that the mask leaves
+  out. The chroma and key equal the definition computed here."""
+  rng = np.random.default_rng(sample_rate)
+  frames = 6
+  magnitude = rng.random((3, frames + 2, 1025)) ** 3
+  for k in range(100, 1000, 37):
+    magnitude[:2, :, k - 1:k + 1] = 1.5
+  hz = np.arange(1025) * sample_rate / 2048
+  semitone = 12 * np.log2(np.maximum(hz, 1) / 440) + 69
+  magnitude[1, :, np.abs(semitone % 12 - 2) < 0.3] *= 4.0
+  magnitude[2] *= 1e-3
+  for pitch_class in range(12):  # Its nearest bin in the octave from C4.
+    k = np.argmin(np.abs(semitone - (60 + pitch_class)))
+    magnitude[2, :, k] = KRUMHANSL_MINOR[pitch_class]
+  magnitude[:, frames:] = 50.0 * rng.random((3, 2, 1025))
+  valid = np.arange(frames + 2) < frames
+  masks = np.stack([valid] * 3)
+  chroma = np.asarray(descriptors._chroma(  # pylint: disable=protected-access
+      np.float32(magnitude), masks, sample_rate))
+  key, major, strength = map(np.asarray, descriptors._key(  # pylint: disable=protected-access
+      np.float32(magnitude), masks, sample_rate))
+  for i in range(3):
+    expected_chroma, (expected_key, expected_major, expected_strength) = (
+        _key_as_documented(magnitude[i], valid, sample_rate))
+    np.testing.assert_allclose(chroma[i], expected_chroma, rtol=1e-4)
+    assert (key[i], major[i]) == (expected_key, expected_major)
+    assert strength[i] == pytest.approx(expected_strength, abs=1e-4)
+  # Not vacuous: the raised D bins lead, and the third draw is C minor.
+  assert np.argmax(chroma[1]) == 2
+  assert (key[2], major[2]) == (0, 0)
+
+
 @pytest.mark.slow  # A sweep of 24 keys; the chord test keeps one in quick.
 @pytest.mark.mutation  # Cadences: the key's known answers.
 def test_key_and_mode_of_cadences_in_all_24_keys():
