@@ -276,8 +276,10 @@ def test_output_held_back_is_let_through_on_success_and_dropped_on_failure(
 
 def test_a_held_stream_is_waited_on_until_quiet_and_no_longer_than_most(
     tmp_path):
-  """Writes every 10 ms: the wait ends once they stop (after 0.2 s, within
-  two quiet periods of 0.05 s), or at most_seconds while they go on."""
+  """Writes every 10 ms: the wait ends once they stop (after 0.3 s, within
+  two quiet periods of 0.15 s), or at most_seconds while they go on. (A
+  quiet period well above the writes' gap: on a loaded machine a thread's
+  10 ms sleep can last several times that.)"""
   def wait(write_for, most):
     path = tmp_path / f'held-{write_for}-{most}'
     done = threading.Event()
@@ -291,11 +293,11 @@ def test_a_held_stream_is_waited_on_until_quiet_and_no_longer_than_most(
       thread = threading.Thread(target=writer)
       thread.start()
       started = time.monotonic()
-      checkpointing._wait_until_quiet(held.fileno(), 0.05, most)  # pylint: disable=protected-access
+      checkpointing._wait_until_quiet(held.fileno(), 0.15, most)  # pylint: disable=protected-access
       waited = time.monotonic() - started
       done.set()
       thread.join()
     return waited
-  assert 0.2 <= wait(0.2, 5.0) < 0.2 + 2 * 0.05 + 0.4
-  assert 0.6 <= wait(10.0, 0.6) < 0.6 + 0.05 + 0.45  # Twice most: 1.2 s.
-  assert 0.05 <= wait(0.0, 5.0) < 0.05 + 0.05 + 0.4  # Quiet from the start.
+  assert 0.3 <= wait(0.3, 5.0) < 0.3 + 2 * 0.15 + 0.4
+  assert 0.6 <= wait(10.0, 0.6) < 0.6 + 0.15 + 0.45  # Twice most: 1.2 s.
+  assert 0.15 <= wait(0.0, 5.0) < 0.15 + 0.15 + 0.4  # Quiet from the start.
