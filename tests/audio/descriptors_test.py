@@ -247,40 +247,54 @@ def test_tempo_and_its_strength_are_the_documented_autocorrelation_score():
   assert pulse_strength > 0.4 > 0.1 > noise_strength
 
 
-def _onset_rate_as_documented(envelope, valid, seconds):
+def _onset_rate_as_documented(envelope, valid, seconds, frame_rate):
   """docs/descriptors.md's onset rate of one envelope, written out: frames
-  (43.07 a second) whose envelope, scaled to its maximum over the clip, is
-  the largest within 30 ms (1 frame) either side and exceeds by 0.07 the
-  mean within 100 ms (4 frames) either side, the window's frames beyond the
-  envelope's ends counted as 0; per second of the clip."""
+  whose envelope, scaled to its maximum over the clip, is the largest within
+  30 ms either side and exceeds by 0.07 the mean within 100 ms either side
+  (each rounded to frames, at least one), the window's frames beyond the
+  envelope's ends counted as 0 in the mean and left out of the largest; per
+  second of the clip."""
+  wait = max(1, round(0.03 * frame_rate))
+  around = max(1, round(0.1 * frame_rate))
   env = np.where(valid, envelope, 0.0)
   env = env / env.max()
   onsets = 0
   for t in np.flatnonzero(valid):
-    near = env[max(t - 1, 0):t + 2]
-    around = env[max(t - 4, 0):t + 5]
-    onsets += env[t] >= near.max() and env[t] >= around.sum() / 9 + 0.07
+    near = env[max(t - wait, 0):t + wait + 1]
+    mean = env[max(t - around, 0):t + around + 1].sum() / (2 * around + 1)
+    onsets += env[t] >= near.max() and env[t] >= mean + 0.07
   return onsets / seconds
 
 
-def test_onset_rate_is_the_documented_peak_count():
-  """A spiky envelope, alone and followed by padding frames of garbage that
-  the mask leaves out: spotipop's onset rate equals the definition computed
-  here, and neither is 0."""
+@pytest.mark.parametrize('sample_rate', [4000, 22050, 44100])
+def test_onset_rate_is_the_documented_peak_count(sample_rate):
+  """At three frame rates (windows of 1 to 9 frames), one batch: a spiky
+  envelope whose first and last frames are its largest; a flat noisy one
+  at another scale, whose peaks sit near the threshold; a clip of 20
+  frames, under a second; each alone and then followed by padding frames
+  of garbage that the mask leaves out. The onset rate equals the definition
+  computed here."""
+  frame_rate = sample_rate / 512
   rng = np.random.default_rng(5)
   frames = 400
-  # Its maximum under 1, so that a padding frame read as 1 would rescale it.
-  envelope = rng.random(frames) ** 4 * 0.5
-  padded = np.concatenate([envelope, np.full(50, 9.0)])
-  seconds = frames * 512 / SR
-  expected = _onset_rate_as_documented(envelope, np.ones(frames, bool),
-                                       seconds)
-  assert expected > 1.0
-  for values in (envelope, padded):
-    valid = np.arange(values.size) < frames
+  # Maxima under 1, so that a padding frame read as 1 would rescale them.
+  spiky = rng.random(frames) ** 4 * 0.5
+  spiky[[0, -1]] = 0.5
+  envelopes = np.stack([spiky, 0.9 * rng.random(frames),
+                        rng.random(frames) ** 2 * 0.3])
+  lengths = np.array([frames, frames, 20])
+  seconds = lengths * 512 / sample_rate
+  expected = [_onset_rate_as_documented(e[:n], np.ones(n, bool), t,
+                                        frame_rate)
+              for e, n, t in zip(envelopes, lengths, seconds)]
+  assert min(expected) > 1.0
+  for pad in (0, 50):
+    values = np.concatenate([envelopes, np.full((3, pad), 9.0)], axis=1)
+    values[2, 20:] = 9.0
+    valid = np.arange(values.shape[1])[None] < lengths[:, None]
     rate = descriptors._onset_rate(  # pylint: disable=protected-access
-        np.float32(values)[None], valid[None], np.float32([seconds]), SR / 512)
-    assert float(rate[0]) == pytest.approx(expected, rel=1e-6)
+        np.float32(values), valid, np.float32(seconds), frame_rate)
+    np.testing.assert_allclose(rate, expected, rtol=1e-6)
 
 
 def test_onset_rate_counts_the_hits_of_a_click_train():
