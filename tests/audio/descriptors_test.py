@@ -369,13 +369,14 @@ def _key_as_documented(magnitude, valid, sample_rate):
   return chroma, (best % 12, int(best < 12), correlation[best])
 
 
-@pytest.mark.parametrize('sample_rate', [8000, 22050])
+# 96 kHz: bins of 47 Hz, the lowest that can vote is bin 1.
+@pytest.mark.parametrize('sample_rate', [8000, 22050, 96000])
 def test_chroma_and_key_are_the_documented_peak_votes(sample_rate):
   """Random magnitudes (peaks everywhere, and plateaus of two equal bins,
   where the left one is the peak); another draw with the bins near D
-  raised; one bin per pitch class at its C minor rating over a floor of
-  small ones; the last two frames loud random padding that the mask leaves
-  out. The chroma and key equal the definition computed here."""
+  raised; one bin per pitch class (C7 to B7) at its C minor rating over a
+  floor of small ones; the last two frames loud random padding that the
+  mask leaves out. The chroma and key equal the definition computed here."""
   rng = np.random.default_rng(sample_rate)
   frames = 6
   magnitude = rng.random((3, frames + 2, 1025)) ** 3
@@ -385,8 +386,8 @@ def test_chroma_and_key_are_the_documented_peak_votes(sample_rate):
   semitone = 12 * np.log2(np.maximum(hz, 1) / 440) + 69
   magnitude[1, :, np.abs(semitone % 12 - 2) < 0.3] *= 4.0
   magnitude[2] *= 1e-3
-  for pitch_class in range(12):  # Its nearest bin in the octave from C4.
-    k = np.argmin(np.abs(semitone - (60 + pitch_class)))
+  for pitch_class in range(12):  # Its nearest bin in the octave from C7.
+    k = np.argmin(np.abs(semitone - (96 + pitch_class)))
     magnitude[2, :, k] = KRUMHANSL_MINOR[pitch_class]
   magnitude[:, frames:] = 50.0 * rng.random((3, 2, 1025))
   valid = np.arange(frames + 2) < frames
