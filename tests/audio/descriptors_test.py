@@ -199,11 +199,14 @@ def _tempo_as_documented(envelope):
   over its value at lag 0; each tempo from 40 to 240 BPM in quarter steps
   scored by the mean of it at 1 to 4 periods (linearly interpolated, only
   lags whose upper frame lies within half the clip); the fastest tempo
-  within 90% of the best score, and that score clipped to [0, 1]."""
+  within 90% of the best score, and that score clipped to [0, 1]; 240 BPM
+  at strength 0 where no tempo scores above 0."""
   frame_rate = SR / 512
   env = envelope - envelope.mean()
   frames = len(env)
   acf = np.correlate(env, env, 'full')[frames - 1:]
+  if acf[0] == 0:  # A constant envelope.
+    return 240.0, 0.0
   acf = acf / acf[0]
   bpm = np.arange(40, 240.125, 0.25)
   scores = []
@@ -216,35 +219,53 @@ def _tempo_as_documented(envelope):
         values.append(acf[low] + (acf[low + 1] - acf[low]) * (lag - low))
     scores.append(np.mean(values) if values else -np.inf)
   scores = np.array(scores)
+  if scores.max() <= 0:
+    return 240.0, 0.0
   fastest = np.flatnonzero(scores >= 0.9 * scores.max())[-1]
   return bpm[fastest], min(max(scores[fastest], 0.0), 1.0)
 
 
+def _pulses(period, frames, rng, noise=0.3):
+  pulses = np.zeros(frames)
+  pulses[np.round(np.arange(3, frames, period)).astype(int)] = 1.0
+  return pulses + noise * rng.random(frames)
+
+
 def test_tempo_and_its_strength_are_the_documented_autocorrelation_score():
-  """Onset envelopes of pulses every 20.5 frames (126 BPM) over noise, and
-  of noise alone; each alone and followed by padding frames of garbage that
-  the mask leaves out: spotipop's tempo and strength equal the definition
+  """One batch, each envelope followed by padding frames of garbage that
+  the mask leaves out: pulses at 126 BPM; noise; the same pulses 60 dB
+  down; short clips (165 frames, half of it 82) whose tempo's fourth period
+  ends one frame either side of half the clip; pulses at 50 BPM, whose
+  period fits in half the clip once; pulses at 240 BPM, the top of the
+  search; a constant; a cosine of 22 frames over 30, whose every tempo
+  scores below 0. spotipop's tempo and strength equal the definition
   computed here."""
   rng = np.random.default_rng(3)
-  frames = 500
-  pulses = np.zeros(frames)
-  pulses[np.round(np.arange(7, frames, 20.5)).astype(int)] = 1.0
-  envelopes = [pulses + 0.3 * rng.random(frames), rng.random(frames)]
-  for envelope in envelopes:
-    expected = _tempo_as_documented(envelope)
-    padded = np.concatenate([envelope, np.full(120, 5.0)])
-    mask = np.arange(padded.size) < frames
-    for values, valid in ((envelope, np.ones(frames, bool)), (padded, mask)):
-      tempo, strength = descriptors._tempo(  # pylint: disable=protected-access
-          np.float32(values)[None], valid[None], SR / 512)
-      assert float(tempo[0]) == expected[0]
-      assert float(strength[0]) == pytest.approx(expected[1], abs=1e-5)
-  # Not a vacuous fixture: the pulses read 126 BPM, and far more strongly
-  # than the noise (0.46 against 0.04).
-  (pulse_tempo, pulse_strength), (_, noise_strength) = map(
-      _tempo_as_documented, envelopes)
-  assert pulse_tempo == pytest.approx(126, abs=1)
-  assert pulse_strength > 0.4 > 0.1 > noise_strength
+  frame_rate = SR / 512
+  envelopes = [_pulses(20.5, 500, rng), rng.random(500)]
+  envelopes.append(1e-3 * envelopes[0])
+  envelopes += [_pulses(60 * frame_rate / bpm, 165, rng, noise=0.1)
+                for bpm in (127.25, 128.0, 50.0)]
+  envelopes += [_pulses(60 * frame_rate / 240, 300, rng), np.full(300, 0.5),
+                np.cos(2 * np.pi * np.arange(30) / 22)]
+  width = 560
+  values = np.full((len(envelopes), width), 5.0)
+  valid = np.zeros((len(envelopes), width), bool)
+  for i, envelope in enumerate(envelopes):
+    values[i, :len(envelope)] = envelope
+    valid[i, :len(envelope)] = True
+  tempo, strength = descriptors._tempo(  # pylint: disable=protected-access
+      np.float32(values), valid, frame_rate)
+  expected = [_tempo_as_documented(e) for e in envelopes]
+  np.testing.assert_array_equal(tempo, [t for t, _ in expected])
+  np.testing.assert_allclose(strength, [s for _, s in expected], atol=1e-5)
+  # Not a vacuous fixture: the pulses read their tempo, far more strongly
+  # than the noise; the constant and the cosine have none.
+  assert expected[0][0] == pytest.approx(126, abs=1)
+  assert expected[0][1] > 0.4 > 0.1 > expected[1][1]
+  np.testing.assert_allclose([t for t, _ in expected[3:7]],
+                             [127.25, 128, 50, 240], atol=3)
+  assert expected[7] == expected[8] == (240.0, 0.0)
 
 
 def _onset_rate_as_documented(envelope, valid, seconds, frame_rate):
@@ -405,6 +426,11 @@ def test_chroma_and_key_are_the_documented_peak_votes(sample_rate):
   # Not vacuous: the raised D bins lead, and the third draw is C minor.
   assert np.argmax(chroma[1]) == 2
   assert (key[2], major[2]) == (0, 0)
+  # A key is the chroma's shape, not its level: 80 dB down, the same.
+  quiet = map(np.asarray, descriptors._key(  # pylint: disable=protected-access
+      np.float32(magnitude * 1e-4), masks, sample_rate))
+  for found, at_level in zip(quiet, (key, major, strength)):
+    np.testing.assert_allclose(found, at_level, atol=1e-4)
 
 
 @pytest.mark.slow  # A sweep of 24 keys; the chord test keeps one in quick.
@@ -595,6 +621,23 @@ def test_harmonic_and_percussive_energy_of_a_line_a_column_and_a_spike():
   ratio = descriptors._harmonic_percussive_ratio(  # pylint: disable=protected-access
       power, mask)
   assert float(ratio[0]) == pytest.approx(10 * np.log10(189 / 254), abs=1e-5)
+
+
+def test_the_definitions_edges_are_inclusive():
+  """Roll-off: the first bin where the running sum reaches 85% (17 of 20).
+  Chroma: a peak exactly at 55 Hz (22,528 Hz: bins of 11 Hz) or 5 kHz
+  (20,480 Hz: bins of 10 Hz) votes, for A and D# (MIDI 111)."""
+  magnitude = np.zeros((1, 1, 1025), np.float32)
+  magnitude[..., 3], magnitude[..., 9] = 17.0, 3.0
+  freqs = descriptors.fft_frequencies(22050).astype(np.float32)
+  rolloff = descriptors._rolloff(magnitude, freqs)  # pylint: disable=protected-access
+  assert float(rolloff[0, 0]) == freqs[3]
+  for sample_rate, peak, pitch_class in ((22528, 5, 9), (20480, 500, 3)):
+    magnitude = np.full((1, 1, 1025), 0.01, np.float32)
+    magnitude[..., peak] = 1.0
+    chroma = np.asarray(descriptors._chroma(  # pylint: disable=protected-access
+        magnitude, np.ones((1, 1), bool), sample_rate))
+    assert chroma[0, pitch_class] == 1.0, sample_rate
 
 
 def test_spectral_contrast_keeps_six_bands_where_nyquist_allows():
