@@ -623,6 +623,17 @@ def test_harmonic_and_percussive_energy_of_a_line_a_column_and_a_spike():
   assert float(ratio[0]) == pytest.approx(10 * np.log10(189 / 254), abs=1e-5)
 
 
+def test_frame_statistics_cover_the_valid_frames_only():
+  """Mean and population spread over the frames within a clip: one valid
+  frame is its own mean with no spread; padding never counts."""
+  x = np.array([[4.0, 9.0, 9.0, 9.0], [1.0, 2.0, 6.0, 9.0]], np.float32)
+  mask = np.array([[True, False, False, False], [True, True, True, False]])
+  mean, spread = map(np.asarray, descriptors._masked_spread(x, mask))  # pylint: disable=protected-access
+  np.testing.assert_allclose(mean, [4.0, 3.0])
+  np.testing.assert_allclose(spread, [0.0, np.std([1.0, 2.0, 6.0])],
+                             rtol=1e-6)
+
+
 def test_the_definitions_edges_are_inclusive():
   """Roll-off: the first bin where the running sum reaches 85% (17 of 20).
   Chroma: a peak exactly at 55 Hz (22,528 Hz: bins of 11 Hz) or 5 kHz
