@@ -8,6 +8,7 @@ the build did.
 import csv
 import json
 import math
+import os
 
 import jax
 import numpy as np
@@ -32,6 +33,7 @@ def test_features_are_read_in_the_models_column_order():
     ('a=1,b', "'b' is not name=value"),
     ('a=1,b=2,d=4', "unknown feature 'd'; the model uses ['a', 'b']"),
     ('a=1,b=x', "b='x' is not a number"),
+    ('a=1=2,b=1', "a='1=2' is not a number"),
     ('a=1,b=nan', "b is 'nan' (NaN/Inf)"),
     ('a=1,b=-inf', "b is '-inf' (NaN/Inf)"),
     ('a=1', "missing ['b']"),
@@ -90,10 +92,10 @@ def test_flags_give_one_track_named_for_them():
                                      [(3.0,)], ['jazz'])
 
 
-def _stored_scores(run):
-  """{track id: (probability, score)}: the run's model on the features (and
-  clips, if it hears them) its build stored, every split."""
-  config, _, model, state = workdir_lib.restore_run(str(run))
+def _stored_scores(run, checkpoint='best'):
+  """{track id: (probability, score)}: the run's model at checkpoint on the
+  features (and clips, if it hears them) its build stored, every split."""
+  config, _, model, state = workdir_lib.restore_run(str(run), checkpoint)
   builder = datasets.load(json.loads((run / 'dataset.json').read_text())
                           ['data_dir'])
   stored = {}
@@ -110,14 +112,19 @@ def _stored_scores(run):
 
 
 @on_the_untrained_run
+@pytest.mark.parametrize('checkpoint', ['best', 'latest'])
 def test_a_csvs_tracks_score_as_the_model_scores_their_stored_features(
-    untrained_run, tmp_path):
-  """A CSV of the run's own tracks (a bad row among them), scored in chunks
-  of 4 with a padded last one: each track gets what the model gives the
-  features the build stored for it; the bad row is rejected by its line."""
-  predictor = new_tracks.Predictor(str(untrained_run))
+    untrained_run, tmp_path, checkpoint):
+  """A CSV of the run's own tracks without popularity or audio (a tabular
+  model needs neither), a bad row among them, scored in chunks of 4 with a
+  padded last one: each track gets what the checkpoint's model gives the
+  features the build stored for it (the run's latest/ holds another model);
+  the bad row is rejected by its line."""
+  predictor = new_tracks.Predictor(str(untrained_run), checkpoint)
   with open(predictor.config.data.manifest, newline='') as f:
-    rows = list(csv.DictReader(f))[:10]
+    rows = [{k: v for k, v in row.items()
+             if k not in ('popularity', 'audio_path')}
+            for row in list(csv.DictReader(f))[:10]]
   rows[3] = {**rows[3], predictor.feature_columns[0]: 'loud'}
   path = tmp_path / 'tracks.csv'
   with open(path, 'w', newline='') as f:
@@ -132,7 +139,10 @@ def test_a_csvs_tracks_score_as_the_model_scores_their_stored_features(
                                                           10, 11)]
   scores = predictor(tracks.audio_paths, tracks.features, tracks.genres,
                      chunk=4)
-  stored = _stored_scores(untrained_run)
+  stored = _stored_scores(untrained_run, checkpoint)
+  other = _stored_scores(untrained_run, {'best': 'latest',
+                                         'latest': 'best'}[checkpoint])
+  assert all(abs(stored[t][0] - other[t][0]) > 1e-4 for t in kept)
   np.testing.assert_allclose(scores.probability,
                              [stored[t][0] for t in kept], rtol=1e-5)
   np.testing.assert_allclose(scores.score, [stored[t][1] for t in kept],
@@ -176,13 +186,21 @@ def test_audio_files_score_as_their_stored_clips_and_a_bad_one_fails_alone(
   predictor = new_tracks.Predictor(str(untrained_audio_run))
   with open(predictor.config.data.manifest, newline='') as f:
     rows = list(csv.DictReader(f))[:6]
-  tracks = new_tracks.tracks_from_csv(predictor.config.data.manifest,
-                                      predictor.config)
-  paths, features = tracks.audio_paths[:6], tracks.features[:6]
+  # Its audio elsewhere than the CSV's folder, as a user's files may be.
+  catalogue = os.path.dirname(predictor.config.data.manifest)
+  listed = tmp_path / 'to_score.csv'
+  with open(listed, 'w', newline='') as f:
+    writer = csv.DictWriter(f, list(rows[0]))
+    writer.writeheader()
+    writer.writerows({**r, 'audio_path': os.path.join(catalogue,
+                                                      r['audio_path'])}
+                     for r in rows)
+  tracks = new_tracks.tracks_from_csv(str(listed), predictor.config)
+  paths, features = tracks.audio_paths, tracks.features
   corrupt = tmp_path / 'corrupt.mp3'
   corrupt.write_bytes(b'\x00garbage' * 500)
   paths[2] = str(corrupt)
-  scores = predictor(paths, features, tracks.genres[:6], chunk=4)
+  scores = predictor(paths, features, tracks.genres, chunk=4)
   assert list(scores.failed) == [2]
   assert str(corrupt) in scores.failed[2]
   assert np.isnan(scores.probability[2]) and np.isnan(scores.score[2])
