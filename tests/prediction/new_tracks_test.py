@@ -7,6 +7,7 @@ the build did.
 
 import csv
 import json
+import logging
 import math
 import os
 
@@ -114,12 +115,13 @@ def _stored_scores(run, checkpoint='best'):
 @on_the_untrained_run
 @pytest.mark.parametrize('checkpoint', ['best', 'latest'])
 def test_a_csvs_tracks_score_as_the_model_scores_their_stored_features(
-    untrained_run, tmp_path, checkpoint):
+    untrained_run, tmp_path, checkpoint, caplog):
   """A CSV of the run's own tracks without popularity or audio (a tabular
   model needs neither), a bad row among them, scored in chunks of 4 with a
   padded last one: each track gets what the checkpoint's model gives the
   features the build stored for it (the run's latest/ holds another model);
-  the bad row is rejected by its line."""
+  the bad row is rejected by its line; a progress line after each chunk
+  but for a single one."""
   predictor = new_tracks.Predictor(str(untrained_run), checkpoint)
   with open(predictor.config.data.manifest, newline='') as f:
     rows = [{k: v for k, v in row.items()
@@ -137,8 +139,14 @@ def test_a_csvs_tracks_score_as_the_model_scores_their_stored_features(
   assert tracks.ids == kept
   assert tracks.where == [f'{path}:{line}' for line in (2, 3, 4, 6, 7, 8, 9,
                                                           10, 11)]
-  scores = predictor(tracks.audio_paths, tracks.features, tracks.genres,
-                     chunk=4)
+  with caplog.at_level(logging.INFO):
+    scores = predictor(tracks.audio_paths, tracks.features, tracks.genres,
+                       chunk=4)
+    assert [m for m in caplog.messages if m.startswith('scored')] == [
+        'scored 4/9 tracks', 'scored 8/9 tracks', 'scored 9/9 tracks']
+    caplog.clear()  # One chunk: no progress to show.
+    predictor(tracks.audio_paths, tracks.features, tracks.genres, chunk=9)
+    assert not [m for m in caplog.messages if m.startswith('scored')]
   stored = _stored_scores(untrained_run, checkpoint)
   other = _stored_scores(untrained_run, {'best': 'latest',
                                          'latest': 'best'}[checkpoint])
@@ -165,6 +173,16 @@ def test_a_track_given_by_flags_is_scored_and_explained(untrained_run):
   probability, score = _stored_scores(untrained_run)[row['track_id']]
   assert scores.probability[0] == pytest.approx(probability, rel=1e-5)
   assert scores.score[0] == pytest.approx(score, rel=1e-4, abs=1e-4)
+  # Five copies in chunks of 2: each its own, equal, contributions.
+  copies = predictor(track.audio_paths * 5, track.features * 5,
+                     track.genres * 5, chunk=2)
+  assert len(copies.contributions) == 5
+  for contributions in copies.contributions:
+    assert [n for n, _ in contributions] == [n for n, _ in
+                                             scores.contributions[0]]
+    np.testing.assert_allclose([v for _, v in contributions],
+                               [v for _, v in scores.contributions[0]],
+                               rtol=1e-4, atol=1e-6)
   (top,) = scores.contributions
   assert len(top) == 3
   names = [name for name, _ in top]
