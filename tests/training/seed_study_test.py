@@ -52,6 +52,39 @@ def test_aggregate_gives_mean_sd_range_and_the_bootstrap_half_width():
       seed_study.table({'training seed': summary}))
 
 
+def test_the_table_shows_what_each_source_of_variance_measured():
+  """Two runs by training seed, the second without a GBDT figure or an
+  interval, and one by split seed: a single run has no sd, a figure missing
+  from any run is a dash, and the half-width averages the intervals there
+  are."""
+  first = _report(0.70, 0.72, 0.02)
+  second = {'overall': {'roc_auc': 0.74}, 'baselines': {'gbdt': {}}}
+  text = seed_study.table({
+      'training seed': seed_study.aggregate([first, second]),
+      'split seed': seed_study.aggregate([first])})
+  dashes = ' — | — | — | — |'
+  assert text.split('\n') == [
+      '| varied | runs | metric | spotipop mean ± sd [range] | '
+      'GBDT mean ± sd [range] | spotipop - GBDT | bootstrap ± |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+      '| training seed | 2 | ROC-AUC | 0.720 ± 0.028 [0.700, 0.740] | — | — '
+      '| 0.020 |',
+      *(f'| training seed | 2 | {m} |{dashes}'
+        for m in ('PR-AUC', 'MCC', 'Brier', 'MAE', 'R²')),
+      '| split seed | 1 | ROC-AUC | 0.700 [0.700, 0.700] | '
+      '0.720 [0.720, 0.720] | -0.020 [-0.020, -0.020] | 0.020 |',
+      *(f'| split seed | 1 | {m} |{dashes}'
+        for m in ('PR-AUC', 'MCC', 'Brier', 'MAE', 'R²'))]
+
+
+def test_each_training_seed_run_keeps_the_flagfiles_split_seed():
+  config = small_config('m.csv', '/unused', seed=1, split_seed=2,
+                        split='time', release_column='release_year')
+  runs = seed_study.plan(config, [0, 3], [2])  # One split seed: accepted.
+  assert [(v.train.seed, v.data.split_seed)
+          for _, v in runs['training seed']] == [(0, 2), (3, 2)]
+
+
 @pytest.mark.slow  # Three whole training runs.
 def test_replicates_train_each_seed_once_and_resume(catalogue, tmp_path):
   flags = [*small_flags(catalogue[0], tmp_path / 'tfds'),
