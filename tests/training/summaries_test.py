@@ -58,7 +58,9 @@ def test_a_resumed_run_hides_what_followed_its_checkpoint(tmp_path):
   again = summaries.Summaries(str(tmp_path))
   again.epoch(_record(2, 0.9375))
   again.close()
-  assert tensorboard_scalars(str(tmp_path))['validation/roc_auc'] == {2: 0.9375}
+  shown = tensorboard_scalars(str(tmp_path))
+  assert shown['validation/roc_auc'] == {2: 0.9375}
+  assert 'train/loss' not in shown  # Step 1 too.
 
 
 @pytest.mark.parametrize('failing', ['__init__', 'write_event', 'flush',
