@@ -15,6 +15,7 @@ from conftest import file_snapshot
 from conftest import truncate_checkpoint_state
 from spotipop import errors
 from spotipop.run import checkpointing
+from spotipop.training import loop
 
 
 def _state(value):
@@ -96,9 +97,7 @@ def test_a_save_hands_orbax_one_copy_on_one_host_and_global_arrays_on_more(
   """One process: the state's copy on its first device. Several: each array
   as one global array over every device of the job (here this process's 8),
   as Orbax writes across hosts."""
-  mesh = jax.sharding.Mesh(jax.local_devices(), ('batch',))
-  everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-  state = jax.device_put(_state(3), everywhere)
+  state = loop.replicated(_state(3))  # As the train step returns it.
   handed = checkpointing.arrays_to_save(state, processes)
   assert sorted(handed) == ['step', 'w']
   devices = ({jax.local_devices()[0]} if processes == 1
