@@ -287,7 +287,7 @@ class Config:
         (self.data.descriptors in ('none', 'audio'), 'descriptors',
          "must be 'none' or 'audio'"),
         (self.data.descriptors == 'none' or self.model.towers != 'audio_only',
-         'descriptors', "=audio needs the tabular tower: --towers=two_tower "
+         'descriptors=audio', 'needs the tabular tower: --towers=two_tower '
          'or tabular_only'),
         (self.data.descriptor_seconds >= 1, 'descriptor_seconds',
          'must be at least 1'),
