@@ -30,10 +30,14 @@ def _gather_frames(padded, n_fft, hop_length, count):
 def _centred_frames(wave, n_fft, hop_length):
   """[..., frames, n_fft] frames of the reflect-padded wave, padding only the edges.
 
-  Interior frames never touch the padding. When hop divides n_fft they are R =
-  n_fft / hop interleaved sets of back-to-back frames, each a plain reshape of
-  the unpadded signal, so the only full-size copy is the interleave itself.
-  Only the few edge frames are cut from small reflect-padded pieces.
+  Interior frames never touch the padding. When hop divides n_fft and is
+  under n_fft / 2 (the descriptors' 2048 and 512) they are R = n_fft / hop
+  interleaved sets of back-to-back frames, each a plain reshape of the
+  unpadded signal, so the only full-size copy is the interleave itself; only
+  the few edge frames are cut from small reflect-padded pieces. Otherwise
+  (hop n_fft / 2 or n_fft, as the model's default 512 and 256) an edge piece
+  would be no longer than its padding, which a reflection cannot take, and
+  every frame is gathered from the padded signal.
   """
   half, samples = n_fft // 2, wave.shape[-1]
   count = num_frames(samples, n_fft, hop_length)
@@ -90,22 +94,21 @@ def _mel_to_hz(mel):
   return np.where(mel >= 15.0, log_part, linear)
 
 
-def _mel_edges(sample_rate, n_mels, fmin=0.0, fmax=None):
-  """n_mels + 2 frequencies in Hz, evenly spaced in mels: each filter rises
-  from one to the next but one, peaking at the one between (its centre)."""
-  fmax = sample_rate / 2 if fmax is None else fmax
-  return _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax),
-                                n_mels + 2))
+def _mel_edges(sample_rate, n_mels):
+  """n_mels + 2 frequencies in Hz from 0 to Nyquist, evenly spaced in mels:
+  each filter rises from one to the next but one, peaking at the one between
+  (its centre)."""
+  return _mel_to_hz(np.linspace(0.0, _hz_to_mel(sample_rate / 2), n_mels + 2))
 
 
 @functools.lru_cache(maxsize=16)
-def mel_filterbank(sample_rate, n_fft, n_mels, fmin=0.0, fmax=None):
+def mel_filterbank(sample_rate, n_fft, n_mels):
   """[n_fft // 2 + 1, n_mels] Slaney-normalised triangular filters.
 
   Matches librosa.filters.mel(htk=False, norm='slaney').T.
   """
   fft_hz = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-  edges = _mel_edges(sample_rate, n_mels, fmin, fmax)
+  edges = _mel_edges(sample_rate, n_mels)
   widths = np.diff(edges)
   ramps = edges[:, None] - fft_hz[None, :]
   lower = -ramps[:-2] / widths[:-1, None]

@@ -96,3 +96,61 @@ def test_stft_inside_pmap_equals_single_device():
           wave.reshape(8, 2, -1))
   np.testing.assert_allclose(np.asarray(sharded).reshape(single.shape),
                              np.asarray(single), atol=1e-5)
+
+
+def _gathered_frames(samples, n_fft, hop):
+  """Frames the STFT of a [1, samples] wave copies by gather (not reshape)."""
+  jaxpr = jax.make_jaxpr(lambda w: spectrogram.stft(w, n_fft, hop))(
+      jnp.zeros((1, samples), jnp.float32))
+  return sum(int(np.prod(e.outvars[0].aval.shape)) for e in jaxpr.eqns
+             if e.primitive.name == 'gather') // n_fft
+
+
+@pytest.mark.parametrize('samples,n_fft,hop', [
+    (16_000, 2048, 512), (12_345, 1024, 256), (16_000, 400, 100),
+    (661_500, 2048, 512)])
+def test_when_hop_divides_n_fft_only_the_edge_frames_are_gathered(samples,
+                                                                   n_fft, hop):
+  """The interior frames are reshapes of the signal (the module's promise for
+  hop < n_fft / 2): only the frames that reach into the reflect padding at
+  either end, and fewer than n_fft / hop interior ones beside them, are
+  gathered."""
+  edge = -(-(n_fft // 2) // hop)  # Frames reaching into one end's padding.
+  count = spectrogram.num_frames(samples, n_fft, hop)
+  assert _gathered_frames(samples, n_fft, hop) <= 2 * edge + n_fft // hop
+  assert count > 2 * (2 * edge + n_fft // hop)  # A gather of all would show.
+
+
+def _slaney_mel(hz):
+  """Slaney's mel scale (Auditory Toolbox): 3 mels per 200 Hz up to 1 kHz
+  (15 mels), then 27 mels per factor of 6.4."""
+  hz = np.asarray(hz, np.float64)
+  return np.where(hz < 1000, 3 * hz / 200,
+                  15 + 27 * np.log(np.maximum(hz, 1000) / 1000) / np.log(6.4))
+
+
+@pytest.mark.parametrize('sample_rate', [1000, 2001, 16_000, 22_050])
+def test_bin_frequencies_are_the_mel_band_centres_or_the_fft_bins(
+    sample_rate):
+  centres = spectrogram.bin_frequencies(sample_rate, 512, 10)
+  # Evenly spaced in mels from 0 to Nyquist, the two edges left out.
+  np.testing.assert_allclose(
+      _slaney_mel(centres),
+      np.linspace(0, _slaney_mel(sample_rate / 2), 12)[1:-1], rtol=1e-12)
+  if sample_rate / 2 <= 1000:  # All linear: evenly spaced in Hz too.
+    np.testing.assert_allclose(
+        centres, np.linspace(0, sample_rate / 2, 12)[1:-1], rtol=1e-12)
+  np.testing.assert_array_equal(spectrogram.bin_frequencies(sample_rate, 512, 0),
+                                np.arange(257) * sample_rate / 512)
+
+
+def test_any_leading_shape_is_framed_as_its_rows_are():
+  """stft takes [..., samples]: one wave, or a batch of batches."""
+  waves = _signal(6, 12_345).reshape(2, 3, -1)
+  rows = np.stack([np.asarray(spectrogram.stft(w, 1024, 256)) for w in
+                   waves.reshape(6, -1)]).reshape(2, 3, -1, 513)
+  np.testing.assert_array_equal(
+      np.asarray(spectrogram.stft(waves, 1024, 256)), rows)
+  np.testing.assert_allclose(np.asarray(spectrogram.stft(waves[0, 0], 1024, 256)),
+                             _scipy_stft(waves[0, 0], 1024, 256), rtol=0,
+                             atol=1e-4 * np.abs(rows[0, 0]).max())

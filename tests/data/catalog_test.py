@@ -5,6 +5,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
+import threading
 import time
 
 import numpy as np
@@ -46,8 +48,12 @@ def test_bad_audio_is_skipped_and_reported_by_line(built):
   assert skipped['bad-corrupt.mp3']['row'] == 50  # Header is line 1.
   assert sum(builder.info.splits[s].num_examples for s in catalog.SPLITS) == 48
   counts = builder.info.metadata['class_counts']
+  sources = builder.as_data_source()
   for s in catalog.SPLITS:  # Written examples only, the late skip left out.
+    labels = [int(r['label']) for r in sources[s]]
+    assert counts[s] == [labels.count(0), labels.count(1)]
     assert sum(counts[s]) == builder.info.splits[s].num_examples
+  assert counts['train'][0] != counts['train'][1]  # A swap would show.
   # Evaluation reloads the dataset: the metadata on disk is the final one.
   on_disk = datasets.load(builder.data_dir).info.metadata
   assert on_disk['class_counts'] == counts
@@ -62,14 +68,30 @@ def test_too_many_unusable_files_fail_the_build(dirty_catalogue, tmp_path):
     datasets.build(config.data)
 
 
-def test_a_killed_build_leaves_nothing_behind(catalogue, tmp_path):
-  config = small_config(catalogue[0], tmp_path)
-  name = catalog.builder_config(config.data).name
-  leftover = tmp_path / 'spotipop_catalog' / name / 'incomplete.ABC123_1.3.0'
-  leftover.mkdir(parents=True)
-  (leftover / 'partial.array_record').write_bytes(b'x' * 100)
-  datasets.build(config.data)
-  assert not leftover.exists()
+def test_a_skip_count_at_the_limit_builds_and_one_more_fails():
+  data = config_lib.DataConfig(manifest='m.csv', max_skip_fraction=0.25)
+  catalog.check_skipped(data, 1, 4)  # Exactly a quarter: allowed.
+  with pytest.raises(errors.DataError, match=(
+      r'^m\.csv: 2 of 4 tracks have unusable audio, over '
+      r'--max_skip_fraction=0\.25; ')):
+    catalog.check_skipped(data, 2, 4)
+
+
+def test_skips_found_by_decoding_count_against_the_tracks_not_the_rows(
+    dirty_catalogue, tmp_path):
+  """Rows dropped as duplicates are not tracks: with every row repeated,
+  the truncated file (found by decoding) is still 4 of 52 tracks."""
+  with open(dirty_catalogue) as f:
+    rows = list(csv.DictReader(f))
+  path = write_manifest(tmp_path / 'twice.csv', rows + rows)
+  # 3 of 52 found by the header probe pass 0.06; the 4th, decoded, does not.
+  config = small_config(str(path), tmp_path, max_skip_fraction=0.06,
+                        duplicates='keep_first',
+                        audio_dir=os.path.dirname(dirty_catalogue))
+  with pytest.raises(errors.DataError,
+                     match=r'4 of 52 tracks have unusable audio, over '
+                     r'--max_skip_fraction=0.06'):
+    datasets.build(config.data)
 
 
 def test_examples_hold_each_tracks_clip_features_and_label(
@@ -125,6 +147,8 @@ def test_settings_that_change_the_data_change_the_dataset_name(catalogue, tmp_pa
                                                      popularity_threshold=70))
   tabular = catalog.builder_config(config.data, with_audio=False)
   assert catalog.builder_config(config.data).name == same.name
+  # Named for its manifest, so a user can tell datasets apart on disk.
+  assert re.fullmatch(r'manifest_[0-9a-f]{12}', same.name)
   assert catalog.builder_config(config.data).name != other.name
   assert catalog.builder_config(config.data).name != tabular.name
   described = dataclasses.replace(config.data, descriptors='audio')
@@ -260,6 +284,7 @@ def test_keep_first_duplicates_are_counted_in_the_build_report(catalogue,
   config = small_config(str(path), tmp_path / 'tfds', duplicates='keep_first',
                         audio_dir=str(catalogue[1]))
   report = datasets.build(config.data).info.metadata['build_report']
+  assert report['manifest'] == str(path)
   assert report['rows'] == 51 and report['kept'] == 48
   assert [d['row'] for d in report['duplicates_dropped']] == [50, 51, 52]
   assert report['duplicates_dropped'][0]['first_row'] == 2
@@ -283,6 +308,36 @@ def test_parallel_decoding_keeps_manifest_order_and_errors():
   assert [next(stream) for _ in range(7)] == [0, 10, 20, 30, 40, 50, 60]
   with pytest.raises(errors.AudioError, match='clip 7'):
     next(stream)
+
+
+@pytest.mark.parametrize('workers', [2, None])
+def test_decoding_reads_at_most_twice_its_workers_ahead_on_that_many_threads(
+    workers):
+  """Memory stays bounded: 2 x workers files in flight (workers defaults to
+  the CPU count), decoded by that many threads at once."""
+  expected = workers or os.cpu_count()
+  pulled, active, most_active = [], [0], [0]
+  lock = threading.Lock()
+
+  def items():
+    for i in range(40):
+      pulled.append(i)
+      yield i
+
+  def decode_one(i):
+    with lock:
+      active[0] += 1
+      most_active[0] = max(most_active[0], active[0])
+    time.sleep(0.02)
+    with lock:
+      active[0] -= 1
+    return i
+
+  stream = catalog.ordered_map(decode_one, items(), workers=workers)
+  assert next(stream) == 0
+  assert len(pulled) == 2 * expected
+  assert list(stream) == list(range(1, 40))
+  assert most_active[0] == expected
 
 
 def test_a_split_spilled_to_disk_equals_one_built_in_memory(catalogue,
@@ -348,3 +403,4 @@ def test_counts_become_popularity_fitted_on_the_train_split(catalogue,
                      'needs --popularity_from'):
     datasets.build(small_config(str(path), tmp_path / 'score').data,
                    with_audio=False)
+

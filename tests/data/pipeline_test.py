@@ -1,9 +1,14 @@
 """Batches: device shapes, determinism for exact resume, host sharding, padding."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
+from conftest import REPO
 from conftest import small_config
+from spotipop import errors
 from spotipop.data import datasets
 from spotipop.data import pipeline
 
@@ -98,3 +103,104 @@ def test_prefetch_reraises_reader_errors():
   assert next(stream) == 1
   with pytest.raises(OSError, match='disk gone'):
     next(stream)
+
+
+class _CountedSource:
+  """A split's data source that counts its reads; without_audio drops the
+  clips from every record, as a tabular-only dataset stores none."""
+
+  def __init__(self, source, without_audio):
+    self._source, self._without_audio, self.reads = source, without_audio, 0
+
+  def __len__(self):
+    return len(self._source)
+
+  def _record(self, record):
+    return {k: v for k, v in record.items()
+            if not (self._without_audio and k == 'audio')}
+
+  def __getitem__(self, index):
+    return self._record(self._source[index])
+
+  def __getitems__(self, rows):
+    self.reads += 1
+    return [self._record(r) for r in self._source.__getitems__(rows)]
+
+
+def test_batches_hold_the_dtypes_and_shapes_the_devices_expect(dataset):
+  sources, metadata = dataset
+  batch = next(pipeline.Batches(sources['train'], metadata, 16, 8,
+                                train=True).epoch(0))
+  assert {k: (v.dtype.name, v.shape) for k, v in batch.items()
+          if k != 'meta'} == {
+              'audio': ('int16', (8, 2, 8000)),
+              'features': ('float32', (8, 2, len(metadata['feature_stats'][
+                  'mean']))),
+              'genre_id': ('int32', (8, 2)), 'label': ('int32', (8, 2)),
+              'popularity': ('float32', (8, 2)), 'mask': ('float32', (8, 2))}
+
+
+def test_evaluation_reads_the_split_in_order_and_masks_only_the_padding(
+    dataset):
+  sources, metadata = dataset
+  split = sources['validation']
+  batches = list(pipeline.Batches(split, metadata, 16, 8, train=False).epoch())
+  ids = [i for b in batches for i in b['meta']['track_id']]
+  masks = np.concatenate([b['mask'].reshape(-1) for b in batches])
+  in_order = [r['track_id'].decode() for r in split]
+  assert len(split) % 16  # The last batch is padded.
+  assert ids[:len(split)] == in_order
+  assert masks.tolist() == [1.0] * len(split) + [0.0] * (
+      16 * len(batches) - len(split))
+
+
+def test_a_training_split_of_exactly_one_batch_trains_one_step(dataset):
+  sources, metadata = dataset
+  train = sources['train']
+  assert len(pipeline.Batches(train, metadata, len(train), 1,
+                              train=True)) == 1
+  with pytest.raises(errors.DataError, match=(
+      f'^--batch_size={len(train) + 1} exceeds the {len(train)} training '
+      'examples$')):
+    pipeline.Batches(train, metadata, len(train) + 1, 1, train=True)
+
+
+def test_a_split_read_in_chunks_equals_one_read_of_every_record(dataset):
+  sources, metadata = dataset
+  split = sources['train']
+  whole = pipeline.read_columns([split[i] for i in range(len(split))],
+                                metadata)
+  chunked = pipeline.read_split(split, metadata, chunk=3)
+  assert set(chunked) == set(whole)
+  for key in whole:
+    np.testing.assert_array_equal(chunked[key], whole[key])
+
+
+def test_a_split_without_audio_is_read_once_and_one_with_audio_per_batch(
+    dataset):
+  sources, metadata = dataset
+  tabular = _CountedSource(sources['train'], without_audio=True)
+  with_audio = _CountedSource(sources['train'], without_audio=False)
+  from_memory = pipeline.Batches(tabular, metadata, 16, 8, train=True)
+  per_batch = pipeline.Batches(with_audio, metadata, 16, 8, train=True)
+  assert (tabular.reads, with_audio.reads) == (1, 0)
+  for a, b in zip(from_memory.epoch(1), per_batch.epoch(1), strict=True):
+    assert 'audio' not in a
+    assert a['meta'] == b['meta']
+    for key in ('features', 'genre_id', 'label', 'popularity', 'mask'):
+      np.testing.assert_array_equal(a[key], b[key])
+  assert (tabular.reads, with_audio.reads) == (1, len(per_batch))
+
+
+def test_prefetch_passes_every_item_on_none_included():
+  assert list(pipeline.prefetch(iter([1, None, 2, None]))) == [1, None, 2,
+                                                              None]
+
+
+def test_a_reader_left_behind_does_not_keep_the_process_alive():
+  """Early stopping or an error leaves prefetch's reader blocked on a full
+  queue; the process must still exit."""
+  code = ('import itertools\nfrom spotipop.data import pipeline\n'
+          'stream = pipeline.prefetch(itertools.count())\nnext(stream)\n')
+  subprocess.run([sys.executable, '-c', code], cwd=REPO, check=True,
+                 timeout=30)
