@@ -35,6 +35,9 @@ if [ $# -eq 0 ]; then
     'spotipop.audio.descriptors.*' 'spotipop.prediction.new_tracks.*' \
     'spotipop.training.seed_study.*' 'spotipop.training.summaries.*' \
     'spotipop.audio.file_descriptors.*' 'spotipop.model.inference.*' \
-    'spotipop.config.*'
+    'spotipop.config.*' 'spotipop.data.catalog.*' 'spotipop.data.pipeline.*' \
+    'spotipop.data.spill.*' 'spotipop.data.datasets.*' \
+    'spotipop.audio.spectrogram.*' 'spotipop.model.network.*' \
+    'spotipop.model.kernels.*'
 fi
 mutmut run "$@"

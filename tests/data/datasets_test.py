@@ -39,7 +39,7 @@ def test_a_second_build_of_a_folder_waits_for_the_first(catalogue, tmp_path):
                   wait=False):
     waiting = threading.Thread(target=build)
     waiting.start()
-    waiting.join(timeout=1.0)
+    waiting.join(timeout=0.5)
     assert waiting.is_alive() and not outcome  # Still waiting.
   waiting.join(timeout=120)
   assert 'error' not in outcome

@@ -77,6 +77,8 @@ def spread_tables():
   return out
 
 
+@pytest.mark.slow  # 2,000 boosting rounds twice: seconds.
+@pytest.mark.mutation  # The GBDT's documented settings: the mutation run checks them.
 def test_the_gbdt_is_lightgbm_as_documented_early_stopped_on_validation(
     spread_tables):
   """An independent fit with the parameters benchmarks/README.md measured:

@@ -1,6 +1,8 @@
 """spotipop/kernels against the plain XLA versions they replace: values and
 gradients, float32 and bfloat16, tied maxima; and how --kernels resolves."""
 
+import logging
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -124,6 +126,31 @@ def test_chain_count_keeps_each_chunk_under_the_byte_budget():
   assert chains.count(32, chains.CHAIN_BYTES // 4) == 8  # 4 clips a chain.
   assert chains.count(32, chains.CHAIN_BYTES) == chains.MAX_CHAINS
   assert chains.count(3, 1) == 1  # Small clips: one chain.
+  # Whole clips a chain: 2 fit (2.5 would not), so 5 clips take 3 chains.
+  assert chains.count(5, chains.CHAIN_BYTES * 2 // 5) == 3
+  # A clip over the budget alone: one clip a chain.
+  assert chains.count(4, chains.CHAIN_BYTES * 2) == 4
+
+
+def test_chains_split_the_batch_axis(monkeypatch):
+  monkeypatch.setattr(chains, 'CHAIN_BYTES', 1)
+  monkeypatch.setattr(chains, 'MAX_CHAINS', 3)
+  seen = []
+  batch = jnp.arange(32.0).reshape(16, 2)
+  out = chains.run(lambda x: seen.append(x.shape) or x, batch, 10)
+  assert seen == [(6, 2), (5, 2), (5, 2)]
+  np.testing.assert_array_equal(out, batch)
+
+
+def test_fused_kernels_on_an_unmeasured_backend_are_warned_about(caplog):
+  with caplog.at_level(logging.WARNING, logger='absl'):
+    for choice, backend in (('fused', 'cpu'), ('xla', 'gpu'), ('auto', 'gpu')):
+      kernels.resolve(choice, backend)
+    assert not caplog.records
+    kernels.resolve('fused', 'gpu')
+  assert [r.getMessage() for r in caplog.records] == [
+      "--kernels=fused on gpu: no benchmark here has measured them on this "
+      "backend; --kernels=auto would use XLA's"]
 
 
 @pytest.mark.parametrize('choice,backend,resolved', [
@@ -132,3 +159,38 @@ def test_chain_count_keeps_each_chunk_under_the_byte_budget():
 def test_auto_uses_fused_kernels_only_where_measured(choice, backend,
                                                      resolved):
   assert kernels.resolve(choice, backend) == resolved
+
+
+def test_a_constant_group_normalises_to_its_bias_not_nan():
+  """Silence gives a log-spectrogram floor: a group with no spread. Its
+  variance is 0, and epsilon keeps the normalisation finite."""
+  x = jnp.full((1, 4, 4, 16), 2.5, jnp.float32)
+  scale, bias = jnp.ones(16), jnp.linspace(-1, 1, 16)
+  ours = norm_gelu_pool.norm_gelu_pool(x, scale, bias, 8)
+  assert np.all(np.isfinite(ours))
+  np.testing.assert_allclose(ours, norm_gelu_pool.reference(x, scale, bias, 8),
+                             rtol=1e-6, atol=1e-6)
+
+
+def test_bfloat16_activations_keep_their_dtype_and_float32_statistics():
+  """In bfloat16 the block returns bfloat16 values and gradients, with its
+  statistics and the kernel gradient accumulated in float32: a group far
+  from 0 (mean 60, spread 1) normalises as the float32 computation does, to
+  bfloat16's rounding."""
+  rng = np.random.default_rng(4)
+  x = jnp.asarray(60 + rng.standard_normal((2, 8, 8, 16)), jnp.bfloat16)
+  scale, bias = jnp.ones(16), jnp.zeros(16)
+  out, pullback = jax.vjp(
+      lambda x: norm_gelu_pool.norm_gelu_pool(x, scale, bias, 8), x)
+  assert out.dtype == jnp.bfloat16
+  assert pullback(jnp.ones_like(out))[0].dtype == jnp.bfloat16
+  exact = norm_gelu_pool.reference(x.astype(jnp.float32), scale, bias, 8)
+  np.testing.assert_allclose(np.asarray(out, np.float32), exact, atol=0.02)
+  dy = jnp.asarray(rng.standard_normal((1, 16, 24, 6)), jnp.bfloat16)
+  xs = jnp.asarray(rng.standard_normal((1, 16, 24, 4)), jnp.bfloat16)
+  exact_grad = conv.kernel_grad_3x3(xs.astype(jnp.float32),
+                                    dy.astype(jnp.float32))
+  # bfloat16 inputs are exact in float32, so only the order of the sums
+  # differs; a bfloat16 accumulator would round each chunk's to 8 bits.
+  np.testing.assert_allclose(conv.kernel_grad_3x3(xs, dy), exact_grad,
+                             rtol=1e-5, atol=1e-4)

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import REPO
 from conftest import small_config
+from spotipop import config as config_lib
 from spotipop.audio import decode
 from spotipop.model import network
 from spotipop.run import workdir as workdir_lib
@@ -138,3 +139,41 @@ def test_a_checkpoint_written_by_version_0_1_0_restores(tmp_path, kernels):
       expected['genre_id'])
   np.testing.assert_allclose(logit, expected['logit'], rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(score, expected['score'], rtol=1e-5, atol=1e-5)
+
+
+def test_create_passes_every_model_setting_and_resolves_auto_kernels():
+  config = _config(dropout=0.35, kernels='auto')
+  net = network.create(config, NUM_GENRES)
+  m = config.model
+  assert (net.towers, net.n_fft, net.hop_length, net.n_mels, net.conv_channels,
+          net.dense_features, net.fusion_features, net.dropout, net.dtype,
+          net.genre_embedding, net.sample_rate, net.num_genres) == (
+              m.towers, m.n_fft, m.hop_length, m.n_mels, m.conv_channels,
+              m.dense_features, m.fusion_features, 0.35, m.dtype,
+              m.genre_embedding, config.data.sample_rate, NUM_GENRES)
+  assert jax.default_backend() == 'cpu' and net.kernels == 'fused'
+  assert network.create(config, NUM_GENRES, backend='gpu').kernels == 'xla'
+
+
+def test_int16_clips_give_the_spectrogram_of_the_floats_they_encode():
+  """decode.to_pcm16 stores x * 32767, rounded."""
+  config = _config()
+  net = network.create(config, NUM_GENRES)
+  pcm = _inputs(config, batch=2)[0]
+  np.testing.assert_allclose(
+      net.log_spectrogram(jnp.asarray(pcm)),
+      net.log_spectrogram(jnp.asarray(pcm / 32767.0, jnp.float32)),
+      rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize('overrides,clip_bytes', [
+    # frames x bins x first-layer channels x bytes a value, written out.
+    ({}, 251 * 64 * 16 * 4),  # The defaults: 4 s at 16 kHz, 512/256, 64 mels.
+    ({'n_mels': 0}, 251 * 257 * 16 * 4),  # Linear: n_fft / 2 + 1 bins.
+    ({'dtype': 'bfloat16', 'conv_channels': (8, 16)}, 251 * 64 * 8 * 2)])
+def test_a_clips_first_layer_bytes_set_the_fused_paths_chains(overrides,
+                                                              clip_bytes):
+  net = dataclasses.replace(
+      network.create(config_lib.Config(), NUM_GENRES), **overrides)
+  first_layer_bytes = net._first_layer_bytes(64_000)  # pylint: disable=protected-access
+  assert first_layer_bytes == clip_bytes and isinstance(first_layer_bytes, int)
