@@ -343,6 +343,8 @@ def test_tempo_of_drum_patterns_is_within_2_percent_with_octave_errors_apart():
   assert right.sum() + octave.sum() == len(TEMPI), dict(zip(TEMPI, found))
 
 
+@pytest.mark.slow  # Seconds of compilation.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_a_chord_of_every_pitch_class_weighted_as_a_key_profile_is_that_key():
   """Pure tones of the 12 pitch classes (C5 to B5, a semitone apart: 3 FFT
   bins), each as loud as Krumhansl & Kessler's rating of it in a key, read as
@@ -500,6 +502,8 @@ def librosa_values(waves):
   return np.array(rows)
 
 
+@pytest.mark.slow  # Seconds of compilation.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_spectral_and_mfcc_descriptors_equal_librosas():
   """Within 1e-3 relative (the MFCCs relative to the largest of their 13
   means or deviations), and the HPSS ratio within 0.01 dB."""
@@ -603,6 +607,8 @@ def test_a_sign_change_is_counted_by_the_frames_that_hold_both_its_samples():
   np.testing.assert_array_equal(rate[1], np.zeros(frames))
 
 
+@pytest.mark.slow  # Seconds of compilation.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_harmonic_and_percussive_energy_of_a_line_a_column_and_a_spike():
   """A mel power spectrogram of 200 frames (the last 10 padding) and 128
   bands: a line of 1 in band 10 (every frame but 50) is harmonic, a column

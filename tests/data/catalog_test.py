@@ -221,6 +221,8 @@ def test_descriptor_statistics_come_from_the_decoded_train_split(described):
   assert len(stats['mean']) == len(features.model_columns(config.data))
 
 
+@pytest.mark.slow  # Seconds: a build that computes descriptors.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_a_manifest_of_ids_audio_and_popularity_builds_on_descriptors(
     catalogue, tmp_path):
   """No feature columns, no genre, no date; tabular-only: the audio is

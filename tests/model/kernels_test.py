@@ -172,6 +172,8 @@ def test_a_constant_group_normalises_to_its_bias_not_nan():
                              rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow  # Seconds of compilation.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_bfloat16_activations_keep_their_dtype_and_float32_statistics():
   """In bfloat16 the block returns bfloat16 values and gradients, with its
   statistics and the kernel gradient accumulated in float32: a group far

@@ -102,6 +102,8 @@ def test_bfloat16_conv_tower_agrees_with_float32(kernels):
   assert not np.array_equal(logit16, logit32)  # The tower really ran in bf16.
 
 
+@pytest.mark.slow  # Seconds of compilation.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_xla_and_fused_kernels_compute_the_same_network():
   """One parameter tree; the same logits, scores and gradients."""
   config = _config(kernels='xla')
