@@ -105,6 +105,8 @@ def test_a_1khz_sine_at_minus_23_dbfs_reads_minus_23_lufs():
     assert integrated == pytest.approx(-23.0, abs=0.1)
 
 
+@pytest.mark.slow  # Seconds of compilation.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_loudness_range_of_a_10_lu_step_is_10_lu():
   """EBU Tech 3342, case 1: 20 s at -20 dBFS, then 20 s at -30 dBFS; with
   10 s at -50 dBFS after them, below the relative gate, still 10 LU."""
@@ -318,6 +320,8 @@ def test_onset_rate_is_the_documented_peak_count(sample_rate):
     np.testing.assert_allclose(rate, expected, rtol=1e-6)
 
 
+@pytest.mark.slow  # Seconds of compilation.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_onset_rate_counts_the_hits_of_a_click_train():
   """Four clicks a second and one click a second."""
   waves = []
@@ -536,6 +540,8 @@ def test_the_stored_librosa_values_are_librosas():
 # --- Edge cases: finite, documented values. ----------------------------------
 
 
+@pytest.mark.slow  # Seconds of compilation.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_silence_clicks_dc_clipping_and_stereo_give_finite_documented_values():
   n = 3 * SR
   rng = np.random.default_rng(0)
@@ -640,6 +646,8 @@ def test_frame_statistics_cover_the_valid_frames_only():
                              rtol=1e-6)
 
 
+@pytest.mark.slow  # Seconds of compilation.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_the_definitions_edges_are_inclusive():
   """Roll-off: the first bin where the running sum reaches 85% (17 of 20).
   Chroma: a peak exactly at 55 Hz (22,528 Hz: bins of 11 Hz) or 5 kHz

@@ -119,6 +119,8 @@ def test_saving_a_step_that_is_there_keeps_it(saved):
   assert int(state['step']) == 2 and progress == _progress(2)
 
 
+@pytest.mark.slow  # Seconds: three saves and restores.
+@pytest.mark.mutation  # The mutation run checks it too.
 def test_training_moves_an_unreadable_step_aside_under_a_free_name(saved):
   latest = saved / 'checkpoints' / 'latest'
   for aside in ('corrupt-4', 'corrupt-4.1', 'corrupt-4.2'):
