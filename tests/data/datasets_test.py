@@ -61,3 +61,24 @@ def test_a_killed_builds_leftovers_go_and_the_folders_beside_them_stay(
   assert not leftover.exists()
   assert (older / 'dataset_info.json').read_text() == '{}'
   assert sorted(os.listdir(folder)) == ['1.2.0', '1.3.0']
+
+
+def test_the_beam_runner_builds_with_beam_and_its_options(catalogue, tmp_path,
+                                                          monkeypatch):
+  """--build_runner=beam hands the build to BeamCatalog, with the pipeline
+  options of --beam_pipeline_options (beam_catalog_test.py, in the slow
+  tier, runs such builds whole)."""
+  from spotipop.data import beam_catalog  # pylint: disable=g-import-not-at-top
+  prepared = {}
+
+  def record(builder, download_config=None):
+    prepared.update(builder=builder, options=download_config.beam_options)
+  monkeypatch.setattr(beam_catalog.BeamCatalog, 'download_and_prepare', record)
+  config = small_config(
+      catalogue[0], tmp_path, build_runner='beam',
+      beam_pipeline_options='--runner=FnApiRunner --direct_num_workers=3')
+  datasets.build(config.data)
+  assert type(prepared['builder']) is beam_catalog.BeamCatalog  # pylint: disable=unidiomatic-typecheck
+  options = prepared['options'].get_all_options()
+  assert (options['runner'], options['direct_num_workers']) == ('FnApiRunner',
+                                                                3)
