@@ -14,7 +14,8 @@
 2. Tempo agreement on drum patterns at 14 tempi from 60 to 200 BPM: how many
    each estimate gets within 2%, and within 2% of double or half.
 3. A build of full-length tracks (--build_tracks of --build_seconds, 44.1 kHz
-   stereo OGG, each stored as a 30 s clip at 22,050 Hz) with and without
+   stereo OGG, each stored as a --build_clip_seconds clip at 22,050 Hz, the
+   descriptors computed over the same centre) with and without
    --descriptors=audio, in tracks per second and CPU seconds per track (all
    threads), the descriptors' compilation (once per build) left out; then
    the clip's decoding alone: reading only the centre of each file against
@@ -152,9 +153,9 @@ def decode_rates(root, seconds):
           'centre': len(paths) / best_time(centre, 1)}
 
 
-def build_rate(tracks, seconds, descriptors_on, root):
+def build_rate(tracks, seconds, clip_seconds, descriptors_on, root):
   """Tracks per second and CPU seconds per track of a build of full-length
-  files: decoded, cropped to 30 s clips and stored, with or without
+  files: decoded, cropped to clip_seconds and stored, with or without
   descriptors, their compilation (paid once per build) left out."""
   from spotipop import config as config_lib  # pylint: disable=g-import-not-at-top
   from spotipop.data import catalog  # pylint: disable=g-import-not-at-top
@@ -179,7 +180,8 @@ def build_rate(tracks, seconds, descriptors_on, root):
         f.write(f't{i},audio/{i}.ogg,{(i * 37) % 100}\n')
   flags = [f'--manifest={manifest}',
            f'--data_dir={root}/tfds-{descriptors_on}-{time.time_ns()}',
-           '--sample_rate=22050', '--clip_seconds=30', '--genre_column=',
+           '--sample_rate=22050', f'--clip_seconds={clip_seconds}',
+           f'--descriptor_seconds={clip_seconds}', '--genre_column=',
            '--release_column=', '--log1p_columns=', '--max_skip_fraction=0',
            *(['--descriptors=audio', '--feature_columns='] if descriptors_on
              else ['--feature_columns='])]
@@ -202,6 +204,7 @@ def main():
   parser.add_argument('--repeats', type=int, default=2)
   parser.add_argument('--build_tracks', type=int, default=24)
   parser.add_argument('--build_seconds', type=float, default=180.0)
+  parser.add_argument('--build_clip_seconds', type=float, default=30.0)
   parser.add_argument('--json', default=None)
   args = parser.parse_args()
   os.environ.setdefault('JAX_PLATFORMS', 'cuda' if args.device == 'gpu'
@@ -229,8 +232,10 @@ def main():
   with tempfile.TemporaryDirectory() as root:
     for on in (False, True):
       results[f'build_descriptors_{"on" if on else "off"}'] = build_rate(
-          args.build_tracks, args.build_seconds, on, root)
-    results['clip_decode_tracks_per_s'] = decode_rates(root, 30.0)
+          args.build_tracks, args.build_seconds, args.build_clip_seconds, on,
+          root)
+    results['clip_decode_tracks_per_s'] = decode_rates(
+        root, args.build_clip_seconds)
   print(f"{args.tracks} clips of {args.seconds:g} s at {RATE} Hz on "
         f"{results['device']} (compile {results['compile_seconds']:.1f} s):")
   print(f"  spotipop descriptors  {results['spotipop_tracks_per_s']:8.2f} "
@@ -252,8 +257,9 @@ def main():
         f"needs {20 * on['cpu_s_per_track']:.1f} cores at that cost "
         f"(this machine has {os.cpu_count()})")
   rates = results['clip_decode_tracks_per_s']
-  print(f"  30 s clip of each: {rates['centre']:.2f} tracks/s reading the "
-        f"centre, {rates['whole']:.2f} decoding the whole file, "
+  print(f"  {args.build_clip_seconds:g} s clip of each: "
+        f"{rates['centre']:.2f} tracks/s reading the centre, "
+        f"{rates['whole']:.2f} decoding the whole file, "
         f"x{rates['centre'] / rates['whole']:.2f} (the same samples)")
   if args.json:
     with open(args.json, 'w') as f:

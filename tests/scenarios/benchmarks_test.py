@@ -171,7 +171,8 @@ def test_scaling_benchmark_fits_build_time_and_reports_memory(tmp_path):
 
 def test_descriptors_benchmark_builds_and_checks_centre_reads(tmp_path):
   out = _run('descriptors.py', '--tracks=1', '--seconds=2', '--repeats=1',
-             '--build_tracks=7', '--build_seconds=35',
+             '--build_tracks=7', '--build_seconds=3',
+             '--build_clip_seconds=2',
              f'--json={tmp_path / "descriptors.json"}')
   assert 'spotipop descriptors' in out and 'reading the centre' in out
   with open(tmp_path / 'descriptors.json') as f:
