@@ -341,25 +341,29 @@ def test_explain_reports_what_its_tables_hold(run_fixture, request,
       drawn[name] = args
       real(*args)
     monkeypatch.setattr(split_explanation.attribution_plots, name, capture)
-  # Built here, not by from_run: explain's own must pass --steps on.
-  config, dataset, model, state = workdir_lib.restore_run(str(run))
-  explainer = explained_run.Explainer(config, dataset, model, state.params,
-                                      steps=4)
-  audio = explainer.config.uses_audio
-  count = len(explainer.builder.as_data_source('test'))
-  table = explainer.rows('test', range(count), with_audio=audio)
-  track = table['track_id'][2]
-  if audio:  # In chunks of 4: the band and frame sums add up over chunks.
-    whole_split = explained_run.Explainer.from_run
+  config, dataset, _, _ = workdir_lib.restore_run(str(run))
+  audio = config.uses_audio
+  track = bytes(datasets.load(dataset['data_dir']).as_data_source('test')[2][
+      'track_id']).decode()
+  # explain's own explainer, which the figures below are recomputed with
+  # (its compiled calls reused).
+  explainers, from_run = [], explained_run.Explainer.from_run
 
-    def in_chunks(*args, **kwargs):
-      chunked = whole_split(*args, **kwargs)
-      chunked.chunk = 4
-      return chunked
-    monkeypatch.setattr(explained_run.Explainer, 'from_run', in_chunks)
+  def kept(*args, **kwargs):
+    explainer = from_run(*args, **kwargs)
+    if audio:  # In chunks of 4: the band and frame sums add up over chunks.
+      explainer.chunk = 4
+    explainers.append(explainer)
+    return explainer
+  monkeypatch.setattr(explained_run.Explainer, 'from_run', kept)
   with caplog.at_level(logging.INFO):
     summary = split_explanation.explain(str(run), repeats=2, steps=4,
                                         seed=4, track_ids=(track,))
+  (explainer,) = explainers
+  assert explainer.steps == 4  # --steps passed on; the default is 64.
+  count = len(explainer.builder.as_data_source('test'))
+  table = explainer.rows('test', range(count), with_audio=audio)
+  assert table['track_id'][2] == track
   progress = [m for m in caplog.messages if m.startswith('attributed ')]
   assert progress[-1].startswith(f'attributed {count}/{count} tracks in ')
   for line in progress:  # Seconds so far and left: a test's few.
@@ -421,7 +425,6 @@ def test_explain_reports_what_its_tables_hold(run_fixture, request,
                                    'completeness_error']
   assert [r['track_id'] for r in attributions] == list(table['track_id'])
   assert [int(r['label']) for r in attributions] == list(table['label'])
-  # Attributed with --steps' path steps, not the explainer's default.
   attributed, _, _, attributed_inputs = explainer.attribute(table)
   np.testing.assert_allclose(
       [[float(r[c]) for c in names] for r in attributions],
