@@ -1,0 +1,99 @@
+"""The evaluation report's figures draw the report's own numbers."""
+
+import matplotlib.colors
+import numpy as np
+import pytest
+from sklearn import metrics as sk_metrics
+
+from spotipop.evaluation import plots
+
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+  """{file name: the figure saved to it}; each is still written."""
+  figures, save = {}, plots.save
+
+  def capture(fig, path):
+    figures[path.rpartition('/')[2]] = fig
+    save(fig, path)
+  monkeypatch.setattr(plots, 'save', capture)
+  return figures
+
+
+def _report(rng, n=60):
+  labels = rng.integers(0, 2, n)
+  model = np.clip(0.35 * labels + rng.uniform(0, 0.65, n), 0, 1)
+  gbdt = np.clip(0.2 * labels + rng.uniform(0, 0.8, n), 0, 1)
+  predictions = {'test': {'label': labels, 'probability': model}}
+  baselines = {'gbdt': {'test': {'probability': gbdt}}}
+  summary = {'overall': {'roc_auc': 0.8766, 'brier': 0.1234},
+             'baselines': {'gbdt': {'roc_auc': 0.6543, 'brier': None}},
+             'confusion_matrix': [[7, 13], [2, 38]],
+             'threshold': {'value': 0.41234}}
+  return predictions, baselines, summary
+
+
+def test_roc_reliability_and_confusion_show_the_reports_values(drawn, tmp_path):
+  predictions, baselines, summary = _report(np.random.default_rng(0))
+  plots.write('test', predictions, baselines, summary, str(tmp_path))
+  assert sorted(drawn) == ['calibration.png', 'confusion.png', 'roc.png']
+  for name in drawn:
+    assert (tmp_path / name).read_bytes().startswith(PNG_MAGIC)
+  labels = predictions['test']['label']
+  probabilities = {'spotipop': predictions['test']['probability'],
+                   'GBDT': baselines['gbdt']['test']['probability']}
+
+  roc = drawn['roc.png'].axes[0]
+  assert [line.get_label() for line in roc.lines] == [
+      'spotipop AUC 0.877', 'GBDT AUC 0.654', 'class prior 0.500']
+  for line, probability in zip(roc.lines, probabilities.values()):
+    fpr, tpr, _ = sk_metrics.roc_curve(labels, probability,
+                                       drop_intermediate=False)
+    np.testing.assert_allclose(line.get_xdata(), fpr)
+    np.testing.assert_allclose(line.get_ydata(), tpr)
+  np.testing.assert_array_equal(roc.lines[2].get_xydata(), [[0, 0], [1, 1]])
+  assert (roc.get_xlabel(), roc.get_ylabel()) == ('False positive rate',
+                                                  'True positive rate')
+  assert [t.get_text() for t in roc.get_legend().get_texts()] == [
+      line.get_label() for line in roc.lines]
+
+  calibration = drawn['calibration.png'].axes[0]
+  assert [line.get_label() for line in calibration.lines] == [
+      'spotipop Brier 0.123', 'GBDT Brier —', 'perfectly calibrated']
+  for line, probability in zip(calibration.lines, probabilities.values()):
+    # Ten equal-width bins, 1.0 in the last; the empty ones left out.
+    bins = np.minimum(np.floor(probability * 10), 9)
+    used = np.unique(bins)
+    np.testing.assert_allclose(line.get_xdata(),
+                               [probability[bins == b].mean() for b in used])
+    np.testing.assert_allclose(line.get_ydata(),
+                               [labels[bins == b].mean() for b in used])
+  assert calibration.get_legend() is not None
+
+  confusion = drawn['confusion.png'].axes[0]
+  np.testing.assert_array_equal(confusion.images[0].get_array(),
+                                [[7, 13], [2, 38]])
+  texts = {(t.get_position(), t.get_text()): matplotlib.colors.to_hex(
+      t.get_color()) for t in confusion.texts}
+  # Rows are the truth, columns the prediction; white on the dark cells.
+  assert texts == {((0, 0), '7'): '#000000', ((1, 0), '13'): '#000000',
+                   ((0, 1), '2'): '#000000', ((1, 1), '38'): '#ffffff'}
+  assert confusion.get_title() == 'Confusion at threshold 0.412'
+  assert [t.get_text() for t in confusion.get_xticklabels()] == [
+      'not_popular', 'popular']
+  assert [t.get_text() for t in confusion.get_yticklabels()] == [
+      'not_popular', 'popular']
+  assert (confusion.get_xlabel(), confusion.get_ylabel()) == ('Predicted',
+                                                              'True')
+
+
+def test_a_figure_is_written_whole_and_closed(tmp_path):
+  plt = plots.pyplot()
+  fig, ax = plt.subplots()
+  ax.plot([0, 1], [1, 0])
+  plots.save(fig, str(tmp_path / 'line.png'))
+  assert (tmp_path / 'line.png').read_bytes().startswith(PNG_MAGIC)
+  assert not plt.fignum_exists(fig.number)
+  assert [p.name for p in tmp_path.iterdir()] == ['line.png']  # No leftovers.

@@ -1,0 +1,144 @@
+"""The explanation figures draw what explain's tables hold."""
+
+import matplotlib.colors
+import numpy as np
+import pytest
+
+from spotipop.evaluation import plots
+from spotipop.explanation import attribution_plots
+
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+RED, BLUE = (matplotlib.colors.to_rgba(c) for c in ('C3', 'C0'))
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+  """The figures saved, in order; each is still written."""
+  figures, save = [], plots.save
+
+  def capture(fig, path):
+    figures.append(fig)
+    save(fig, path)
+  monkeypatch.setattr(plots, 'save', capture)
+  return figures
+
+
+def _bars(ax):
+  return [(p.get_y() + p.get_height() / 2, p.get_width(), p.get_facecolor())
+          for p in ax.patches]
+
+
+def _labels(ticks):
+  return [t.get_text() for t in ticks]
+
+
+@pytest.mark.parametrize('correlation, title', [
+    (0.456, 'GBDT (rank correlation 0.46)'),
+    (None, 'GBDT (rank correlation undefined)')])
+def test_importance_sorts_inputs_by_their_drop(drawn, tmp_path, correlation,
+                                               title):
+  rows = [{'input': 'energy', 'network_auc_drop': 0.05,
+           'network_auc_drop_sd': 0.01, 'gbdt_mean_abs_shap': 0.3},
+          {'input': 'audio', 'network_auc_drop': 0.20,
+           'network_auc_drop_sd': 0.02, 'gbdt_mean_abs_shap': None},
+          {'input': 'key', 'network_auc_drop': -0.01,
+           'network_auc_drop_sd': 0.03, 'gbdt_mean_abs_shap': 0.1}]
+  path = tmp_path / 'importance.png'
+  attribution_plots.importance(rows, 0.81234, 7, correlation, str(path))
+  assert path.read_bytes().startswith(PNG_MAGIC)
+  net, gbdt = drawn[0].axes
+  # Smallest drop at the bottom (y = 0), largest at the top.
+  assert _labels(net.get_yticklabels()) == ['key', 'energy', 'audio']
+  assert [(y, w) for y, w, _ in _bars(net)] == [(0, -0.01), (1, 0.05),
+                                               (2, 0.20)]
+  # The error bars span mean +- sd.
+  (segments,) = [c.get_segments() for c in net.collections]
+  np.testing.assert_allclose([s[:, 0] for s in segments],
+                             [[-0.04, 0.02], [0.04, 0.06], [0.18, 0.22]])
+  assert net.get_title() == 'network (ROC-AUC 0.812)'
+  assert net.get_xlabel() == 'drop in ROC-AUC when shuffled (sd over 7)'
+  # The GBDT reads no audio: a bar of 0.
+  assert [(y, w) for y, w, _ in _bars(gbdt)] == [(0, 0.1), (1, 0.3), (2, 0.0)]
+  assert gbdt.get_title() == title
+  assert gbdt.get_xlabel() == 'mean |TreeSHAP| (log-odds)'
+  assert [line.get_xdata()[0] for line in net.lines] == [0]
+
+
+def test_a_tracks_figure_shows_its_top_features_and_attributed_spectrogram(
+    drawn, tmp_path):
+  names = [f'f{j}' for j in range(12)]
+  raw = np.arange(12) * 1.5 + 0.123456
+  contributions = np.array([0.5, -0.9, 0.1, 0.0, 0.2, -0.3, 0.05, 0.7, -0.02,
+                            0.4, -0.6, 0.01])
+  frames, bins = 5, 4
+  spec = np.arange(frames * bins, dtype=float).reshape(frames, bins)
+  spec_attributions = np.linspace(-2, 1, frames * bins).reshape(frames, bins)
+  hz = np.array([0.0, 100.0, 300.0, 700.0])
+  path = tmp_path / 't.png'
+  attribution_plots.track('t7', raw, names, contributions, spec,
+                          spec_attributions, 0.25, hz, str(path))
+  assert path.read_bytes().startswith(PNG_MAGIC)
+  spectrogram, bars = drawn[0].axes
+  # The ten largest |contributions|, the largest at the top; red raises the
+  # popular logit, blue lowers it.
+  top = [1, 7, 10, 0, 9, 5, 4, 2, 6, 8][::-1]
+  assert _labels(bars.get_yticklabels()) == [
+      f'f{j} = {raw[j]:.3g}' for j in top]
+  assert [(y, w) for y, w, _ in _bars(bars)] == [
+      (i, contributions[j]) for i, j in enumerate(top)]
+  assert [c for _, _, c in _bars(bars)] == [
+      RED if contributions[j] > 0 else BLUE for j in top]
+  assert bars.get_title() == 'top features'
+  assert bars.get_xlabel() == 'contribution to the popular logit'
+  grey, overlay = spectrogram.collections
+  np.testing.assert_array_equal(grey.get_array(), spec.T)
+  np.testing.assert_array_equal(overlay.get_array(), spec_attributions.T)
+  # Symmetric colours about 0, to the largest |attribution|.
+  assert overlay.get_clim() == (-2.0, 2.0)
+  # Cell edges: frame boundaries in seconds, midpoints between bins' centres.
+  corners = grey.get_coordinates()
+  np.testing.assert_allclose(corners[0, :, 0], [0, 0.25, 0.5, 0.75, 1.0, 1.25])
+  np.testing.assert_allclose(corners[:, 0, 1], [0, 50, 200, 500, 700])
+  assert spectrogram.get_title() == (
+      f't7: spectrogram, attribution over it (sum {spec_attributions.sum():+.3f})')
+  assert (spectrogram.get_xlabel(), spectrogram.get_ylabel()) == (
+      'time (s)', 'frequency (Hz)')
+
+
+def test_a_tabular_tracks_figure_has_its_features_alone(drawn, tmp_path):
+  attribution_plots.track('t', np.array([1.0, 2.0]), ['a', 'b'],
+                          np.array([-0.1, 0.3]), None, None, 0.1, None,
+                          str(tmp_path / 't.png'))
+  (bars,) = drawn[0].axes
+  assert _labels(bars.get_yticklabels()) == ['a = 1', 'b = 2']
+
+
+def test_a_spectrogram_attributed_zero_everywhere_still_draws(drawn, tmp_path):
+  zeros = np.zeros((3, 2))
+  attribution_plots.track('t', np.array([1.0]), ['a'], np.array([0.0]),
+                          np.ones((3, 2)), zeros, 0.1, np.array([0.0, 50.0]),
+                          str(tmp_path / 't.png'))
+  assert drawn[0].axes[0].collections[1].get_clim() == (-1.0, 1.0)
+
+
+def test_bands_sums_frames_into_seconds(drawn, tmp_path):
+  hz = np.array([0.0, 500.0, 1000.0])
+  per_band = np.array([0.1, 0.4, 0.2])
+  per_frame = np.arange(1.0, 11.0)  # Ten frames of 0.25 s: 4 to a second.
+  attribution_plots.bands(hz, per_band, 0.25, per_frame,
+                          str(tmp_path / 'bands.png'))
+  freq, time = drawn[0].axes
+  np.testing.assert_array_equal(freq.lines[0].get_xydata(),
+                                np.stack([hz, per_band], 1))
+  assert freq.get_xscale() == 'symlog'
+  assert [(p.get_x(), p.get_height()) for p in time.patches] == [
+      (0, 1 + 2 + 3 + 4), (1, 5 + 6 + 7 + 8), (2, 9 + 10)]
+  assert (freq.get_title(), time.get_title()) == ('where in the spectrum',
+                                                  'when in the clip')
+  assert time.get_xlabel() == 'second of the clip'
+
+
+def test_frames_longer_than_a_second_are_a_bar_each(drawn, tmp_path):
+  attribution_plots.bands(np.array([0.0]), np.array([1.0]), 2.0,
+                          np.array([3.0, 4.0]), str(tmp_path / 'bands.png'))
+  assert [p.get_height() for p in drawn[0].axes[1].patches] == [3.0, 4.0]
