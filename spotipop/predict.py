@@ -30,7 +30,7 @@ from absl import logging
 from spotipop import cli
 from spotipop import errors
 from spotipop.prediction import new_tracks
-from spotipop.storage import user_strings
+from spotipop.prediction import printed_scores
 
 flags.DEFINE_string('workdir', None, 'Run directory written by spotipop.main.')
 flags.DEFINE_string('checkpoint', 'best', "'best', 'latest' or a step number.")
@@ -78,32 +78,13 @@ def main(argv):
     scores = predictor(tracks.audio_paths, tracks.features, tracks.genres)
   except ValueError as e:  # --features; names the feature.
     raise errors.SpotipopError(str(e)) from None
-  # (where, id, index scored or None, why not): CSV lines in order.
-  outcomes = [(tracks.where[i], track_id, i, scores.failed.get(i))
-              for i, track_id in enumerate(tracks.ids)]
-  outcomes += [(f'{f.tracks}:{line}', track_id or f'line{line}', None, reason)
-               for line, track_id, reason in tracks.rejected]
-  if f.tracks:
-    outcomes.sort(key=lambda o: int(o[0].rpartition(':')[2]))
-  not_scored = []
-  for where, track_id, i, reason in outcomes:
-    track_id = user_strings.one_line(track_id)  # One printed line a track.
-    if reason is not None:
-      print(f'{track_id}\tnot scored', flush=True)
-      logging.error('%s', user_strings.one_line(
-          reason if reason.startswith(where) else f'{where}: {reason}'))
-      not_scored.append(where.rpartition(':')[2] if f.tracks else where)
-    else:
-      why = ('' if scores.contributions is None else '\twhy: ' + ', '.join(
-          f'{name} {value:+.3f}' for name, value in scores.contributions[i]))
-      print(f'{track_id}\tP(popular)={scores.probability[i]:.3f}\t'
-            f'predicted popularity={scores.score[i]:.1f}{why}')
-  if not_scored:
-    where = ', '.join(not_scored)
-    raise errors.SomeTracksFailed(
-        f'{len(not_scored)} of {len(outcomes)} track(s) not scored '
-        f'({"lines " + where if f.tracks else where}: their audio or values '
-        'cannot be used; the reasons are above)')
+  result = printed_scores.printed(tracks, scores, f.tracks)
+  for line, reason in result.lines:
+    print(line, flush=True)
+    if reason:
+      logging.error('%s', reason)
+  if result.failure:
+    raise result.failure
 
 
 if __name__ == '__main__':
