@@ -1,6 +1,7 @@
 """The synthetic demo catalogue: what its docstring promises each track holds."""
 
 import csv
+import inspect
 import os
 
 import numpy as np
@@ -24,7 +25,9 @@ def _rows(manifest):
 def small(tmp_path_factory):
   """(rows, {track_id: mono clip}) of a 24-track catalogue."""
   root = tmp_path_factory.mktemp('demo')
-  rows = _rows(demo_catalogue.write_catalogue(str(root), **SMALL))
+  manifest = demo_catalogue.write_catalogue(str(root), **SMALL)
+  assert manifest == str(root / 'manifest.csv')
+  rows = _rows(manifest)
   clips = {}
   for row in rows:
     wave, rate = sf.read(root / row['audio_path'], dtype='float32')
@@ -83,6 +86,8 @@ def test_the_same_seed_writes_the_same_catalogue_and_another_differs(
   catalogue are the whole of its 4-track one."""
   rows, clips = small
   four = {**SMALL, 'num_tracks': 4}
+  demo_catalogue.write_catalogue(str(tmp_path / 'a'), **four)
+  # Written again over the first: the tool regenerates a catalogue in place.
   again = _rows(demo_catalogue.write_catalogue(str(tmp_path / 'a'), **four))
   assert again == rows[:4]
   for row in again:
@@ -155,6 +160,16 @@ def test_popularity_follows_the_hook_and_danceability(tmp_path):
   assert 15 < gap < 40
   assert np.corrcoef([float(r['danceability']) for r in rows],
                      list(popularity.values()))[0, 1] > 0.15
+
+
+def test_the_hook_tracks_are_those_of_the_catalogue_of_the_same_settings():
+  # The same defaults: those of the embedded catalogue, 200 tracks at 16 kHz.
+  defaults = {name: p.default for name, p in inspect.signature(
+      demo_catalogue.write_catalogue).parameters.items() if name != 'out_dir'}
+  assert defaults == {'num_tracks': 200, 'sample_rate': 16_000, 'seed': 0,
+                      'seconds': (3.5, 6.0)}
+  assert {name: p.default for name, p in inspect.signature(
+      demo_catalogue.hook_tracks).parameters.items()} == defaults
 
 
 def test_the_embedded_catalogue_is_the_tools_output_at_its_defaults(tmp_path):

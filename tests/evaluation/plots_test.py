@@ -30,7 +30,8 @@ def _report(rng, n=60):
   baselines = {'gbdt': {'test': {'probability': gbdt}}}
   summary = {'overall': {'roc_auc': 0.8766, 'brier': 0.1234},
              'baselines': {'gbdt': {'roc_auc': 0.6543, 'brier': None}},
-             'confusion_matrix': [[7, 13], [2, 38]],
+             # 19 is half the largest count: still dark text.
+             'confusion_matrix': [[7, 19], [2, 38]],
              'threshold': {'value': 0.41234}}
   return predictions, baselines, summary
 
@@ -54,8 +55,9 @@ def test_roc_reliability_and_confusion_show_the_reports_values(drawn, tmp_path):
     np.testing.assert_allclose(line.get_xdata(), fpr)
     np.testing.assert_allclose(line.get_ydata(), tpr)
   np.testing.assert_array_equal(roc.lines[2].get_xydata(), [[0, 0], [1, 1]])
-  assert (roc.get_xlabel(), roc.get_ylabel()) == ('False positive rate',
-                                                  'True positive rate')
+  assert roc.lines[2].get_linestyle() == '--'
+  assert (roc.get_xlabel(), roc.get_ylabel(), roc.get_title()) == (
+      'False positive rate', 'True positive rate', 'ROC: popular vs not')
   assert [t.get_text() for t in roc.get_legend().get_texts()] == [
       line.get_label() for line in roc.lines]
 
@@ -70,17 +72,25 @@ def test_roc_reliability_and_confusion_show_the_reports_values(drawn, tmp_path):
                                [probability[bins == b].mean() for b in used])
     np.testing.assert_allclose(line.get_ydata(),
                                [labels[bins == b].mean() for b in used])
-  assert calibration.get_legend() is not None
+  np.testing.assert_array_equal(calibration.lines[2].get_xydata(),
+                                [[0, 0], [1, 1]])
+  assert calibration.lines[2].get_linestyle() == '--'
+  assert [t.get_text() for t in calibration.get_legend().get_texts()] == [
+      line.get_label() for line in calibration.lines]
+  assert (calibration.get_xlabel(), calibration.get_ylabel(),
+          calibration.get_title()) == ('Mean predicted probability (10 bins)',
+                                       'Observed popular rate', 'Reliability')
 
   confusion = drawn['confusion.png'].axes[0]
   np.testing.assert_array_equal(confusion.images[0].get_array(),
-                                [[7, 13], [2, 38]])
+                                [[7, 19], [2, 38]])
   texts = {(t.get_position(), t.get_text()): matplotlib.colors.to_hex(
       t.get_color()) for t in confusion.texts}
   # Rows are the truth, columns the prediction; white on the dark cells.
-  assert texts == {((0, 0), '7'): '#000000', ((1, 0), '13'): '#000000',
+  assert texts == {((0, 0), '7'): '#000000', ((1, 0), '19'): '#000000',
                    ((0, 1), '2'): '#000000', ((1, 1), '38'): '#ffffff'}
   assert confusion.get_title() == 'Confusion at threshold 0.412'
+  assert list(confusion.get_xticks()) == list(confusion.get_yticks()) == [0, 1]
   assert [t.get_text() for t in confusion.get_xticklabels()] == [
       'not_popular', 'popular']
   assert [t.get_text() for t in confusion.get_yticklabels()] == [

@@ -8,7 +8,7 @@ from spotipop.evaluation import plots
 from spotipop.explanation import attribution_plots
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
-RED, BLUE = (matplotlib.colors.to_rgba(c) for c in ('C3', 'C0'))
+RED, BLUE, ORANGE = (matplotlib.colors.to_rgba(c) for c in ('C3', 'C0', 'C1'))
 
 
 @pytest.fixture
@@ -32,6 +32,11 @@ def _labels(ticks):
   return [t.get_text() for t in ticks]
 
 
+def _assert_side_by_side(left, right):
+  a, b = left.get_position(), right.get_position()
+  assert a.y0 == b.y0 and a.x1 < b.x0
+
+
 @pytest.mark.parametrize('correlation, title', [
     (0.456, 'GBDT (rank correlation 0.46)'),
     (None, 'GBDT (rank correlation undefined)')])
@@ -47,6 +52,8 @@ def test_importance_sorts_inputs_by_their_drop(drawn, tmp_path, correlation,
   attribution_plots.importance(rows, 0.81234, 7, correlation, str(path))
   assert path.read_bytes().startswith(PNG_MAGIC)
   net, gbdt = drawn[0].axes
+  _assert_side_by_side(net, gbdt)
+  assert net.get_shared_y_axes().joined(net, gbdt)  # One row per input.
   # Smallest drop at the bottom (y = 0), largest at the top.
   assert _labels(net.get_yticklabels()) == ['key', 'energy', 'audio']
   assert [(y, w) for y, w, _ in _bars(net)] == [(0, -0.01), (1, 0.05),
@@ -59,6 +66,8 @@ def test_importance_sorts_inputs_by_their_drop(drawn, tmp_path, correlation,
   assert net.get_xlabel() == 'drop in ROC-AUC when shuffled (sd over 7)'
   # The GBDT reads no audio: a bar of 0.
   assert [(y, w) for y, w, _ in _bars(gbdt)] == [(0, 0.1), (1, 0.3), (2, 0.0)]
+  assert {c for _, _, c in _bars(net)} == {BLUE}
+  assert {c for _, _, c in _bars(gbdt)} == {ORANGE}
   assert gbdt.get_title() == title
   assert gbdt.get_xlabel() == 'mean |TreeSHAP| (log-odds)'
   assert [line.get_xdata()[0] for line in net.lines] == [0]
@@ -79,6 +88,7 @@ def test_a_tracks_figure_shows_its_top_features_and_attributed_spectrogram(
                           spec_attributions, 0.25, hz, str(path))
   assert path.read_bytes().startswith(PNG_MAGIC)
   spectrogram, bars = drawn[0].axes
+  _assert_side_by_side(spectrogram, bars)
   # The ten largest |contributions|, the largest at the top; red raises the
   # popular logit, blue lowers it.
   top = [1, 7, 10, 0, 9, 5, 4, 2, 6, 8][::-1]
@@ -91,6 +101,9 @@ def test_a_tracks_figure_shows_its_top_features_and_attributed_spectrogram(
   assert bars.get_title() == 'top features'
   assert bars.get_xlabel() == 'contribution to the popular logit'
   grey, overlay = spectrogram.collections
+  # Red raises the popular logit, blue lowers it, over a grey spectrogram.
+  assert (grey.get_cmap().name, overlay.get_cmap().name) == ('Greys',
+                                                             'coolwarm')
   np.testing.assert_array_equal(grey.get_array(), spec.T)
   np.testing.assert_array_equal(overlay.get_array(), spec_attributions.T)
   # Symmetric colours about 0, to the largest |attribution|.
@@ -128,6 +141,7 @@ def test_bands_sums_frames_into_seconds(drawn, tmp_path):
   attribution_plots.bands(hz, per_band, 0.25, per_frame,
                           str(tmp_path / 'bands.png'))
   freq, time = drawn[0].axes
+  _assert_side_by_side(freq, time)
   np.testing.assert_array_equal(freq.lines[0].get_xydata(),
                                 np.stack([hz, per_band], 1))
   assert freq.get_xscale() == 'symlog'
@@ -135,7 +149,10 @@ def test_bands_sums_frames_into_seconds(drawn, tmp_path):
       (0, 1 + 2 + 3 + 4), (1, 5 + 6 + 7 + 8), (2, 9 + 10)]
   assert (freq.get_title(), time.get_title()) == ('where in the spectrum',
                                                   'when in the clip')
-  assert time.get_xlabel() == 'second of the clip'
+  assert (freq.get_xlabel(), freq.get_ylabel()) == (
+      'frequency (Hz)', 'mean |attribution| per track')
+  assert (time.get_xlabel(), time.get_ylabel()) == (
+      'second of the clip', 'mean |attribution| per track')
 
 
 def test_frames_longer_than_a_second_are_a_bar_each(drawn, tmp_path):

@@ -87,6 +87,8 @@ def test_full_disk_messages_of_the_storage_libraries_name_their_path():
                           '"/w/checkpoints/latest/2/d/abc": No space left')
   assert errors.disk_full(checkpoint).startswith(
       'cannot write /w/checkpoints/latest/2/d/abc: no space left')
+  # Any other failure is no full disk, whatever path the caller gives.
+  assert errors.disk_full(ValueError('other'), '/w/x') is None
 
 
 def test_a_writable_folder_is_made_and_passes(tmp_path):
