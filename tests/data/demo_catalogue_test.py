@@ -118,13 +118,19 @@ def test_key_and_mode_set_the_chord(small):
     spectrum = np.abs(np.fft.rfft(wave * np.hanning(wave.size)))
     freqs = np.fft.rfftfreq(wave.size, 1 / RATE)
 
+    def level(key, semitones):
+      f = 110.0 * 2 ** ((key + semitones) / 12)
+      return spectrum[np.abs(freqs - f) <= 1].max()
+
     def triad(key, mode):
-      root = 110.0 * 2 ** (key / 12)
-      return sum(spectrum[np.abs(freqs - f) <= 1].max()
-                 for f in (root, root * 2 ** ((3 + mode) / 12), root * 1.5))
+      return level(key, 0) + level(key, 3 + mode) + level(key, 7.02)  # 3/2.
 
     levels = {(k, m): triad(k, m) for k in range(12) for m in (0, 1)}
-    assert max(levels, key=levels.get) == (int(row['key']), int(row['mode']))
+    key, mode = int(row['key']), int(row['mode'])
+    assert max(levels, key=levels.get) == (key, mode)
+    # The mode's third sounds as loud as the root; the other third not at all.
+    assert (level(key, 3 + mode) > 0.5 * level(key, 0)
+            > 5 * level(key, 4 - mode))
 
 
 def test_loudness_sets_the_level_and_tempo_the_beat(small):
@@ -135,6 +141,15 @@ def test_loudness_sets_the_level_and_tempo_the_beat(small):
   # Ranked alike: a louder attribute is a louder clip.
   assert np.corrcoef(np.argsort(np.argsort(rms_db)),
                      np.argsort(np.argsort(loudness)))[0, 1] > 0.8
+  # The lossless ones peak at the same multiple of their loudness's level,
+  # where 16-bit PCM does not clip them at full scale.
+  peaks = [np.abs(clips[r['track_id']]).max() for r in rows
+           if r['audio_path'].endswith(('.wav', '.flac'))]
+  levels = [10 ** (float(r['loudness']) / 20) for r in rows
+            if r['audio_path'].endswith(('.wav', '.flac'))]
+  ratios = [p / level for p, level in zip(peaks, levels) if p < 0.99]
+  assert len(ratios) >= 3
+  np.testing.assert_allclose(ratios, ratios[0], rtol=1e-3)
   for row in rows[:2]:  # The lossless ones: the kick (55 Hz) every beat.
     spectrum = np.fft.rfft(clips[row['track_id']])
     spectrum[np.fft.rfftfreq(clips[row['track_id']].size, 1 / RATE) > 90] = 0
