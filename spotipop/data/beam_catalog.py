@@ -20,7 +20,6 @@ an audio file that cannot be decoded is skipped and listed, and any other
 exception fails the bundle for the runner to retry.
 """
 
-import collections
 import json
 import os
 import shlex
@@ -37,9 +36,6 @@ from spotipop.config import DataConfig
 from spotipop.data import catalog
 from spotipop.data import manifest
 
-_COUNTERS = 'spotipop'
-
-
 class _MetadataOnDataStorage(tfds.core.BeamMetadataDict):
   """TFDS's Beam metadata, staged beside the dataset instead of in local /tmp.
 
@@ -51,6 +47,13 @@ class _MetadataOnDataStorage(tfds.core.BeamMetadataDict):
 
   def _temp_filepath(self, key):
     return epath.Path(self.folder) / f'beam-metadata-{key}.json'
+
+  def computed(self, key):
+    """A value, once the pipeline that computes it has run."""
+    value = self[key]
+    if not isinstance(value, beam.pvalue.PValue):
+      return value
+    return json.loads(self._temp_filepath(key).read_text())
 
   def save_metadata(self, data_dir):
     keys = [key for key, value in self.items()
@@ -106,25 +109,13 @@ class BeamCatalog(catalog.SpotipopCatalog, skip_registration=True):
   def _process_pipeline_result(self, pipeline_result):
     """Fails the build past --max_skip_fraction, before anything is kept.
 
-    Also keeps the examples decoded per split, to count the written ones
-    against; None from a runner that reports no metrics.
+    Counted from the pipeline's output, not from the runner's metrics: a
+    runner that retries a failed bundle may count its work twice.
     """
-    counts = collections.Counter()
-    for counter in pipeline_result.metrics().query(
-        beam.metrics.MetricsFilter().with_namespace(_COUNTERS))['counters']:
-      counts[counter.key.metric.name] += (
-          counter.attempted if counter.committed is None else counter.committed)
-    self._decoded_per_split = None
-    if not counts:
-      logging.warning('The Beam runner reports no metrics: the skipped files '
-                      'and written examples are not counted after decoding')
-      return
-    report = self._report_before_decoding
-    catalog.check_skipped(
-        self.builder_config.data, len(report['skipped']) + counts['skipped'],
-        report['rows'] - len(report['duplicates_dropped']))
-    self._decoded_per_split = {name: counts[f'decoded_{name}']
-                               for name in catalog.SPLITS}
+    del pipeline_result
+    report = self.info.metadata.computed('build_report')
+    catalog.check_skipped(self.builder_config.data, len(report['skipped']),
+                          report['rows'] - len(report['duplicates_dropped']))
 
   def _download_and_prepare(self, dl_manager, download_config):
     """Generates the splits, then checks that the runner wrote every example.
@@ -134,7 +125,10 @@ class BeamCatalog(catalog.SpotipopCatalog, skip_registration=True):
     (benchmarks/README.md); such a build fails here, and nothing is kept.
     """
     super()._download_and_prepare(dl_manager, download_config)
-    for name, decoded in (self._decoded_per_split or {}).items():
+    class_counts = self.info.metadata.computed('class_counts')
+    for name in catalog.SPLITS:
+      # The decoded tracks' labels, counted from the pipeline's output.
+      decoded = sum(class_counts[name])
       written = self.info.splits[name].num_examples
       if written != decoded:
         raise errors.DataError(
@@ -179,11 +173,9 @@ def _decode(placed, data, with_audio):
   try:
     track, clip = catalog.decoded_track(track, data, with_audio)
   except errors.AudioError as e:
-    beam.metrics.Metrics.counter(_COUNTERS, 'skipped').inc()
     logging.warning('Skipping manifest line %d (%s): %s', track.row,
                     track.track_id, e)
     return _Decoded(split, position, track, None, str(e))
-  beam.metrics.Metrics.counter(_COUNTERS, f'decoded_{split}').inc()
   return _Decoded(split, position, track, catalog.example(track, clip, data),
                   None)
 
