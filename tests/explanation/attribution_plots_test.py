@@ -99,6 +99,7 @@ def test_a_tracks_figure_shows_its_top_features_and_attributed_spectrogram(
   assert [c for _, _, c in _bars(bars)] == [
       RED if contributions[j] > 0 else BLUE for j in top]
   assert bars.get_title() == 'top features'
+  assert [line.get_xdata()[0] for line in bars.lines] == [0]  # No effect.
   assert bars.get_xlabel() == 'contribution to the popular logit'
   grey, overlay = spectrogram.collections
   # Red raises the popular logit, blue lowers it, over a grey spectrogram.
