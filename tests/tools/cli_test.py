@@ -25,7 +25,10 @@ from conftest import write_manifest
 from spotipop import errors
 from spotipop.data import catalog
 from spotipop.data import datasets
+from spotipop.data import demo_catalogue
 from spotipop.data import manifest
+from spotipop.evaluation import run_comparison
+from spotipop.evaluation import scorecard
 from spotipop.prediction import new_tracks
 
 # A scenario: whole tools and runs, outside the quick tier.
@@ -98,6 +101,52 @@ def test_evaluate_restores_a_checkpoint(trained):
       100, 3)
   assert report['label'] == 'popular: popularity >= 50 (a 0-100 score)'
   assert (workdir / 'eval' / 'validation-latest' / 'predictions.csv').exists()
+
+
+@on_the_trained_run
+def test_report_prints_each_runs_test_table_and_names_a_missing_one(trained,
+                                                                   tmp_path):
+  workdir, _ = trained
+  with open(workdir / 'eval' / 'test-best' / 'report.json') as f:
+    summary = json.load(f)
+  section = (f'### {workdir.name}\n\n{scorecard.headline(summary)}\n\n'
+             f'{scorecard.table(scorecard.rows(summary))}\n\n')
+  out = run_module('spotipop.report', str(workdir), f'{workdir}/').stdout
+  assert out == section * 2  # Named by the folder, a trailing / or not.
+  missing = run_module('spotipop.report', str(workdir), str(tmp_path),
+                       check=False)
+  fails_in_one_line(missing, 'spotipop.report',
+                    str(tmp_path / 'eval' / 'test-best' / 'report.json'))
+  fails_in_one_line(run_module('spotipop.report', check=False),
+                    'spotipop.report', 'usage: python -m spotipop.report')
+
+
+@on_the_trained_run
+def test_compare_prints_the_paired_table_and_refuses_bad_requests(trained):
+  workdir, _ = trained
+  specs = [f'{workdir}:model', f'{workdir}:gbdt']
+  out = run_module('spotipop.compare', *specs, '--bootstrap=100',
+                   '--bootstrap_seed=2').stdout
+  assert out == run_comparison.table(
+      run_comparison.compare(specs, 100, 2)) + '\n'
+  for args, names in (([specs[0]], ['usage: python -m spotipop.compare']),
+                      ([*specs, '--bootstrap=0'], ['--bootstrap',
+                                                   'needs resamples']),
+                      ([*specs, '--bootstrap=3'], ['--bootstrap', 'not 3'])):
+    fails_in_one_line(run_module('spotipop.compare', *args, check=False),
+                      'spotipop.compare', *names)
+
+
+def test_demo_writes_the_catalogue_of_its_flags(tmp_path):
+  out = tmp_path / 'demo'
+  result = run_module('spotipop.demo', f'--out={out}', '--num_tracks=3',
+                      '--sample_rate=8000', '--seed=4')
+  assert result.stdout == f'wrote {out}/manifest.csv\n'
+  expected = demo_catalogue.write_catalogue(str(tmp_path / 'here'), 3, 8000, 4)
+  assert (out / 'manifest.csv').read_text() == open(expected).read()
+  fails_in_one_line(run_module('spotipop.demo', f'--out={out}',
+                               '--num_tracks=0', check=False),
+                    'spotipop.demo', '--num_tracks')
 
 
 @on_the_trained_run
