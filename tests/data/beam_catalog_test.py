@@ -128,6 +128,19 @@ def test_unknown_pipeline_options_name_themselves(catalogue, tmp_path):
     _build(catalogue[0], tmp_path, 'beam', '--direct_num_wrokers=2')
 
 
+@IN_THIS_PROCESS
+def test_a_beam_build_for_a_model_without_audio_opens_no_audio_file(
+    catalogue, tmp_path):
+  with open(catalogue[0], newline='') as f:
+    rows = list(csv.DictReader(f))
+  gone = write_manifest(tmp_path / 'gone.csv', [
+      {**r, 'audio_path': f'gone/{r["audio_path"]}'} for r in rows])
+  config = small_config(str(gone), tmp_path / 'tfds', build_runner='beam',
+                        beam_pipeline_options=IN_PROCESS)
+  report = datasets.build(config.data, False).info.metadata['build_report']
+  assert report['kept'] == 48 and not report['skipped']
+
+
 _WRITE_SHARD = writer_lib.BeamWriter._write_final_shard
 
 
