@@ -81,7 +81,6 @@ class BeamCatalog(catalog.SpotipopCatalog, skip_registration=True):
     splits, report = self._usable_splits(read, reasons)
     catalog.split_metadata('train', splits['train'], data,  # Fails fast.
                            decoded=data.descriptors == 'none')
-    self._report_before_decoding = report
     placed = [(name, position, track) for name, members in splits.items()
               for position, track in enumerate(members)]
     decoded = (pipeline

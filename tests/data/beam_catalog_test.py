@@ -3,6 +3,8 @@
 import csv
 import os
 
+import apache_beam as beam
+from apache_beam.options import pipeline_options
 import numpy as np
 import pytest
 from tensorflow_datasets.core import writer as writer_lib
@@ -10,6 +12,7 @@ from tensorflow_datasets.core import writer as writer_lib
 from conftest import small_config
 from conftest import write_manifest
 from spotipop import errors
+from spotipop.data import beam_catalog
 from spotipop.data import catalog
 from spotipop.data import datasets
 
@@ -116,9 +119,39 @@ def test_too_many_unusable_files_fail_a_beam_build(dirty_catalogue, tmp_path,
 
 
 @IN_THIS_PROCESS
-def test_an_empty_split_fails_before_decoding(catalogue, tmp_path):
+def test_an_empty_split_fails_before_decoding(catalogue, tmp_path,
+                                              monkeypatch):
+  """After the headers are read where --beam_pipeline_options sends them."""
+  given = []
+
+  class Recorded(beam.Pipeline):
+    def __init__(self, *args, options=None, **kwargs):
+      given.append(options)
+      super().__init__(*args, options=options, **kwargs)
+  monkeypatch.setattr(beam_catalog.beam, 'Pipeline', Recorded)
   with pytest.raises(errors.DataError, match='leaves the .* split .* empty'):
     _build(catalogue[0], tmp_path, 'beam', split_fractions=(0.98, 0.01, 0.01))
+  assert len(given) == 2  # TFDS's pipeline, and the headers' within it.
+  for options in given:
+    direct = options.view_as(pipeline_options.DirectOptions)
+    assert (direct.direct_running_mode, direct.direct_num_workers) == (
+        'multi_processing', 2)
+
+
+@IN_THIS_PROCESS
+def test_bad_feature_values_fail_before_decoding(catalogue, tmp_path,
+                                                 monkeypatch):
+  with open(catalogue[0], newline='') as f:
+    rows = list(csv.DictReader(f))
+  negative = write_manifest(catalogue[1] / 'negative.csv', [
+      {**r, 'artist_followers': -5} for r in rows])
+  decoded = []
+  monkeypatch.setattr(catalog, 'decoded_track',
+                      lambda *args: decoded.append(args))
+  with pytest.raises(errors.DataError, match='--log1p_columns: .*'
+                     'artist_followers.* values <= -1'):
+    _build(str(negative), tmp_path / 'tfds', 'beam', IN_PROCESS)
+  assert not decoded
 
 
 @IN_THIS_PROCESS
