@@ -114,7 +114,8 @@ def test_a_tracks_figure_shows_its_top_features_and_attributed_spectrogram(
   np.testing.assert_allclose(corners[0, :, 0], [0, 0.25, 0.5, 0.75, 1.0, 1.25])
   np.testing.assert_allclose(corners[:, 0, 1], [0, 50, 200, 500, 700])
   assert spectrogram.get_title() == (
-      f't7: spectrogram, attribution over it (sum {spec_attributions.sum():+.3f})')
+      't7: spectrogram, attribution over it '
+      f'(sum {spec_attributions.sum():+.3f})')
   assert (spectrogram.get_xlabel(), spectrogram.get_ylabel()) == (
       'time (s)', 'frequency (Hz)')
 
