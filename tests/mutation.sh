@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing of the core logic with mutmut (configured in setup.cfg;
+# Mutation testing of the library modules with mutmut (configured in setup.cfg;
 # results and survivors: docs/mutation.md).
 #
 #   bash tests/mutation.sh                      # all of it
@@ -38,6 +38,10 @@ if [ $# -eq 0 ]; then
     'spotipop.config.*' 'spotipop.data.catalog.*' 'spotipop.data.pipeline.*' \
     'spotipop.data.spill.*' 'spotipop.data.datasets.*' \
     'spotipop.audio.spectrogram.*' 'spotipop.model.network.*' \
-    'spotipop.model.kernels.*'
+    'spotipop.model.kernels.*' 'spotipop.errors.*' \
+    'spotipop.audio.descriptor_names.*' 'spotipop.data.demo_catalogue.*' \
+    'spotipop.data.beam_catalog.*' 'spotipop.evaluation.plots.*' \
+    'spotipop.explanation.attribution_plots.*' \
+    'spotipop.prediction.printed_scores.*'
 fi
 mutmut run "$@"
