@@ -2,6 +2,7 @@
 folder at once."""
 
 import os
+import shutil
 import threading
 
 import pytest
@@ -61,6 +62,28 @@ def test_a_killed_builds_leftovers_go_and_the_folders_beside_them_stay(
   assert not leftover.exists()
   assert (older / 'dataset_info.json').read_text() == '{}'
   assert sorted(os.listdir(folder)) == ['1.2.0', '1.3.0']
+
+
+def test_a_leftover_that_cannot_be_removed_does_not_stop_the_build(
+    catalogue, tmp_path, monkeypatch):
+  """Files of another user, or on a read-only mount: left, and the build
+  goes on beside them."""
+  config = small_config(catalogue[0], tmp_path)
+  name = catalog.builder_config(config.data).name
+  leftover = tmp_path / 'spotipop_catalog' / name / 'incomplete.ABC123_1.3.0'
+  leftover.mkdir(parents=True)
+  rmtree, refused = shutil.rmtree, []
+
+  def refused_for_the_leftover(path, ignore_errors=False, **kwargs):
+    if str(path) != str(leftover):
+      return rmtree(path, ignore_errors=ignore_errors, **kwargs)
+    refused.append(path)
+    if not ignore_errors:
+      raise PermissionError(13, 'Permission denied', str(path))
+  monkeypatch.setattr(shutil, 'rmtree', refused_for_the_leftover)
+  builder = datasets.build(config.data)
+  assert builder.info.splits['train'].num_examples > 0
+  assert refused and leftover.exists()
 
 
 def test_the_beam_runner_builds_with_beam_and_its_options(catalogue, tmp_path,
