@@ -111,3 +111,74 @@ def test_a_seed_given_twice_is_refused_naming_the_flag(train_seeds,
   config = small_config('', '/unused')
   with pytest.raises(errors.FlagError, match=message):
     seed_study.plan(config, train_seeds, split_seeds)
+
+
+def _one_runs_report(roc_auc):
+  """A test report of one run: the model's ROC-AUC, the GBDT's 0.1 below."""
+  return {'overall': {'roc_auc': roc_auc, 'intervals': {
+              'roc_auc': [roc_auc - 0.05, roc_auc + 0.05]}},
+          'baselines': {'gbdt': {'roc_auc': roc_auc - 0.1}}}
+
+
+def test_replicate_trains_each_planned_run_once_and_writes_its_summary(
+    tmp_path, monkeypatch):
+  """The run of both flagfile seeds serves both sources; the summary is
+  each source's runs aggregated, in replicates.json beside the runs."""
+  trained = []
+
+  def run(variant, workdir):
+    trained.append((workdir, variant.train.seed, variant.data.split_seed))
+    return _one_runs_report(0.6 + 0.1 * len(trained))
+  monkeypatch.setattr(seed_study, 'run', run)
+  config = small_config('m.csv', '/unused', seed=1, split_seed=2)
+  summary = seed_study.replicate(config, str(tmp_path), [0, 1], [2, 5])
+  assert trained == [(str(tmp_path / 'seed0_split2'), 0, 2),
+                     (str(tmp_path / 'seed1_split2'), 1, 2),
+                     (str(tmp_path / 'seed1_split5'), 1, 5)]
+  # seed1_split2 (0.8) is in both: with seed0_split2 (0.7), with seed1_split5
+  # (0.9).
+  reports = {'seed0_split2': _one_runs_report(0.7),
+             'seed1_split2': _one_runs_report(0.8),
+             'seed1_split5': _one_runs_report(0.9)}
+  assert summary == {
+      'training seed': seed_study.aggregate([reports['seed0_split2'],
+                                             reports['seed1_split2']]),
+      'split seed': seed_study.aggregate([reports['seed1_split2'],
+                                          reports['seed1_split5']])}
+  assert summary['split seed']['roc_auc']['model']['mean'] == pytest.approx(
+      0.85)
+  with open(tmp_path / 'replicates.json') as f:
+    assert json.load(f) == {
+        'runs': {name: report['overall'] for name, report in reports.items()},
+        'summary': json.loads(json.dumps(summary))}
+
+
+def test_a_run_trains_then_reads_its_report_or_evaluates_once(tmp_path,
+                                                              monkeypatch):
+  """A finished run's report is read back, not recomputed; a run without a
+  best checkpoint stops, naming its folder."""
+  progress, trained, evaluated = {'best_step': 3}, [], []
+
+  def train_and_evaluate(config, workdir):
+    trained.append((config, workdir))
+    return progress
+  monkeypatch.setattr(seed_study.loop, 'train_and_evaluate',
+                      train_and_evaluate)
+
+  def evaluate(workdir, split):
+    evaluated.append((workdir, split))
+    return {'evaluated': True}
+  monkeypatch.setattr(seed_study.run_report, 'evaluate', evaluate)
+  config = small_config('m.csv', '/unused')
+  assert seed_study.run(config, str(tmp_path)) == {'evaluated': True}
+  assert trained == [(config, str(tmp_path))]  # Trained, or resumed.
+  assert evaluated == [(str(tmp_path), 'test')]
+  report = tmp_path / 'eval' / 'test-best' / 'report.json'
+  report.parent.mkdir(parents=True)
+  report.write_text('{"read": true}')
+  assert seed_study.run(config, str(tmp_path)) == {'read': True}
+  assert len(evaluated) == 1
+  progress['best_step'] = None
+  with pytest.raises(errors.TrainingDivergedError,
+                     match=f'^{tmp_path}: no best checkpoint$'):
+    seed_study.run(config, str(tmp_path))
