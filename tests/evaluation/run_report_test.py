@@ -5,6 +5,7 @@ own outputs."""
 import csv
 import json
 import os
+import shutil
 
 import jax
 import numpy as np
@@ -148,3 +149,20 @@ def test_a_bad_split_or_output_folder_is_named_before_any_work(
     run_report.evaluate(str(untrained_run), split=split,
                         out_dir=str(tmp_path / out))
   assert sorted(os.listdir(tmp_path)) == ['FILE']
+
+
+@pytest.mark.xdist_group('untrained')
+def test_a_split_not_by_group_resamples_tracks(untrained_run, tmp_path):
+  """Only a group split's tracks are resampled by their group; any other
+  split's are independent draws, resampled one by one. (The same run, its
+  config saying split=random: the test split is what the dataset holds.)"""
+  run = tmp_path / 'run'
+  shutil.copytree(untrained_run, run)
+  config = json.loads((run / 'config.json').read_text())
+  config['data']['split'] = 'random'
+  (run / 'config.json').write_text(json.dumps(config))
+  summary = run_report.evaluate(str(run), bootstrap=100)
+  with open(run / 'eval' / 'test-best' / 'predictions.csv', newline='') as f:
+    tracks = len(list(csv.DictReader(f)))
+  assert summary['bootstrap']['unit'] == 'track'
+  assert summary['bootstrap']['units'] == tracks
