@@ -80,7 +80,8 @@ def main(argv):
     raise errors.SpotipopError(str(e)) from None
   result = printed_scores.printed(tracks, scores, f.tracks)
   for line, reason in result.lines:
-    print(line, flush=True)
+    # Flushed before its reason goes to stderr, so the two interleave.
+    print(line, flush=reason is not None)
     if reason:
       logging.error('%s', reason)
   if result.failure:
