@@ -291,6 +291,24 @@ def run_module(module, *args, env=None, check=True, timeout=600,
   return result
 
 
+# The first bytes of every PNG file.
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+  """{file name: the figure evaluation/plots.save wrote to it}: the figures
+  of a test, to read back; each is still written."""
+  from spotipop.evaluation import plots  # pylint: disable=g-import-not-at-top
+  figures, save = {}, plots.save
+
+  def capture(fig, path):
+    figures[os.path.basename(path)] = fig
+    save(fig, path)
+  monkeypatch.setattr(plots, 'save', capture)
+  return figures
+
+
 def fails_in_one_line(result, tool, *names):
   """Non-zero exit; stderr ends with one `tool: ...` line naming `names`."""
   assert result.returncode != 0, result.stderr[-2000:]

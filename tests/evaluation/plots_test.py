@@ -2,24 +2,10 @@
 
 import matplotlib.colors
 import numpy as np
-import pytest
 from sklearn import metrics as sk_metrics
 
+from conftest import PNG_MAGIC
 from spotipop.evaluation import plots
-
-PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
-
-
-@pytest.fixture
-def drawn(monkeypatch):
-  """{file name: the figure saved to it}; each is still written."""
-  figures, save = {}, plots.save
-
-  def capture(fig, path):
-    figures[path.rpartition('/')[2]] = fig
-    save(fig, path)
-  monkeypatch.setattr(plots, 'save', capture)
-  return figures
 
 
 def _report(rng, n=60):
@@ -36,17 +22,18 @@ def _report(rng, n=60):
   return predictions, baselines, summary
 
 
-def test_roc_reliability_and_confusion_show_the_reports_values(drawn, tmp_path):
+def test_roc_reliability_and_confusion_show_the_reports_values(
+    saved_figures, tmp_path):
   predictions, baselines, summary = _report(np.random.default_rng(0))
   plots.write('test', predictions, baselines, summary, str(tmp_path))
-  assert sorted(drawn) == ['calibration.png', 'confusion.png', 'roc.png']
-  for name in drawn:
+  assert sorted(saved_figures) == ['calibration.png', 'confusion.png', 'roc.png']
+  for name in saved_figures:
     assert (tmp_path / name).read_bytes().startswith(PNG_MAGIC)
   labels = predictions['test']['label']
   probabilities = {'spotipop': predictions['test']['probability'],
                    'GBDT': baselines['gbdt']['test']['probability']}
 
-  roc = drawn['roc.png'].axes[0]
+  roc = saved_figures['roc.png'].axes[0]
   assert [line.get_label() for line in roc.lines] == [
       'spotipop AUC 0.877', 'GBDT AUC 0.654', 'class prior 0.500']
   for line, probability in zip(roc.lines, probabilities.values()):
@@ -61,7 +48,7 @@ def test_roc_reliability_and_confusion_show_the_reports_values(drawn, tmp_path):
   assert [t.get_text() for t in roc.get_legend().get_texts()] == [
       line.get_label() for line in roc.lines]
 
-  calibration = drawn['calibration.png'].axes[0]
+  calibration = saved_figures['calibration.png'].axes[0]
   assert [line.get_label() for line in calibration.lines] == [
       'spotipop Brier 0.123', 'GBDT Brier —', 'perfectly calibrated']
   for line, probability in zip(calibration.lines, probabilities.values()):
@@ -81,7 +68,7 @@ def test_roc_reliability_and_confusion_show_the_reports_values(drawn, tmp_path):
           calibration.get_title()) == ('Mean predicted probability (10 bins)',
                                        'Observed popular rate', 'Reliability')
 
-  confusion = drawn['confusion.png'].axes[0]
+  confusion = saved_figures['confusion.png'].axes[0]
   np.testing.assert_array_equal(confusion.images[0].get_array(),
                                 [[7, 19], [2, 38]])
   texts = {(t.get_position(), t.get_text()): matplotlib.colors.to_hex(

@@ -4,23 +4,10 @@ import matplotlib.colors
 import numpy as np
 import pytest
 
-from spotipop.evaluation import plots
+from conftest import PNG_MAGIC
 from spotipop.explanation import attribution_plots
 
-PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 RED, BLUE, ORANGE = (matplotlib.colors.to_rgba(c) for c in ('C3', 'C0', 'C1'))
-
-
-@pytest.fixture
-def drawn(monkeypatch):
-  """The figures saved, in order; each is still written."""
-  figures, save = [], plots.save
-
-  def capture(fig, path):
-    figures.append(fig)
-    save(fig, path)
-  monkeypatch.setattr(plots, 'save', capture)
-  return figures
 
 
 def _bars(ax):
@@ -40,7 +27,7 @@ def _assert_side_by_side(left, right):
 @pytest.mark.parametrize('correlation, title', [
     (0.456, 'GBDT (rank correlation 0.46)'),
     (None, 'GBDT (rank correlation undefined)')])
-def test_importance_sorts_inputs_by_their_drop(drawn, tmp_path, correlation,
+def test_importance_sorts_inputs_by_their_drop(saved_figures, tmp_path, correlation,
                                                title):
   rows = [{'input': 'energy', 'network_auc_drop': 0.05,
            'network_auc_drop_sd': 0.01, 'gbdt_mean_abs_shap': 0.3},
@@ -51,7 +38,7 @@ def test_importance_sorts_inputs_by_their_drop(drawn, tmp_path, correlation,
   path = tmp_path / 'importance.png'
   attribution_plots.importance(rows, 0.81234, 7, correlation, str(path))
   assert path.read_bytes().startswith(PNG_MAGIC)
-  net, gbdt = drawn[0].axes
+  net, gbdt = saved_figures['importance.png'].axes
   _assert_side_by_side(net, gbdt)
   assert net.get_shared_y_axes().joined(net, gbdt)  # One row per input.
   # Smallest drop at the bottom (y = 0), largest at the top.
@@ -74,7 +61,7 @@ def test_importance_sorts_inputs_by_their_drop(drawn, tmp_path, correlation,
 
 
 def test_a_tracks_figure_shows_its_top_features_and_attributed_spectrogram(
-    drawn, tmp_path):
+    saved_figures, tmp_path):
   names = [f'f{j}' for j in range(12)]
   raw = np.arange(12) * 1.5 + 0.123456
   contributions = np.array([0.5, -0.9, 0.1, 0.0, 0.2, -0.3, 0.05, 0.7, -0.02,
@@ -87,7 +74,7 @@ def test_a_tracks_figure_shows_its_top_features_and_attributed_spectrogram(
   attribution_plots.track('t7', raw, names, contributions, spec,
                           spec_attributions, 0.25, hz, str(path))
   assert path.read_bytes().startswith(PNG_MAGIC)
-  spectrogram, bars = drawn[0].axes
+  spectrogram, bars = saved_figures['t.png'].axes
   _assert_side_by_side(spectrogram, bars)
   # The ten largest |contributions|, the largest at the top; red raises the
   # popular logit, blue lowers it.
@@ -120,29 +107,29 @@ def test_a_tracks_figure_shows_its_top_features_and_attributed_spectrogram(
       'time (s)', 'frequency (Hz)')
 
 
-def test_a_tabular_tracks_figure_has_its_features_alone(drawn, tmp_path):
+def test_a_tabular_tracks_figure_has_its_features_alone(saved_figures, tmp_path):
   attribution_plots.track('t', np.array([1.0, 2.0]), ['a', 'b'],
                           np.array([-0.1, 0.3]), None, None, 0.1, None,
                           str(tmp_path / 't.png'))
-  (bars,) = drawn[0].axes
+  (bars,) = saved_figures['t.png'].axes
   assert _labels(bars.get_yticklabels()) == ['a = 1', 'b = 2']
 
 
-def test_a_spectrogram_attributed_zero_everywhere_still_draws(drawn, tmp_path):
+def test_a_spectrogram_attributed_zero_everywhere_still_draws(saved_figures, tmp_path):
   zeros = np.zeros((3, 2))
   attribution_plots.track('t', np.array([1.0]), ['a'], np.array([0.0]),
                           np.ones((3, 2)), zeros, 0.1, np.array([0.0, 50.0]),
                           str(tmp_path / 't.png'))
-  assert drawn[0].axes[0].collections[1].get_clim() == (-1.0, 1.0)
+  assert saved_figures['t.png'].axes[0].collections[1].get_clim() == (-1.0, 1.0)
 
 
-def test_bands_sums_frames_into_seconds(drawn, tmp_path):
+def test_bands_sums_frames_into_seconds(saved_figures, tmp_path):
   hz = np.array([0.0, 500.0, 1000.0])
   per_band = np.array([0.1, 0.4, 0.2])
   per_frame = np.arange(1.0, 11.0)  # Ten frames of 0.25 s: 4 to a second.
   attribution_plots.bands(hz, per_band, 0.25, per_frame,
                           str(tmp_path / 'bands.png'))
-  freq, time = drawn[0].axes
+  freq, time = saved_figures['bands.png'].axes
   _assert_side_by_side(freq, time)
   np.testing.assert_array_equal(freq.lines[0].get_xydata(),
                                 np.stack([hz, per_band], 1))
@@ -157,7 +144,7 @@ def test_bands_sums_frames_into_seconds(drawn, tmp_path):
       'second of the clip', 'mean |attribution| per track')
 
 
-def test_frames_longer_than_a_second_are_a_bar_each(drawn, tmp_path):
+def test_frames_longer_than_a_second_are_a_bar_each(saved_figures, tmp_path):
   attribution_plots.bands(np.array([0.0]), np.array([1.0]), 2.0,
                           np.array([3.0, 4.0]), str(tmp_path / 'bands.png'))
-  assert [p.get_height() for p in drawn[0].axes[1].patches] == [3.0, 4.0]
+  assert [p.get_height() for p in saved_figures['bands.png'].axes[1].patches] == [3.0, 4.0]

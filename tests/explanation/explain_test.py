@@ -19,6 +19,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from conftest import PNG_MAGIC
 from conftest import REPO
 from conftest import fails_in_one_line
 from conftest import run_module
@@ -41,7 +42,6 @@ def scenario(test):
   return pytest.mark.slow(pytest.mark.xdist_group('trained')(test))
 
 
-PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 # Measured on the shared run at 64 path steps: at most 2.5e-3 of a logit
 # (attribution_test: the error falls with the steps).
 COMPLETENESS_TOLERANCE = 1e-2

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import jamendo_server
+from conftest import PNG_MAGIC
 from conftest import REPO
 from conftest import experiment_config
 from conftest import fails_in_one_line
@@ -36,9 +37,6 @@ pytestmark = pytest.mark.slow
 # The tests of the session's trained run (explain_test's too) share a worker,
 # so it is built once.
 on_the_trained_run = pytest.mark.xdist_group('trained')
-
-PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
-
 
 def _strict_json(path):
   """Parses a JSON file, refusing NaN/Infinity tokens (invalid JSON)."""
