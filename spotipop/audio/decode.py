@@ -139,14 +139,19 @@ def mix_to_mono(wave):
 
 def _mono_and_channels(wave, native_rate, sample_rate, channels):
   """(mono, channels [C, samples] or None) at sample_rate of wave [frames,
-  C]: a stereo file's channels resampled apart; any other file's one
+  C]: a stereo file's channels (left, right); any other file's one
   channel is the mono wave (more than two channels are mixed to it)."""
   mono = _resampled(mix_to_mono(wave), native_rate, sample_rate)
   if not channels:
     return mono, None
   if wave.shape[1] != 2:
     return mono, mono[None]
-  return mono, _resampled(wave.T, native_rate, sample_rate)
+  # Resampling is linear, so the channels are the resampled mid (the mono
+  # clip) plus and minus the resampled side: one resampling fewer than each
+  # channel's own, equal to them within float32 rounding.
+  side = _resampled((wave[:, 0] - wave[:, 1]) * np.float32(0.5), native_rate,
+                    sample_rate)
+  return mono, np.stack([mono + side, mono - side])
 
 
 def load(path, sample_rate):

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 import soundfile as sf
+from scipy import signal
 
 from spotipop import errors
 from spotipop.audio import decode
@@ -68,6 +69,9 @@ def test_channels_are_kept_apart_beside_the_mono_load_gives(tmp_path):
   assert _peak_hz(centre.channels[1], 16000) == pytest.approx(1000, abs=2)
   np.testing.assert_allclose(centre.channels.mean(axis=0), centre.mono,
                              atol=1e-6)
+  for channel, native in zip(centre.channels, (left, right)):
+    np.testing.assert_allclose(
+        channel, signal.resample_poly(native, 16000, 22050), atol=1e-6)
   sf.write(tmp_path / 'mono.wav', left, 22050, subtype='FLOAT')
   centre = decode.load_centre(str(tmp_path / 'mono.wav'), 22050, 22050,
                               channels=True)
