@@ -3,7 +3,9 @@
 import csv
 import dataclasses
 import os
+import pathlib
 import shutil
+import struct
 import sys
 import tempfile
 
@@ -293,6 +295,13 @@ def run_module(module, *args, env=None, check=True, timeout=600,
 
 # The first bytes of every PNG file.
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+def png_size(path):
+  """(width, height) in pixels of a PNG file, read from its header."""
+  header = pathlib.Path(path).read_bytes()[:24]
+  assert header.startswith(PNG_MAGIC), path
+  return struct.unpack('>II', header[16:24])
 
 
 @pytest.fixture

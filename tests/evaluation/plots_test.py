@@ -1,10 +1,12 @@
 """The evaluation report's figures draw the report's own numbers."""
 
 import matplotlib.colors
+from matplotlib.backends import backend_agg
 import numpy as np
 from sklearn import metrics as sk_metrics
 
 from conftest import PNG_MAGIC
+from conftest import png_size
 from spotipop.evaluation import plots
 
 
@@ -94,3 +96,57 @@ def test_a_figure_is_written_whole_and_closed(tmp_path):
   assert (tmp_path / 'line.png').read_bytes().startswith(PNG_MAGIC)
   assert not plt.fignum_exists(fig.number)
   assert [p.name for p in tmp_path.iterdir()] == ['line.png']  # No leftovers.
+
+
+def test_figures_are_the_documented_sizes_and_styles(saved_figures, tmp_path):
+  """docs/evaluation.md: the pixel sizes, grey dashed diagonals in no
+  model's colour, marked reliability bins, counts centred in their cells."""
+  predictions, baselines, summary = _report(np.random.default_rng(0))
+  # The GBDT's probabilities fill one bin: a lone point that must still show.
+  baselines['gbdt']['test']['probability'] = np.full(60, 0.55)
+  plots.write('test', predictions, baselines, summary, str(tmp_path))
+  assert {name: png_size(tmp_path / name) for name in saved_figures} == {
+      'roc.png': (450, 450), 'calibration.png': (450, 450),
+      'confusion.png': (400, 400)}
+  for name in ('roc.png', 'calibration.png'):
+    *curves, diagonal = saved_figures[name].axes[0].lines
+    grey = matplotlib.colors.to_hex(diagonal.get_color())
+    assert grey == '#808080' and diagonal.get_linestyle() == '--'
+    assert grey not in {matplotlib.colors.to_hex(c.get_color())
+                        for c in curves}
+  model, gbdt, _ = saved_figures['calibration.png'].axes[0].lines
+  assert len(gbdt.get_xdata()) == 1
+  for line in (model, gbdt):
+    assert line.get_marker() not in (None, 'None', '', ' ') and (
+        line.get_markersize() > 0)
+  figure = saved_figures['confusion.png']
+  confusion = figure.axes[0]
+  # The figure is closed once saved: a new canvas to measure its text on.
+  renderer = backend_agg.FigureCanvasAgg(figure).get_renderer()
+  for text in confusion.texts:
+    box = text.get_window_extent(renderer)
+    x, y = confusion.transData.transform(text.get_position())
+    assert abs((box.x0 + box.x1) / 2 - x) < 1.0, text.get_text()
+    assert abs((box.y0 + box.y1) / 2 - y) < 1.0, text.get_text()
+
+
+def _luminance(rgba):
+  """WCAG 2's relative luminance of an sRGB colour."""
+  linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+            for c in rgba[:3]]
+  return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_every_confusion_count_is_legible_on_its_cell(saved_figures, tmp_path):
+  """Each count's colour against its cell's: WCAG's 4.5:1 for text."""
+  predictions, baselines, summary = _report(np.random.default_rng(0))
+  plots.write('test', predictions, baselines, summary, str(tmp_path))
+  confusion = saved_figures['confusion.png'].axes[0]
+  (image,) = confusion.images
+  for text in confusion.texts:
+    column, row = text.get_position()
+    cell = image.cmap(image.norm(image.get_array()[row, column]))
+    lighter, darker = sorted(
+        [_luminance(cell), _luminance(matplotlib.colors.to_rgba(
+            text.get_color()))], reverse=True)
+    assert (lighter + 0.05) / (darker + 0.05) >= 4.5, text.get_text()

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import PNG_MAGIC
+from conftest import png_size
 from spotipop.explanation import attribution_plots
 
 RED, BLUE, ORANGE = (matplotlib.colors.to_rgba(c) for c in ('C3', 'C0', 'C1'))
@@ -108,11 +109,14 @@ def test_a_tracks_figure_shows_its_top_features_and_attributed_spectrogram(
 
 
 def test_a_tabular_tracks_figure_has_its_features_alone(saved_figures, tmp_path):
-  attribution_plots.track('t', np.array([1.0, 2.0]), ['a', 'b'],
-                          np.array([-0.1, 0.3]), None, None, 0.1, None,
+  attribution_plots.track('t', np.array([1.0, 2.0, 3.0]), ['a', 'b', 'c'],
+                          np.array([-0.1, 0.3, 0.0]), None, None, 0.1, None,
                           str(tmp_path / 't.png'))
   (bars,) = saved_figures['t.png'].axes
-  assert _labels(bars.get_yticklabels()) == ['a = 1', 'b = 2']
+  assert _labels(bars.get_yticklabels()) == ['c = 3', 'a = 1', 'b = 2']
+  # docs/explanations.md: a contribution of exactly 0 does not raise the
+  # logit, so it is not drawn red.
+  assert [c for _, _, c in _bars(bars)] == [BLUE, BLUE, RED]
 
 
 def test_a_spectrogram_attributed_zero_everywhere_still_draws(saved_figures, tmp_path):
@@ -148,3 +152,57 @@ def test_frames_longer_than_a_second_are_a_bar_each(saved_figures, tmp_path):
   attribution_plots.bands(np.array([0.0]), np.array([1.0]), 2.0,
                           np.array([3.0, 4.0]), str(tmp_path / 'bands.png'))
   assert [p.get_height() for p in saved_figures['bands.png'].axes[1].patches] == [3.0, 4.0]
+
+
+GREY = '#808080'
+
+
+def _zero_lines(ax):
+  return [(matplotlib.colors.to_hex(line.get_color()), line.get_linewidth())
+          for line in ax.lines]
+
+
+@pytest.mark.parametrize('count', [3, 10])
+def test_importance_is_30_pixels_a_row_and_its_zero_line_thin_grey(
+    saved_figures, tmp_path, count):
+  """docs/explanations.md: 900 pixels wide, 30 a row plus 150 high."""
+  rows = [{'input': f'f{i}', 'network_auc_drop': 0.01 * i,
+           'network_auc_drop_sd': 0.001, 'gbdt_mean_abs_shap': 0.1}
+          for i in range(count)]
+  path = tmp_path / 'importance.png'
+  attribution_plots.importance(rows, 0.8, 5, 0.5, str(path))
+  assert png_size(path) == (900, 30 * count + 150)
+  net, _ = saved_figures['importance.png'].axes
+  assert _zero_lines(net) == [(GREY, 0.8)]
+
+
+@pytest.mark.parametrize('audio', [True, False])
+def test_a_tracks_figure_is_the_documented_size_and_layout(
+    saved_figures, tmp_path, audio):
+  """docs/explanations.md: 1,100 x 400 pixels with audio, the spectrogram
+  three fifths of the width under a 60%-opaque attribution; 550 x 400
+  without."""
+  spec = np.ones((4, 3)) if audio else None
+  path = tmp_path / 't.png'
+  attribution_plots.track(
+      't', np.array([1.0, 2.0]), ['a', 'b'], np.array([-0.1, 0.3]), spec,
+      np.linspace(-1, 1, 12).reshape(4, 3) if audio else None, 0.1,
+      np.array([0.0, 50.0, 100.0]) if audio else None, str(path))
+  assert png_size(path) == ((1100, 400) if audio else (550, 400))
+  *spectrogram, bars = saved_figures['t.png'].axes
+  assert _zero_lines(bars) == [(GREY, 0.8)]
+  if audio:
+    (spectrogram,) = spectrogram
+    widths = [ax.get_position().width for ax in (spectrogram, bars)]
+    assert widths[0] / sum(widths) == pytest.approx(3 / 5)
+    assert spectrogram.collections[1].get_alpha() == 0.6
+
+
+def test_bands_is_the_documented_size_with_a_bar_a_second(saved_figures,
+                                                           tmp_path):
+  path = tmp_path / 'bands.png'
+  attribution_plots.bands(np.array([0.0, 500.0]), np.array([1.0, 2.0]), 0.5,
+                          np.arange(1.0, 5.0), str(path))
+  assert png_size(path) == (1000, 350)
+  assert [(p.get_x(), p.get_width()) for p in
+          saved_figures['bands.png'].axes[1].patches] == [(0, 0.9), (1, 0.9)]
