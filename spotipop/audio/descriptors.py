@@ -129,8 +129,9 @@ CUMSUM_BLOCK = 32
 
 def _cumsum_last(x):
   """Cumulative sum over the last axis, in blocks of CUMSUM_BLOCK: within a
-  block by a product with a triangular matrix, then each block's offset. On
-  CPU about twice as fast as jnp.cumsum over 1,025 bins."""
+  block by a product with a triangular matrix, then each block's offset:
+  on CPU, faster than jnp.cumsum's scan (benchmarks/README.md,
+  descriptors)."""
   n = x.shape[-1]
   blocks = -(-n // CUMSUM_BLOCK)
   padded = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, blocks * CUMSUM_BLOCK - n)])
