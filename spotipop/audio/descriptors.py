@@ -117,11 +117,11 @@ def _centroid_bandwidth(magnitude, freqs):
 def _rolloff(magnitude, freqs):
   """The lowest bin frequency below which ROLLOFF of the magnitude lies."""
   cumulative = _cumsum_last(magnitude)
-  # The first bin reached is the count of bins not yet reached (the sums
-  # rise), clipped for a silent frame; a count is cheaper than an argmax.
+  # The first bin reached is the count of bins not yet reached, as the sums
+  # rise (a count is cheaper than an argmax); the last bin always reaches,
+  # and in a silent frame the first does.
   short = jnp.sum(cumulative < ROLLOFF * cumulative[..., -1:], axis=-1)
-  return jnp.asarray(freqs, magnitude.dtype)[
-      jnp.minimum(short, magnitude.shape[-1] - 1)]
+  return jnp.asarray(freqs, magnitude.dtype)[short]
 
 
 CUMSUM_BLOCK = 32

@@ -613,6 +613,32 @@ def test_a_sign_change_is_counted_by_the_frames_that_hold_both_its_samples():
   np.testing.assert_array_equal(rate[1], np.zeros(frames))
 
 
+@pytest.mark.parametrize('n', [8192, 8192 + 300])
+def test_the_zero_crossing_rate_is_each_frames_count_of_sign_changes(n):
+  """Noise whose length is and is not a whole number of hops: frame t's
+  rate is the sign changes between padded samples 512 t .. 512 t + 2047
+  (edge-padded by 1024), counted in numpy, over 2048: exact in float32."""
+  wave = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+  wave[::97] = 0.0  # Zeros count as positive.
+  frames = descriptors.frame_count(n)
+  padded = np.pad(wave, 1024, mode='edge')
+  negative = np.signbit(np.where(np.abs(padded) <= 1e-10, 0.0, padded))
+  expected = [np.count_nonzero(np.diff(negative[512 * t:512 * t + 2048]))
+              / 2048 for t in range(frames)]
+  rate = descriptors._zero_crossing_rate(wave[None], frames)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(np.asarray(rate)[0],
+                                np.asarray(expected, np.float32))
+
+
+def test_a_frame_whose_magnitude_is_all_at_nyquist_rolls_off_there():
+  freqs = descriptors.fft_frequencies(SR).astype(np.float32)
+  magnitude = np.zeros((1, 2, freqs.size), np.float32)
+  magnitude[0, 0, -1] = 1.0  # Only the top bin.
+  magnitude[0, 1, -2:] = 1.0  # Half in each of the top two: 85% in the last.
+  rolloff = descriptors._rolloff(magnitude, freqs)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(np.asarray(rolloff)[0], [SR / 2, SR / 2])
+
+
 @pytest.mark.slow  # Seconds of compilation.
 @pytest.mark.mutation  # The mutation run checks it too.
 def test_harmonic_and_percussive_energy_of_a_line_a_column_and_a_spike():
