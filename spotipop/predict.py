@@ -52,29 +52,12 @@ flags.mark_flag_as_required('workdir')
 def main(argv):
   f = flags.FLAGS
   paths = ([f.audio] if f.audio else []) + argv[1:]
-  if f.tracks and (paths or f.features):
-    raise errors.SpotipopError('give either --tracks, or audio files '
-                               '(--audio) and --features')
-  if not (f.tracks or paths or f.features):
-    raise errors.SpotipopError('give --tracks, audio files (--audio) or, for '
-                               'a model that reads no audio, --features')
+  new_tracks.check_request(f.tracks, paths, f.features)
   predictor = new_tracks.Predictor(f.workdir, f.checkpoint, f.explain)
-  if predictor.config.decodes_audio and not (f.tracks or paths):
-    raise errors.SpotipopError(f'--audio: the {predictor.config.model.towers} '
-                               "model needs the track's audio file")
   try:
-    if f.tracks:
-      tracks = new_tracks.tracks_from_csv(f.tracks, predictor.config)
-    elif predictor.config.decodes_audio:
-      tracks = new_tracks.tracks_from_files(paths, f.features, f.genre,
-                                            predictor.feature_columns)
-    elif f.features:
-      tracks = new_tracks.track_from_flags(f.features, f.genre,
-                                           predictor.feature_columns)
-    else:
-      raise errors.SpotipopError(
-          f'--features: the {predictor.config.model.towers} model reads no '
-          f'audio, only {list(predictor.feature_columns)}')
+    tracks = new_tracks.requested_tracks(
+        predictor.config, predictor.feature_columns, f.tracks, paths,
+        f.features, f.genre)
     scores = predictor(tracks.audio_paths, tracks.features, tracks.genres)
   except ValueError as e:  # --features; names the feature.
     raise errors.SpotipopError(str(e)) from None

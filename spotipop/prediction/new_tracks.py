@@ -201,3 +201,35 @@ def track_from_flags(features, genre, columns):
   """One track of a model that reads no audio: 'name=value,...' features."""
   return Tracks(['track'], ['--features'], [None],
                 [parse_features(features, columns)], [genre])
+
+
+def check_request(tracks_csv, paths, features):
+  """Refuses, before a model is restored, a request that names no tracks,
+  or names them both by a CSV and by audio files or features."""
+  if tracks_csv and (paths or features):
+    raise errors.SpotipopError('give either --tracks, or audio files '
+                               '(--audio) and --features')
+  if not (tracks_csv or paths or features):
+    raise errors.SpotipopError('give --tracks, audio files (--audio) or, for '
+                               'a model that reads no audio, --features')
+
+
+def requested_tracks(config, columns, tracks_csv, paths, features, genre):
+  """The tracks a checked request names, read as the run's model needs them:
+  a CSV's rows; else audio files, for a model that decodes audio; else one
+  track of --features.
+
+  Raises errors.SpotipopError for a request the model cannot score, and
+  ValueError naming a bad --features entry.
+  """
+  if tracks_csv:
+    return tracks_from_csv(tracks_csv, config)
+  if config.decodes_audio:
+    if not paths:
+      raise errors.SpotipopError(f'--audio: the {config.model.towers} model '
+                                 "needs the track's audio file")
+    return tracks_from_files(paths, features, genre, columns)
+  if features:
+    return track_from_flags(features, genre, columns)
+  raise errors.SpotipopError(f'--features: the {config.model.towers} model '
+                             f'reads no audio, only {list(columns)}')

@@ -6,6 +6,7 @@ the build did.
 """
 
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -15,6 +16,7 @@ import jax
 import numpy as np
 import pytest
 
+from spotipop import config as config_lib
 from spotipop import errors
 from spotipop.data import datasets
 from spotipop.data import pipeline
@@ -91,6 +93,84 @@ def test_flags_give_one_track_named_for_them():
   tracks = new_tracks.track_from_flags('a=3', 'jazz', ('a',))
   assert tracks == new_tracks.Tracks(['track'], ['--features'], [None],
                                      [(3.0,)], ['jazz'])
+
+
+@pytest.mark.parametrize('tracks_csv, paths, features, message', [
+    ('t.csv', ['a.mp3'], '', 'give either --tracks, or audio files (--audio) '
+     'and --features'),
+    ('t.csv', [], 'a=1', 'give either --tracks, or audio files (--audio) and '
+     '--features'),
+    (None, [], '', 'give --tracks, audio files (--audio) or, for a model that '
+     'reads no audio, --features'),
+])
+def test_a_request_naming_no_tracks_or_two_ways_is_refused(tracks_csv, paths,
+                                                           features, message):
+  with pytest.raises(errors.SpotipopError) as raised:
+    new_tracks.check_request(tracks_csv, paths, features)
+  assert str(raised.value) == message
+
+
+@pytest.mark.parametrize('tracks_csv, paths, features', [
+    ('t.csv', [], ''), (None, ['a.mp3'], ''), (None, [], 'a=1'),
+    (None, ['a.mp3'], 'a=1')])
+def test_a_request_naming_its_tracks_one_way_passes(tracks_csv, paths,
+                                                    features):
+  new_tracks.check_request(tracks_csv, paths, features)
+
+
+def _config(towers, descriptors='none'):
+  return config_lib.Config(
+      model=config_lib.ModelConfig(towers=towers),
+      data=config_lib.DataConfig(descriptors=descriptors))
+
+
+@pytest.mark.parametrize('towers, descriptors', [
+    ('two_tower', 'none'), ('audio_only', 'none'),
+    ('tabular_only', 'audio')])
+def test_a_model_that_decodes_audio_scores_files(tmp_path, towers,
+                                                 descriptors):
+  """Audio files, with --features for the one track where the model has
+  feature columns; never the --features track of a model without audio."""
+  config = _config(towers, descriptors)
+  path = str(tmp_path / 'x.mp3')
+  tracks = new_tracks.requested_tracks(config, ('a',), None, [path], 'a=2',
+                                       'pop')
+  assert tracks == new_tracks.Tracks([path], [path], [path], [(2.0,)],
+                                     ['pop'])
+  with pytest.raises(errors.SpotipopError) as raised:
+    new_tracks.requested_tracks(config, ('a',), None, [], 'a=2', 'pop')
+  assert str(raised.value) == (f"--audio: the {towers} model needs the "
+                               "track's audio file")
+
+
+def test_a_model_that_reads_no_audio_scores_its_features_alone(tmp_path):
+  config = _config('tabular_only')
+  assert new_tracks.requested_tracks(config, ('a',), None, [], 'a=2',
+                                     'pop') == new_tracks.track_from_flags(
+                                         'a=2', 'pop', ('a',))
+  with pytest.raises(errors.SpotipopError) as raised:
+    new_tracks.requested_tracks(config, ('a', 'b'), None,
+                                [str(tmp_path / 'x.mp3')], '', 'pop')
+  assert str(raised.value) == ("--features: the tabular_only model reads no "
+                               "audio, only ['a', 'b']")
+  with pytest.raises(ValueError, match="--features: missing"):
+    new_tracks.requested_tracks(config, ('a', 'b'), None, [], 'a=2', 'pop')
+
+
+@pytest.mark.parametrize('towers', ['two_tower', 'tabular_only'])
+def test_a_csv_is_read_whatever_else_the_model_reads(tmp_path, towers):
+  csv_path = tmp_path / 'tracks.csv'
+  (tmp_path / 'x.wav').write_bytes(b'')  # Read at scoring, not here.
+  csv_path.write_text('track_id,audio_path,danceability\nt1,x.wav,0.5\n')
+  config = _config(towers)
+  config = dataclasses.replace(config, data=dataclasses.replace(
+      config.data, feature_columns=('danceability',), genre_column='',
+      release_column='', log1p_columns=()))
+  tracks = new_tracks.requested_tracks(config, ('danceability',),
+                                       str(csv_path), [], '', 'pop')
+  assert tracks.ids == ['t1'] and tracks.features == [(0.5,)]
+  assert tracks.audio_paths == [str(tmp_path / 'x.wav') if
+                                towers == 'two_tower' else '']
 
 
 def _stored_scores(run, checkpoint='best'):
