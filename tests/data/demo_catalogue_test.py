@@ -204,3 +204,23 @@ def test_the_embedded_catalogue_is_the_tools_output_at_its_defaults(tmp_path):
     np.testing.assert_array_equal(
         sf.read(tmp_path / row['audio_path'])[0],
         sf.read(os.path.join(EMBEDDED, row['audio_path']))[0])
+
+
+def _popularity_of(**changes):
+  """The popularity of track 0's attributes with changes, on a fixed noise."""
+  attributes = demo_catalogue._attributes(np.random.default_rng(0), 0)  # pylint: disable=protected-access
+  attributes.update(changes)
+  return demo_catalogue._popularity(np.random.default_rng(1), attributes)  # pylint: disable=protected-access
+
+
+def test_popularity_stays_within_0_and_100():
+  """Spotify's range, whatever the attributes: far beyond either end, the
+  ends themselves."""
+  assert _popularity_of(danceability=60.0) == 100
+  assert _popularity_of(danceability=-60.0) == 0
+
+
+@pytest.mark.parametrize('column', ['artist_followers', 'playlist_count'])
+def test_a_count_of_0_weighs_as_1_and_every_count_above_counts(column):
+  assert _popularity_of(**{column: 0}) == _popularity_of(**{column: 1})
+  assert _popularity_of(**{column: 1}) != _popularity_of(**{column: 2})
