@@ -9,6 +9,7 @@ from conftest import png_size
 from spotipop.explanation import attribution_plots
 
 RED, BLUE, ORANGE = (matplotlib.colors.to_rgba(c) for c in ('C3', 'C0', 'C1'))
+GREY = '#808080'
 
 
 def _bars(ax):
@@ -153,8 +154,6 @@ def test_frames_longer_than_a_second_are_a_bar_each(saved_figures, tmp_path):
                           np.array([3.0, 4.0]), str(tmp_path / 'bands.png'))
   assert [p.get_height() for p in saved_figures['bands.png'].axes[1].patches] == [3.0, 4.0]
 
-
-GREY = '#808080'
 
 
 def _zero_lines(ax):
