@@ -79,13 +79,8 @@ def _fma(f):
   flagfile = _write_flagfile('fma', f.out, imported.manifest, f.audio_dir,
                              fma_import.FLAG_COLUMNS,
                              fma_import.METADATA_FEATURES)
-  audio = (f'{len(imported.missing_audio)} without their audio file (listed '
-           f'in {os.path.join(f.out, "missing_audio.txt")})' if f.audio_dir
-           else 'metadata only (no --audio_dir)')
-  print(f'{imported.manifest}: {imported.tracks} tracks of the {f.subset} '
-        f'subset ({imported.with_echonest} with Echo Nest features); '
-        f'{audio}, {imported.excluded} left out by licence\ntrain: python -m '
-        f'spotipop.main --flagfile={flagfile}')
+  print(f'{fma_import.summary(imported, f.subset, f.out, bool(f.audio_dir))}'
+        f'\ntrain: python -m spotipop.main --flagfile={flagfile}')
 
 
 def _jamendo(f):
@@ -97,17 +92,9 @@ def _jamendo(f):
   flagfile = _write_flagfile('jamendo', f.out, collected.manifest,
                              os.path.join(f.out, 'audio'),
                              jamendo_import.FLAG_COLUMNS)
-  print(f'{collected.manifest}: {collected.tracks} tracks ('
-        f'{collected.downloaded} downloaded now, {collected.on_disk} already '
-        f'on disk); {collected.not_downloadable} not downloadable by their '
-        f"artists' choice, {collected.excluded} left out by licence; "
-        f'attribution in {os.path.join(f.out, "attribution.csv")}\n'
+  print(f'{jamendo_import.summary(collected, f.out)}\n'
         f'train: python -m spotipop.main --flagfile={flagfile}')
-  if collected.failed:
-    raise errors.SomeTracksFailed(
-        f'{len(collected.failed)} tracks could not be downloaded (listed in '
-        f'{os.path.join(f.out, "failed_downloads.txt")}); the same command '
-        'tries them again')
+  jamendo_import.check_complete(collected, f.out)
 
 
 def main(argv):

@@ -50,6 +50,17 @@ class Imported:
   with_echonest: int  # Rows with Echo Nest features.
 
 
+def summary(imported, subset, out, with_audio):
+  """The line `catalogues fma` prints of an import: what was written, and
+  what was left out and why."""
+  audio = (f'{len(imported.missing_audio)} without their audio file (listed '
+           f'in {os.path.join(out, "missing_audio.txt")})' if with_audio
+           else 'metadata only (no --audio_dir)')
+  return (f'{imported.manifest}: {imported.tracks} tracks of the {subset} '
+          f'subset ({imported.with_echonest} with Echo Nest features); '
+          f'{audio}, {imported.excluded} left out by licence')
+
+
 # Header levels above the track_id row that an FMA table may have.
 MAX_LEVELS = 4
 

@@ -55,6 +55,26 @@ class Collected:
   failed: list  # (track id, reason) of audio that could not be fetched.
 
 
+def summary(collected, out):
+  """The line `catalogues jamendo` prints of a collection: what was written,
+  fetched now or before, and left out and why."""
+  return (f'{collected.manifest}: {collected.tracks} tracks ('
+          f'{collected.downloaded} downloaded now, {collected.on_disk} already '
+          f'on disk); {collected.not_downloadable} not downloadable by their '
+          f"artists' choice, {collected.excluded} left out by licence; "
+          f'attribution in {os.path.join(out, "attribution.csv")}')
+
+
+def check_complete(collected, out):
+  """Raises errors.SomeTracksFailed when some audio could not be fetched:
+  the collection is written, and the same command tries them again."""
+  if collected.failed:
+    raise errors.SomeTracksFailed(
+        f'{len(collected.failed)} tracks could not be downloaded (listed in '
+        f'{os.path.join(out, "failed_downloads.txt")}); the same command '
+        'tries them again')
+
+
 def audio_path(track_id, extension):
   """Where a track's audio goes under OUT/audio: 1,000 ids a folder."""
   return f'{int(track_id) // 1000}/{track_id}.{extension}'

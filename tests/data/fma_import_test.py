@@ -277,3 +277,16 @@ def test_the_files_are_written_where_the_docs_say_one_missing_file_a_line(
   assert len(absent) > 2 and imported.missing_audio == absent
   assert (out / 'missing_audio.txt').read_text() == ''.join(
       f'{t}\t{fma_import.audio_path(t)}\n' for t in absent)
+
+
+@pytest.mark.parametrize('with_audio, audio', [
+    (True, '2 without their audio file (listed in out/missing_audio.txt)'),
+    (False, 'metadata only (no --audio_dir)')])
+def test_the_summary_line_says_what_was_written_and_left_out(with_audio,
+                                                             audio):
+  imported = fma_import.Imported(manifest='out/manifest.csv', tracks=7,
+                                 missing_audio=['3', '9'], excluded=4,
+                                 with_echonest=5)
+  assert fma_import.summary(imported, 'medium', 'out', with_audio) == (
+      'out/manifest.csv: 7 tracks of the medium subset (5 with Echo Nest '
+      f'features); {audio}, 4 left out by licence')

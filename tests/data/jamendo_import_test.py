@@ -341,3 +341,27 @@ def test_a_full_disk_names_the_file_and_the_rerun_finishes(server, tmp_path,
       '1000.mp3', '1002.mp3']
   done = run_module(*command)
   assert '4 tracks (2 downloaded now, 2 already on disk)' in done.stdout
+
+
+def _collected(failed):
+  return jamendo_import.Collected(
+      manifest='out/manifest.csv', tracks=9, downloaded=2, on_disk=6,
+      not_downloadable=3, excluded=1, failed=failed)
+
+
+def test_the_summary_line_says_what_was_written_fetched_and_left_out():
+  assert jamendo_import.summary(_collected([]), 'out') == (
+      'out/manifest.csv: 9 tracks (2 downloaded now, 6 already on disk); 3 '
+      "not downloadable by their artists' choice, 1 left out by licence; "
+      'attribution in out/attribution.csv')
+
+
+def test_audio_that_could_not_be_fetched_fails_the_collection_with_status_2():
+  jamendo_import.check_complete(_collected([]), 'out')
+  with pytest.raises(errors.SomeTracksFailed) as raised:
+    jamendo_import.check_complete(
+        _collected([('1', 'reset'), ('2', 'timeout')]), 'out')
+  assert raised.value.exit_status == 2
+  assert str(raised.value) == (
+      '2 tracks could not be downloaded (listed in out/failed_downloads.txt); '
+      'the same command tries them again')
