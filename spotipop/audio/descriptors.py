@@ -134,7 +134,8 @@ def _cumsum_last(x):
   descriptors)."""
   n = x.shape[-1]
   blocks = -(-n // CUMSUM_BLOCK)
-  padded = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, blocks * CUMSUM_BLOCK - n)])
+  padded = jnp.pad(x, [(0, 0)] * (x.ndim - 1) +
+                   [(0, blocks * CUMSUM_BLOCK - n)])
   within = padded.reshape(*x.shape[:-1], blocks, CUMSUM_BLOCK) @ np.triu(
       np.ones((CUMSUM_BLOCK, CUMSUM_BLOCK), x.dtype))
   offsets = jnp.cumsum(within[..., -1], axis=-1) - within[..., -1]
