@@ -66,7 +66,9 @@ def _loudness_signals(sample_rate, rng):
   ]
 
 
-@pytest.mark.parametrize('sample_rate', [22050, 44100, 48000])
+# The quick tier keeps the model's usual rate and the standard's.
+@pytest.mark.parametrize('sample_rate', [22050, pytest.param(44100, marks=(
+    pytest.mark.slow, pytest.mark.mutation)), 48000])
 def test_integrated_loudness_equals_pyloudnorm_within_a_tenth_of_a_lu(
     sample_rate):
   """Within 0.1 LU of pyloudnorm's default meter, and within 0.01 LU of its
@@ -396,8 +398,11 @@ def _key_as_documented(magnitude, valid, sample_rate):
   return chroma, (best % 12, int(best < 12), correlation[best])
 
 
-# 96 kHz: bins of 47 Hz, the lowest that can vote is bin 1.
-@pytest.mark.parametrize('sample_rate', [8000, 22050, 96000])
+# 96 kHz: bins of 47 Hz, the lowest that can vote is bin 1. The other rates
+# compile the chroma again: the quick tier keeps the usual one.
+@pytest.mark.parametrize('sample_rate', [
+    pytest.param(8000, marks=(pytest.mark.slow, pytest.mark.mutation)), 22050,
+    pytest.param(96000, marks=(pytest.mark.slow, pytest.mark.mutation))])
 def test_chroma_and_key_are_the_documented_peak_votes(sample_rate):
   """Random magnitudes (peaks everywhere, and plateaus of two equal bins,
   where the left one is the peak); another draw with the bins near D
@@ -529,6 +534,7 @@ def test_spectral_and_mfcc_descriptors_equal_librosas():
                                  err_msg=name)
 
 
+@pytest.mark.slow  # Checks the stored fixture, not spotipop: librosa's cold start.
 def test_the_stored_librosa_values_are_librosas():
   pytest.importorskip('librosa', reason="recomputing librosa's values needs "
                       "librosa (pip install -e '.[bench]')")

@@ -49,8 +49,7 @@ def _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6):
                actual, expected)
 
 
-@functools.partial(jax.jit, static_argnames=('pos_weight', 'regression_weight',
-                                             'same_key_everywhere'))
+@functools.partial(jax.jit, static_argnames=('pos_weight', 'regression_weight'))
 def _reference_step(state, batch, key, pos_weight, regression_weight,
                     same_key_everywhere=False):
   """The data-parallel step written out without pmap: each device's gradient
@@ -59,9 +58,9 @@ def _reference_step(state, batch, key, pos_weight, regression_weight,
   BCE and MSE, and the accuracy over every example of the batch."""
   devices = batch['features'].shape[0]
   step_key = jax.random.fold_in(key, state.step)
+  # Traced, not static: both choices share one compilation.
   device_keys = jax.vmap(lambda d: jax.random.fold_in(step_key, d))(
-      jnp.zeros(devices, jnp.int32) if same_key_everywhere
-      else jnp.arange(devices))
+      jnp.where(same_key_everywhere, 0, jnp.arange(devices)))
   (loss, aux), grads = jax.vmap(lambda shard, device_key: jax.value_and_grad(
       loop.loss_fn, has_aux=True)(state.params, state.apply_fn, shard,
                                    device_key, pos_weight,
@@ -90,9 +89,13 @@ def test_eight_device_steps_equal_the_written_out_data_parallel_step(
   assert jax.local_device_count() == 8
   key = jax.random.key(1)
   p_train = loop.make_train_step(2.0, 0.5)
+  # The mask choice always passed: left to its default, it would be another
+  # signature and another compilation.
   reference_step = functools.partial(_reference_step, pos_weight=2.0,
-                                     regression_weight=0.5)
-  ours = reference = initial = _state(config)
+                                     regression_weight=0.5,
+                                     same_key_everywhere=False)
+  reference = initial = _state(config)
+  ours = loop.replicated(initial)  # Placed as the loop places it.
   for _ in range(STEPS):
     ours, our_metrics = p_train(ours, batch, key)
     reference, reference_metrics = reference_step(reference, batch, key)
@@ -127,7 +130,8 @@ def test_without_dropout_eight_devices_equal_one_device_on_the_whole_batch(
       lambda s, b, k: loop.train_step(s, b, k, 1.0, 0.5), axis_name=loop.AXIS,
       in_axes=(None, 0, None), out_axes=(None, None),
       devices=jax.local_devices()[:1])
-  sharded = single = _state(config)
+  single = _state(config)
+  sharded = loop.replicated(single)
   p_train = loop.make_train_step(1.0, 0.5)
   for _ in range(STEPS):
     sharded, _ = p_train(sharded, batch, key)
@@ -190,7 +194,8 @@ def test_a_logit_of_exactly_zero_counts_as_popular(setup):
 @pytest.mark.slow  # 25 eight-device steps.
 def test_state_stays_unreplicated_and_loss_falls(setup):
   config, batch = setup
-  state = _state(config, steps_per_epoch=25)  # Learning rate stays up.
+  # Learning rate stays up; placed as the loop places it.
+  state = loop.replicated(_state(config, steps_per_epoch=25))
   shapes = jax.tree.map(np.shape, state.params)
   p_train = loop.make_train_step(1.0, 0.5)
   losses = []
