@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+import needs
 from timing import best_time
 
 RATE = 22_050
@@ -207,9 +208,7 @@ def main():
   parser.add_argument('--build_clip_seconds', type=float, default=30.0)
   parser.add_argument('--json', default=None)
   args = parser.parse_args()
-  os.environ.setdefault('JAX_PLATFORMS', 'cuda' if args.device == 'gpu'
-                        else 'cpu')
-  import jax  # pylint: disable=g-import-not-at-top
+  jax = needs.device(args.device)
 
   waves = clips(args.tracks, args.seconds)
   results = {'device': str(jax.devices()[0].device_kind),

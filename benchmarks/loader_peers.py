@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+import needs
+
 BATCH = 32
 
 
@@ -62,7 +64,7 @@ def main():
   args = parser.parse_args()
   from absl import flags  # pylint: disable=g-import-not-at-top
   flags.FLAGS.mark_as_parsed()  # Grain reads its absl flags' defaults.
-  import grain  # pylint: disable=g-import-not-at-top
+  grain = needs.peer('grain', 'the Grain peer')
   from spotipop.data import pipeline  # pylint: disable=g-import-not-at-top
 
   data_dir = os.path.expanduser(args.data_dir)

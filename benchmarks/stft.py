@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 
+import needs
 from timing import best_time
 from timing import matmul_peak_flops
 
@@ -98,7 +99,7 @@ def main():
   parser.add_argument('--repeats', type=int, default=5)
   parser.add_argument('--json', help='Also write the figures to this file.')
   args = parser.parse_args()
-  os.environ.setdefault('JAX_PLATFORMS', args.device.replace('gpu', 'cuda'))
+  needs.device(args.device)
   jax, impls = implementations(args.device, args.clips, args.seconds)
 
   reference = impls['spotipop (jnp, jit)'][1]()

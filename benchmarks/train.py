@@ -27,6 +27,7 @@ import os
 import tempfile
 import time
 
+import needs
 from timing import host_devices_env
 from timing import mean_time
 from timing import worker_result
@@ -156,6 +157,7 @@ def main():
   if args.worker:
     _worker(args)
     return
+  needs.device(args.device)  # Here, not in each worker's traceback.
   with tempfile.TemporaryDirectory() as root:
     if args.settings == 'paper':
       from spotipop.data import demo_catalogue  # pylint: disable=g-import-not-at-top

@@ -27,6 +27,7 @@ import os
 
 import numpy as np
 
+import needs
 from timing import host_devices_env
 from timing import matmul_peak_flops
 from timing import mean_time
@@ -265,15 +266,14 @@ def main():
   if unknown := set(names) - set(SETTINGS):
     parser.error(f'--settings: unknown {sorted(unknown)}; have {sorted(SETTINGS)}')
   counts = [int(n) for n in args.devices.split(',')] if args.device == 'cpu' else [None]
-  os.environ.setdefault('JAX_PLATFORMS', args.device.replace('gpu', 'cuda'))
+  jax = needs.device(args.device)
   if args.worker:
     print(json.dumps([compare(name, args.device, args.steps, args.batch_size,
                               kernels)
                       for name in names
                       for kernels in args.kernels.split(',')]))
     return
-  import jax  # pylint: disable=g-import-not-at-top
-  import torch  # pylint: disable=g-import-not-at-top
+  torch = needs.peer('torch', 'the PyTorch peer')
 
   peak = matmul_peak_flops()
   results = [r for count in counts for r in _in_worker(args, count)]

@@ -185,3 +185,53 @@ def test_descriptors_benchmark_builds_and_checks_centre_reads(tmp_path):
   # librosa and pyloudnorm are the peer when installed (.[bench]).
   if 'ratio' in results:
     assert results['tempo']['spotipop']['of'] == 14
+
+
+def _refused(script, env, *args):
+  """The one line a benchmark ends with when it cannot run: no traceback,
+  exit status 1."""
+  result = subprocess.run([sys.executable, f'benchmarks/{script}', *args],
+                          cwd=REPO, capture_output=True, text=True,
+                          timeout=600, check=False,
+                          env=dict(os.environ, **env))
+  assert result.returncode == 1, result.stderr[-3000:]
+  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+  return result.stderr.strip().splitlines()[-1]
+
+
+DEVICE_SCRIPTS = ['descriptors.py', 'stft.py', 'train.py', 'train_step.py']
+
+
+@pytest.mark.parametrize('script', DEVICE_SCRIPTS)
+def test_a_gpu_the_environment_rules_out_is_refused_before_any_timing(script):
+  """A JAX_PLATFORMS left in the environment would time the CPU and print
+  its figures as the GPU's."""
+  assert _refused(script, {'JAX_PLATFORMS': 'cpu'}, '--device=gpu') == (
+      '--device=gpu: JAX_PLATFORMS=cpu in the environment gives JAX the '
+      'cpu; unset it')
+
+
+@pytest.mark.parametrize('script', DEVICE_SCRIPTS)
+def test_a_device_no_backend_gives_is_named_in_one_line(script):
+  # A platform no JAX has stands for a GPU this machine lacks: JAX fails its
+  # backend's start the same way.
+  assert _refused(script, {'JAX_PLATFORMS': 'nonexistent'},
+                  '--device=gpu') == (
+      '--device=gpu: JAX has no GPU here (JAX_PLATFORMS=nonexistent starts '
+      'no backend); on an NVIDIA GPU install jax[cuda12]')
+
+
+@pytest.mark.parametrize('script,module,role', [
+    ('train_step.py', 'torch', 'the PyTorch peer'),
+    ('loader_peers.py', 'grain', 'the Grain peer'),
+])
+def test_a_missing_peer_is_named_in_one_line(tmp_path, script, module, role):
+  # The peer planted as a package that fails to import, installed or not.
+  (tmp_path / module).mkdir()
+  (tmp_path / module / '__init__.py').write_text(
+      f'raise ImportError("No module named {module!r}")\n')
+  path = os.pathsep.join(filter(None, [str(tmp_path),
+                                       os.environ.get('PYTHONPATH')]))
+  assert _refused(script, {'PYTHONPATH': path}) == (
+      f"{role} needs {module}, which does not import here (No module named "
+      f"'{module}'): pip install -e '.[bench]'")
