@@ -21,6 +21,9 @@
    the clip's decoding alone: reading only the centre of each file against
    decoding it whole, resampling and cropping (the path before centre
    reads), checked to give the same clip.
+4. Loudness's K-weighting of the clips' two channels: spotipop's block by
+   block filter (overlap-save) against one FFT over the whole clip, the
+   filter before blocks, checked to agree to float32 rounding.
 """
 
 import argparse
@@ -111,6 +114,32 @@ def peer(waves):
             np.max(np.abs(wave))]
 
   return lambda: [one(w) for w in waves]
+
+
+def k_weighting_times(waves, repeats):
+  """Seconds to K-weight one clip's two channels: blocks (spotipop's)
+  against one FFT over the whole clip, padded by the filter's tail to the
+  smallest even 5-smooth length; the two must agree."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from spotipop.audio import descriptors  # pylint: disable=g-import-not-at-top
+  channels = jax.device_put(np.stack([waves[:1], 0.5 * waves[:1]], 1))
+  samples = channels.shape[-1]
+  size = descriptors.fft_size(int(np.ceil(
+      samples + descriptors.FILTER_TAIL_SECONDS * RATE)))
+  response = descriptors._k_weighting_response(RATE, size)  # pylint: disable=protected-access
+  whole = jax.jit(lambda c: jnp.fft.irfft(
+      jnp.fft.rfft(c, n=size, axis=-1) * response, n=size,
+      axis=-1)[..., :samples])
+  blocks = jax.jit(lambda c: descriptors._k_weighted(c, RATE))  # pylint: disable=protected-access
+  expected = np.asarray(whole(channels))
+  error = np.abs(np.asarray(blocks(channels)) - expected).max()
+  if error > 1e-5 * np.abs(expected).max():
+    raise SystemExit(f'K-weighting: blocks and the whole-clip FFT differ by '
+                     f'{error:.2e}')
+  return {name: best_time(lambda f=f: f(channels).block_until_ready(),
+                          repeats)
+          for name, f in (('blocks', blocks), ('whole_clip_fft', whole))}
 
 
 def tempo_agreement(waves_by_tempo):
@@ -218,6 +247,7 @@ def main():
   results['compile_seconds'] = time.perf_counter() - start
   results['spotipop_tracks_per_s'] = args.tracks / best_time(ours(waves),
                                                             args.repeats)
+  results['k_weighting_seconds'] = k_weighting_times(waves, args.repeats + 3)
   try:
     results['peer_tracks_per_s'] = args.tracks / best_time(peer(waves),
                                                           args.repeats)
@@ -246,6 +276,10 @@ def main():
       print(f"  tempo, {name}: {agreement['within_2_percent']} of "
             f"{agreement['of']} within 2%, {agreement['octave_errors']} "
             'octave errors')
+  times = results['k_weighting_seconds']
+  print(f"  K-weighting a clip's 2 channels: {1e3 * times['blocks']:.1f} ms in "
+        f"blocks, {1e3 * times['whole_clip_fft']:.1f} ms by one FFT of the "
+        f"whole clip, x{times['whole_clip_fft'] / times['blocks']:.2f}")
   off, on = results['build_descriptors_off'], results['build_descriptors_on']
   print(f"  build of {args.build_tracks} tracks of {args.build_seconds:g} s "
         '(44.1 kHz stereo OGG, decoding included, compilation not): '

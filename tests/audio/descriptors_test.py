@@ -99,6 +99,32 @@ def test_k_weighting_at_48khz_is_the_standards():
                              atol=1e-8)
 
 
+# Lengths: shorter than one block's kept outputs, a block's exactly plus
+# one sample, and several blocks ending mid-block.
+@pytest.mark.parametrize('sample_rate,seconds', [(8000, 0.7), (22050, None),
+                                                  (48000, 5.3)])
+def test_k_weighting_equals_the_filters_run_sample_by_sample(sample_rate,
+                                                             seconds):
+  """The block-by-block filter against BS.1770's two biquads run as
+  recurrences in float64 (scipy.signal.lfilter), from rest: noise with a
+  step of DC and a click, whose responses run across block edges."""
+  from scipy import signal  # pylint: disable=g-import-not-at-top
+  tail = int(np.ceil(descriptors.FILTER_TAIL_SECONDS * sample_rate))
+  step = descriptors.fft_size(4 * tail) - tail
+  n = step + 1 if seconds is None else int(seconds * sample_rate)
+  rng = np.random.default_rng(sample_rate)
+  waves = np.stack([0.1 * rng.standard_normal(n),
+                    np.where(np.arange(n) > n // 3, 0.5, 0.0)])
+  waves[1, min(step, n) - 5] += 1.0  # A click just before a block's edge.
+  expected = waves
+  for b, a in descriptors.k_weighting(sample_rate):
+    expected = signal.lfilter(b, a, expected, axis=-1)
+  ours = np.asarray(descriptors._k_weighted(  # pylint: disable=protected-access
+      np.float32(waves)[None], sample_rate))[0]
+  np.testing.assert_allclose(ours, expected, rtol=0,
+                             atol=2e-6 * np.abs(expected).max())
+
+
 def test_a_1khz_sine_at_minus_23_dbfs_reads_minus_23_lufs():
   """EBU Tech 3341, case 1: both channels of a stereo file."""
   for sample_rate in (44100, 48000):

@@ -178,6 +178,8 @@ def test_descriptors_benchmark_builds_and_checks_centre_reads(tmp_path):
   with open(tmp_path / 'descriptors.json') as f:
     results = json.load(f)
   assert results['spotipop_tracks_per_s'] > 0
+  # The blocks agreed with the whole-clip FFT, or the script fails.
+  assert set(results['k_weighting_seconds']) == {'blocks', 'whole_clip_fft'}
   assert all(results[f'build_descriptors_{on}'][key] > 0 for on in ('on', 'off')
              for key in ('tracks_per_s', 'cpu_s_per_track'))
   # The centre read's clip equals the whole decode's, or the script fails.
