@@ -483,6 +483,12 @@ def fft_size(length):
   return best
 
 
+def k_weighting_blocks(sample_rate):
+  """(tail, block size) in samples of the block-by-block K-weighting."""
+  tail = int(np.ceil(FILTER_TAIL_SECONDS * sample_rate))
+  return tail, fft_size(4 * tail)
+
+
 def _k_weighted(channels, sample_rate):
   """channels [B, C, N] filtered by K-weighting, block by block (overlap-save).
 
@@ -494,8 +500,7 @@ def _k_weighted(channels, sample_rate):
   has the ratio).
   """
   samples = channels.shape[-1]
-  tail = int(np.ceil(FILTER_TAIL_SECONDS * sample_rate))
-  size = fft_size(4 * tail)
+  tail, size = k_weighting_blocks(sample_rate)
   step = size - tail  # Outputs kept a block.
   blocks = -(-samples // step)
   lead = channels.shape[:-1]

@@ -99,8 +99,8 @@ def test_k_weighting_at_48khz_is_the_standards():
                              atol=1e-8)
 
 
-# Lengths: shorter than one block's kept outputs, a block's exactly plus
-# one sample, and several blocks ending mid-block.
+# Lengths: shorter than one block's kept outputs, one sample more than
+# them, and several blocks ending mid-block.
 @pytest.mark.parametrize('sample_rate,seconds', [(8000, 0.7), (22050, None),
                                                   (48000, 5.3)])
 def test_k_weighting_equals_the_filters_run_sample_by_sample(sample_rate,
@@ -109,8 +109,8 @@ def test_k_weighting_equals_the_filters_run_sample_by_sample(sample_rate,
   recurrences in float64 (scipy.signal.lfilter), from rest: noise with a
   step of DC and a click, whose responses run across block edges."""
   from scipy import signal  # pylint: disable=g-import-not-at-top
-  tail = int(np.ceil(descriptors.FILTER_TAIL_SECONDS * sample_rate))
-  step = descriptors.fft_size(4 * tail) - tail
+  tail, size = descriptors.k_weighting_blocks(sample_rate)
+  step = size - tail
   n = step + 1 if seconds is None else int(seconds * sample_rate)
   rng = np.random.default_rng(sample_rate)
   waves = np.stack([0.1 * rng.standard_normal(n),
