@@ -20,10 +20,17 @@ pytestmark = pytest.mark.slow
 SMALL_MODEL = ['--', *SMALL_MODEL_FLAGS]
 
 
+def _invoke(script, *args, env=None):
+  """`python benchmarks/script args` from the repository, its environment
+  this one's updated by env."""
+  return subprocess.run([sys.executable, f'benchmarks/{script}', *args],
+                        cwd=REPO, capture_output=True, text=True,
+                        timeout=600, check=False,
+                        env=dict(os.environ, **(env or {})))
+
+
 def _run(script, *args):
-  result = subprocess.run([sys.executable, f'benchmarks/{script}', *args],
-                          cwd=REPO, capture_output=True, text=True,
-                          timeout=600, check=False)
+  result = _invoke(script, *args)
   assert result.returncode == 0, result.stderr[-3000:]
   return result.stdout
 
@@ -194,10 +201,7 @@ def test_descriptors_benchmark_builds_and_checks_centre_reads(tmp_path):
 def _refused(script, env, *args):
   """The one line a benchmark ends with when it cannot run: no traceback,
   exit status 1."""
-  result = subprocess.run([sys.executable, f'benchmarks/{script}', *args],
-                          cwd=REPO, capture_output=True, text=True,
-                          timeout=600, check=False,
-                          env=dict(os.environ, **env))
+  result = _invoke(script, *args, env=env)
   assert result.returncode == 1, result.stderr[-3000:]
   assert 'Traceback' not in result.stderr, result.stderr[-3000:]
   return result.stderr.strip().splitlines()[-1]
